@@ -1,1 +1,3 @@
-return 0;
+using FastConv.Cli;
+
+return Cli.Run(args);

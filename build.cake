@@ -1,0 +1,66 @@
+// FastConv's build: ./build.sh [--target=Main|Build|Test|Bench|Publish] [--configuration=Release]
+var target = Argument("target", "Main");
+var configuration = Argument("configuration", "Release");
+var benchFilter = Argument("filter", "*");
+var rid = Argument("rid", "linux-x64");
+
+var solution = "./FastConv.sln";
+var artifacts = MakeAbsolute(Directory("./artifacts"));
+
+Task("Build")
+    .Does(() =>
+{
+    DotNetBuild(solution, new DotNetBuildSettings { Configuration = configuration });
+});
+
+Task("Test")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var results = artifacts.Combine("test-results");
+    CleanDirectory(results);
+    DotNetTest("./tests/FastConv.Tests/FastConv.Tests.csproj", new DotNetTestSettings
+    {
+        Configuration = configuration,
+        NoBuild = true,
+        ResultsDirectory = results,
+        Loggers = new[] { "trx;LogFileName=results.trx", "console;verbosity=minimal" },
+    });
+});
+
+Task("Bench")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    DotNetRun("./bench/FastConv.Bench/FastConv.Bench.csproj", new ProcessArgumentBuilder().Append("--filter").AppendQuoted(benchFilter),
+        new DotNetRunSettings { Configuration = configuration, NoBuild = true });
+});
+
+Task("Publish")
+    .Does(() =>
+{
+    var output = artifacts.Combine("publish");
+    DotNetPublish("./src/FastConv.Cli/FastConv.Cli.csproj", new DotNetPublishSettings
+    {
+        Configuration = configuration,
+        Runtime = rid,
+        SelfContained = true,
+        OutputDirectory = output,
+        MSBuildSettings = new DotNetMSBuildSettings()
+            .WithProperty("PublishTrimmed", "true")
+            .WithProperty("InvariantGlobalization", "true"),
+    });
+    long bytes = 0;
+    foreach (var f in GetFiles(output.FullPath + "/**/*")) { bytes += new System.IO.FileInfo(f.FullPath).Length; }
+    Information($"Published {output}: {bytes / (1024.0 * 1024.0):F1} MiB");
+});
+
+// The README's main job. Later issues make it `fastconv bench` on the embedded default set.
+Task("Main")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    DotNetExecute($"./src/FastConv.Cli/bin/{configuration}/net10.0/fastconv.dll", new ProcessArgumentBuilder().Append("info"));
+});
+
+RunTarget(target);

@@ -1,0 +1,34 @@
+using System.CommandLine;
+using FastConv.Cli.Commands;
+using Spectre.Console;
+
+namespace FastConv.Cli;
+
+/// <summary>The <c>fastconv</c> command: one verb per file under Commands/. Later issues add run, summary, check, bench.</summary>
+public static class Cli
+{
+    /// <summary>Parses and runs <paramref name="args"/>; output goes to <paramref name="console"/> (the terminal by default).</summary>
+    public static int Run(string[] args, IAnsiConsole? console = null, TextWriter? output = null)
+    {
+        console ??= AnsiConsole.Console;
+        var root = new RootCommand("FastConv: convolutional neural networks, fast, on NVIDIA GPUs and on the CPU.");
+        root.Subcommands.Add(InfoCommand.Create(console));
+        ParseResult parsed = root.Parse(args);
+        var config = new InvocationConfiguration();
+        if (output is not null)
+        {
+            config.Output = output;
+            config.Error = output;
+        }
+        try
+        {
+            return parsed.Invoke(config);
+        }
+        catch (FastConvException e)
+        {
+            // Every deliberate error is a FastConvException: one clear line, non-zero exit.
+            (output ?? Console.Error).WriteLine($"fastconv: {e.Message}");
+            return 2;
+        }
+    }
+}
