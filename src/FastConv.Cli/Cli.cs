@@ -7,13 +7,18 @@ namespace FastConv.Cli;
 /// <summary>The <c>fastconv</c> command: one verb per file under Commands/. Later issues add run, summary, check, bench.</summary>
 public static class Cli
 {
+    /// <summary>The root command with every verb; tests walk it to check each verb's help.</summary>
+    public static RootCommand BuildRoot(IAnsiConsole console)
+    {
+        var root = new RootCommand("FastConv: convolutional neural networks, fast, on NVIDIA GPUs and on the CPU.");
+        root.Subcommands.Add(InfoCommand.Create(console));
+        return root;
+    }
+
     /// <summary>Parses and runs <paramref name="args"/>; output goes to <paramref name="console"/> (the terminal by default).</summary>
     public static int Run(string[] args, IAnsiConsole? console = null, TextWriter? output = null)
     {
-        console ??= AnsiConsole.Console;
-        var root = new RootCommand("FastConv: convolutional neural networks, fast, on NVIDIA GPUs and on the CPU.");
-        root.Subcommands.Add(InfoCommand.Create(console));
-        ParseResult parsed = root.Parse(args);
+        ParseResult parsed = BuildRoot(console ?? AnsiConsole.Console).Parse(args);
         var config = new InvocationConfiguration();
         if (output is not null)
         {
