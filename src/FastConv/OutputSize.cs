@@ -43,4 +43,10 @@ public static class OutputSize
     /// </summary>
     public static int ConvTranspose(int input, int kernel, int stride, int padBegin, int padEnd, int dilation, int outputPadding)
         => (input - 1) * stride - padBegin - padEnd + Dilated(kernel, dilation) + outputPadding;
+
+    /// <summary>
+    /// Resize: output extent from a scale, as ONNX Runtime computes it: <c>floor(H · scale)</c> with the
+    /// product rounded to float32 first (so 5 × 0.6f = 3.0000001f gives 3).
+    /// </summary>
+    public static int Resize(int input, float scale) => (int)(scale * (float)input);
 }

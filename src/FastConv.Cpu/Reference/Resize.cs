@@ -172,7 +172,7 @@ public static partial class Reference
             {
                 throw new InvalidHyperparameterException($"Resize: output extent too large; input shape {input}, {p}.");
             }
-            return (scales[2], scales[3], ResizeParams.ScaledExtent(h, scales[2]), ResizeParams.ScaledExtent(w, scales[3]));
+            return (scales[2], scales[3], OutputSize.Resize(h, scales[2]), OutputSize.Resize(w, scales[3]));
         }
         IReadOnlyList<int> sizes = p.Sizes!;
         if (sizes.Count != 4)

@@ -91,12 +91,6 @@ public sealed record ResizeParams
         _ => "ceil",
     };
 
-    /// <summary>
-    /// Output extent from a scale, as ONNX Runtime computes it: <c>floor(L_in · scale)</c> with the product
-    /// rounded to float32 first (so 5 × 0.6f = 3.0000001f gives 3).
-    /// </summary>
-    public static int ScaledExtent(int input, float scale) => (int)(scale * (float)input);
-
     public override string ToString()
     {
         string by = Scales is not null

@@ -43,11 +43,11 @@ public sealed class ResizeOracleTests
             {
                 var (sh, sw) = oneByOne ? (n % 2 == 0 ? (3f, 2f) : (1.5f, 2.5f)) : ScalePairs[rng.Next(ScalePairs.Length)];
                 // Keep the output non-empty: floor(H·s) ≥ 1.
-                while (ResizeParams.ScaledExtent(h, sh) < 1)
+                while (OutputSize.Resize(h, sh) < 1)
                 {
                     h += 2;
                 }
-                while (ResizeParams.ScaledExtent(w, sw) < 1)
+                while (OutputSize.Resize(w, sw) < 1)
                 {
                     w += 2;
                 }
