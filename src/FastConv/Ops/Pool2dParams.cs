@@ -66,11 +66,11 @@ public readonly record struct Pool2dShape(int N, int C, int H, int W, Pool2dPara
         {
             throw new InvalidHyperparameterException($"{op}: padding must be >= 0, got {p.Padding}; {Describe()}.");
         }
-        // ONNX (and PyTorch) require each pad to be smaller than the window, so no window is all padding.
-        if (p.Padding.Top >= OutputSize.Dilated(p.KernelH, p.DilationH) || p.Padding.Bottom >= OutputSize.Dilated(p.KernelH, p.DilationH)
-            || p.Padding.Left >= OutputSize.Dilated(p.KernelW, p.DilationW) || p.Padding.Right >= OutputSize.Dilated(p.KernelW, p.DilationW))
+        // ONNX Runtime requires each pad to be smaller than the (undilated) kernel, so no window is all
+        // padding; we take the same rule, dilated MaxPool included.
+        if (p.Padding.Top >= p.KernelH || p.Padding.Bottom >= p.KernelH || p.Padding.Left >= p.KernelW || p.Padding.Right >= p.KernelW)
         {
-            throw new InvalidHyperparameterException($"{op}: every pad must be smaller than the (dilated) window, got {p.Padding}; {Describe()}.");
+            throw new InvalidHyperparameterException($"{op}: every pad must be smaller than the kernel, got {p.Padding}; {Describe()}.");
         }
         if (N <= 0 || C <= 0 || H <= 0 || W <= 0)
         {

@@ -57,6 +57,11 @@ public sealed class Pool2dValidationTests
     public void PadNotSmallerThanWindow(string op)
         => Throws<InvalidHyperparameterException>(() => Run(op, X, Pool2dParams.Create(2, pad: 2)), op, "pad", "kernel=(2,2)", "N=2", "C=3");
 
+    [Test]
+    public void DilatedMaxPoolPadMustStillBeSmallerThanTheKernel()
+        // pad 2 < the dilated window (3) but not < the kernel (2): ONNX Runtime rejects it, and so do we.
+        => Throws<InvalidHyperparameterException>(() => Run("MaxPool2d", X, Pool2dParams.Create(2, pad: 2, dilation: 2)), "MaxPool2d", "pad", "dilation=(2,2)", "N=2");
+
     [TestCaseSource(nameof(Ops))]
     public void WindowLargerThanPaddedInput(string op)
         => Throws<InvalidHyperparameterException>(() => Run(op, [1, 1, 3, 3], Pool2dParams.Create(5, pad: 0)), op, "5x5", "3x3", "H=3");
