@@ -23,6 +23,13 @@ public static partial class Reference
         }
     }
 
-    /// <summary>Clip with the bounds given directly: <c>y = min(max(x, min), max)</c>; see <see cref="Clip(Tensor, ClipParams, Tensor)"/>.</summary>
-    public static void Clip(Tensor x, float min, float max, Tensor y) => Clip(x, ClipParams.Between(min, max), y);
+    /// <summary>
+    /// Clip with the bounds given directly (ONNX's optional min and max inputs): <c>y = min(max(x, min), max)</c>;
+    /// a null bound is absent; see <see cref="Clip(Tensor, ClipParams, Tensor)"/>.
+    /// </summary>
+    public static void Clip(Tensor x, float? min, float? max, Tensor y)
+    {
+        var p = new ClipParams();
+        Clip(x, p with { Min = min ?? p.Min, Max = max ?? p.Max }, y);
+    }
 }

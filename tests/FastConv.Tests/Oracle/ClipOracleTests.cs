@@ -39,6 +39,9 @@ public sealed class ClipOracleTests
         var expected = g.Run();
         var y = TestData.Poisoned(shape);
         Reference.Clip(x, p, y);
+        var y2 = TestData.Poisoned(shape);
+        Reference.Clip(x, hasMin ? lo : null, hasMax ? hi : null, y2);
+        Compare.Exact(y, y2, $"Clip overloads X={shape} {p}");
         // Comparisons and copies only: exact for any float input.
         Compare.Exact(expected, y, $"Clip X={shape} {p} (min given: {hasMin}, max given: {hasMax})");
     }
@@ -52,7 +55,7 @@ public sealed class ClipOracleTests
         Assert.That(y.ToArray(), Is.EqualTo(new[] { 0f, -0f, 0f, 3f, 6f, 6f, float.NaN, 0f, 6f }));
         Assert.That(float.IsNegative(y.Span[1]), Is.True, "-0 is inside [0, 6] and stays -0 (as ONNX Runtime)");
         // No bounds: ONNX Runtime clips to the finite float range, so ±∞ become ±MaxValue.
-        Reference.Clip(x, new ClipParams(), y);
+        Reference.Clip(x, null, null, y);
         Assert.That(y.ToArray(), Is.EqualTo(new[] { -1f, -0f, 0f, 3f, 6f, 7.5f, float.NaN, float.MinValue, float.MaxValue }));
         // min > max: everything (but NaN) becomes max.
         Reference.Clip(x, 2f, 1f, x);
