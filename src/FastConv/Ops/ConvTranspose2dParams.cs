@@ -73,18 +73,7 @@ public readonly record struct ConvTranspose2dShape(int N, int C, int H, int W, i
     {
         const string op = "ConvTranspose2d";
         var p = Params;
-        if (p.StrideH <= 0 || p.StrideW <= 0)
-        {
-            throw new InvalidHyperparameterException($"{op}: stride must be >= 1, got ({p.StrideH},{p.StrideW}); {Describe()}.");
-        }
-        if (p.DilationH <= 0 || p.DilationW <= 0)
-        {
-            throw new InvalidHyperparameterException($"{op}: dilation must be >= 1, got ({p.DilationH},{p.DilationW}); {Describe()}.");
-        }
-        if (p.Padding.IsNegative)
-        {
-            throw new InvalidHyperparameterException($"{op}: padding must be >= 0, got {p.Padding}; {Describe()}.");
-        }
+        WindowChecks.StrideDilationPadding(op, p.StrideH, p.StrideW, p.DilationH, p.DilationW, p.Padding, Describe());
         if (p.Groups <= 0)
         {
             throw new InvalidHyperparameterException($"{op}: groups must be >= 1, got {p.Groups}; {Describe()}.");

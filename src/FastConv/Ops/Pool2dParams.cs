@@ -54,18 +54,7 @@ public readonly record struct Pool2dShape(int N, int C, int H, int W, Pool2dPara
         {
             throw new InvalidHyperparameterException($"{op}: kernel must be >= 1, got ({p.KernelH},{p.KernelW}); {Describe()}.");
         }
-        if (p.StrideH <= 0 || p.StrideW <= 0)
-        {
-            throw new InvalidHyperparameterException($"{op}: stride must be >= 1, got ({p.StrideH},{p.StrideW}); {Describe()}.");
-        }
-        if (p.DilationH <= 0 || p.DilationW <= 0)
-        {
-            throw new InvalidHyperparameterException($"{op}: dilation must be >= 1, got ({p.DilationH},{p.DilationW}); {Describe()}.");
-        }
-        if (p.Padding.IsNegative)
-        {
-            throw new InvalidHyperparameterException($"{op}: padding must be >= 0, got {p.Padding}; {Describe()}.");
-        }
+        WindowChecks.StrideDilationPadding(op, p.StrideH, p.StrideW, p.DilationH, p.DilationW, p.Padding, Describe());
         // ONNX Runtime requires each pad to be smaller than the (undilated) kernel, so no window is all
         // padding; we take the same rule, dilated MaxPool included.
         if (p.Padding.Top >= p.KernelH || p.Padding.Bottom >= p.KernelH || p.Padding.Left >= p.KernelW || p.Padding.Right >= p.KernelW)
