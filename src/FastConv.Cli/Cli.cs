@@ -19,7 +19,8 @@ public static class Cli
     public static int Run(string[] args, IAnsiConsole? console = null, TextWriter? output = null)
     {
         ParseResult parsed = BuildRoot(console ?? AnsiConsole.Console).Parse(args);
-        var config = new InvocationConfiguration();
+        // Our own handler below turns a FastConvException into one line; anything else is a bug and keeps its stack.
+        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         if (output is not null)
         {
             config.Output = output;

@@ -53,6 +53,26 @@ public sealed class InfoCommandTests
     }
 
     [Test]
+    [NonParallelizable]
+    public void BadSimdSwitchIsOneClearLineAndNonZeroExit()
+    {
+        string? saved = Environment.GetEnvironmentVariable(CpuFeatures.EnvironmentVariable);
+        Environment.SetEnvironmentVariable(CpuFeatures.EnvironmentVariable, "avx9000");
+        try
+        {
+            var output = new StringWriter();
+            int rc = FastConv.Cli.Cli.Run(["info"], new TestConsole(), output);
+            Assert.That(rc, Is.Not.Zero);
+            Assert.That(output.ToString().Trim(), Does.StartWith("fastconv: Unknown SIMD level 'avx9000'").And.Not.Contain(" at "));
+            Assert.That(output.ToString().Trim().Split('\n'), Has.Length.EqualTo(1));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(CpuFeatures.EnvironmentVariable, saved);
+        }
+    }
+
+    [Test]
     public void UnknownVerbFails()
     {
         var output = new StringWriter();
