@@ -103,9 +103,10 @@ public static class NativeLibraries
             }
             var tried = new List<string>();
             var errors = new List<string>();
+            IReadOnlyList<string> dirs = SearchDirectories();
             foreach (string soname in Sonames(kind))
             {
-                foreach (string dir in SearchDirectories())
+                foreach (string dir in dirs)
                 {
                     string path = Path.Combine(dir, soname);
                     tried.Add(path);
@@ -123,7 +124,8 @@ public static class NativeLibraries
                     return Cache[kind] = new Resolution(h, soname, tried, errors);
                 }
             }
-            return Cache[kind] = new Resolution(0, null, tried, errors);
+            // A miss is not cached: setting FASTCONV_CUDA_PATH or installing the library later in the process works.
+            return new Resolution(0, null, tried, errors);
         }
     }
 

@@ -29,9 +29,9 @@ public static class OutputSize
         {
             return Conv(input, kernel, stride, padBegin, padEnd, dilation);
         }
-        int span = input + padBegin + padEnd - Dilated(kernel, dilation);
-        int p = (span + stride - 1) / stride + 1;
-        if ((p - 1) * stride >= input + padBegin)
+        long span = (long)input + padBegin + padEnd - Dilated(kernel, dilation);
+        int p = (int)((span + stride - 1) / stride + 1);
+        if ((long)(p - 1) * stride >= (long)input + padBegin)
         {
             p--;
         }

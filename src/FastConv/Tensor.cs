@@ -11,16 +11,28 @@ namespace FastConv;
 public sealed class Tensor : IDisposable
 {
     private float[]? _rented;
+    private Memory<float> _memory;
+    private bool _disposed;
 
     private Tensor(TensorShape shape, Memory<float> memory, float[]? rented)
     {
         Shape = shape;
-        Memory = memory;
+        _memory = memory;
         _rented = rented;
     }
 
     public TensorShape Shape { get; }
-    public Memory<float> Memory { get; private set; }
+
+    /// <summary>The elements; throws <see cref="ObjectDisposedException"/> once a rented tensor has given its buffer back.</summary>
+    public Memory<float> Memory
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _memory;
+        }
+    }
+
     public Span<float> Span => Memory.Span;
     public int Rank => Shape.Rank;
     public int Length => Shape.ElementCount;
@@ -66,12 +78,18 @@ public sealed class Tensor : IDisposable
 
     public float[] ToArray() => Span.ToArray();
 
+    /// <summary>
+    /// Returns a rented buffer to the pool (once); the tensor is unusable afterwards. Views made by
+    /// <see cref="Reshape"/> share the buffer, so they must not outlive the tensor they view.
+    /// Wrapped and allocated tensors hold nothing to return and stay usable.
+    /// </summary>
     public void Dispose()
     {
         float[]? rented = Interlocked.Exchange(ref _rented, null);
         if (rented is not null)
         {
-            Memory = Memory<float>.Empty;
+            _disposed = true;
+            _memory = Memory<float>.Empty;
             ArrayPool<float>.Shared.Return(rented);
         }
     }

@@ -76,16 +76,11 @@ public readonly record struct Conv2dShape(int N, int C, int H, int W, int K, int
         {
             throw new InvalidShapeException($"{op}: bias shape {bias} must be [{K}] (one per output channel); {Describe()}.");
         }
-        int padH = H + p.Padding.Top + p.Padding.Bottom, padW = W + p.Padding.Left + p.Padding.Right;
-        int effR = OutputSize.Dilated(R, p.DilationH), effS = OutputSize.Dilated(S, p.DilationW);
-        if (effR > padH || effS > padW)
-        {
-            throw new InvalidHyperparameterException($"{op}: the dilated kernel ({effR}x{effS}) is larger than the padded input ({padH}x{padW}); {Describe()}.");
-        }
+        WindowChecks.WindowFitsPaddedInput(op, "dilated kernel", H, W, R, S, p.DilationH, p.DilationW, p.Padding, Describe());
     }
 
     /// <summary>The whole shape without the derived output, safe to call on an invalid problem.</summary>
     public string Describe() => $"N={N} C={C} H={H} W={W} K={K} R={R} S={S} {Params}";
 
-    public override string ToString() => $"{Describe()} -> P={P} Q={Q}";
+    public override string ToString() => Params.StrideH > 0 && Params.StrideW > 0 ? $"{Describe()} -> P={P} Q={Q}" : Describe();
 }

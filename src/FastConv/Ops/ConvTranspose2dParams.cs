@@ -93,9 +93,16 @@ public readonly record struct ConvTranspose2dShape(int N, int C, int H, int W, i
         {
             throw new InvalidShapeException($"{op}: every dimension must be >= 1; {Describe()}.");
         }
-        if (C % p.Groups != 0)
+        if (C % p.Groups != 0 || K % p.Groups != 0)
         {
-            throw new InvalidShapeException($"{op}: input channels C={C} must be divisible by groups={p.Groups}; {Describe()}.");
+            throw new InvalidShapeException($"{op}: input channels C={C} and output channels K={K} must both be divisible by groups={p.Groups}; {Describe()}.");
+        }
+        // P = (H − 1)·stride − pads + dil·(R − 1) + 1 + outputPadding, in 64 bits so huge strides are caught.
+        long fullH = (long)(H - 1) * p.StrideH + (long)p.DilationH * (R - 1) + 1 + p.OutputPaddingH;
+        long fullW = (long)(W - 1) * p.StrideW + (long)p.DilationW * (S - 1) + 1 + p.OutputPaddingW;
+        if (fullH > int.MaxValue || fullW > int.MaxValue)
+        {
+            throw new InvalidHyperparameterException($"{op}: the output before cropping ({fullH}x{fullW}) is larger than {int.MaxValue}; {Describe()}.");
         }
         if (weight is not null && (weight[0] != C || weight[1] != K / p.Groups || weight[2] != R || weight[3] != S))
         {
@@ -114,5 +121,5 @@ public readonly record struct ConvTranspose2dShape(int N, int C, int H, int W, i
     /// <summary>The whole shape without the derived output, safe to call on an invalid problem.</summary>
     public string Describe() => $"N={N} C={C} H={H} W={W} K={K} R={R} S={S} {Params}";
 
-    public override string ToString() => $"{Describe()} -> P={P} Q={Q}";
+    public override string ToString() => Params.StrideH > 0 && Params.StrideW > 0 ? $"{Describe()} -> P={P} Q={Q}" : Describe();
 }

@@ -65,15 +65,31 @@ public readonly record struct Pool2dShape(int N, int C, int H, int W, Pool2dPara
         {
             throw new InvalidShapeException($"{op}: every dimension must be >= 1; {Describe()}.");
         }
-        int padH = H + p.Padding.Top + p.Padding.Bottom, padW = W + p.Padding.Left + p.Padding.Right;
-        int effR = OutputSize.Dilated(p.KernelH, p.DilationH), effS = OutputSize.Dilated(p.KernelW, p.DilationW);
-        if (effR > padH || effS > padW)
+        WindowChecks.WindowFitsPaddedInput(op, "window", H, W, p.KernelH, p.KernelW, p.DilationH, p.DilationW, p.Padding, Describe());
+        // With dilation a window can skip over every real row (e.g. H = 1, dilation 2, pad 1 each side):
+        // such a window would be all padding, which ONNX Runtime fills with the lowest float. We reject it.
+        RequireRealTapInEveryWindow(op, "row", H, P, p.KernelH, p.StrideH, p.DilationH, p.Padding.Top);
+        RequireRealTapInEveryWindow(op, "column", W, Q, p.KernelW, p.StrideW, p.DilationW, p.Padding.Left);
+    }
+
+    private void RequireRealTapInEveryWindow(string op, string axis, int input, int output, int kernel, int stride, int dilation, int padBegin)
+    {
+        for (int o = 0; o < output; o++)
         {
-            throw new InvalidHyperparameterException($"{op}: the window ({effR}x{effS}) is larger than the padded input ({padH}x{padW}); {Describe()}.");
+            bool real = false;
+            for (int r = 0; r < kernel && !real; r++)
+            {
+                long i = (long)o * stride - padBegin + (long)r * dilation;
+                real = i >= 0 && i < input;
+            }
+            if (!real)
+            {
+                throw new InvalidHyperparameterException($"{op}: window {o} along the {axis}s reads only padding (dilation skips every real {axis}); {Describe()}.");
+            }
         }
     }
 
     public string Describe() => $"N={N} C={C} H={H} W={W} {Params}";
 
-    public override string ToString() => $"{Describe()} -> P={P} Q={Q}";
+    public override string ToString() => Params.StrideH > 0 && Params.StrideW > 0 ? $"{Describe()} -> P={P} Q={Q}" : Describe();
 }

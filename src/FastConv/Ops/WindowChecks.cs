@@ -19,4 +19,22 @@ internal static class WindowChecks
             throw new InvalidHyperparameterException($"{op}: padding must be >= 0, got {padding}; {problem}.");
         }
     }
+
+    /// <summary>
+    /// The (dilated) window fits the padded input on both axes. Computed in 64 bits, so a huge dilation or
+    /// padding is reported instead of wrapping around and passing.
+    /// </summary>
+    public static void WindowFitsPaddedInput(string op, string window, int h, int w, int r, int s, int dilationH, int dilationW, Padding2d padding, string problem)
+    {
+        long padH = (long)h + padding.Top + padding.Bottom, padW = (long)w + padding.Left + padding.Right;
+        long effR = (long)dilationH * (r - 1) + 1, effS = (long)dilationW * (s - 1) + 1;
+        if (padH > int.MaxValue || padW > int.MaxValue)
+        {
+            throw new InvalidHyperparameterException($"{op}: the padded input ({padH}x{padW}) is larger than {int.MaxValue}; {problem}.");
+        }
+        if (effR > padH || effS > padW)
+        {
+            throw new InvalidHyperparameterException($"{op}: the {window} ({effR}x{effS}) is larger than the padded input ({padH}x{padW}); {problem}.");
+        }
+    }
 }

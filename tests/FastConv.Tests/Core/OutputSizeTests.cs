@@ -70,4 +70,13 @@ public sealed class OutputSizeTests
             Assert.DoesNotThrow(() => e.Validate(), e.ToString());
         }
     }
+
+    [Test]
+    public void OnnxPadsAreCheckedForCountAndRange()
+    {
+        Assert.That(Padding2d.FromOnnx([1, 2, 3, 4]), Is.EqualTo(new Padding2d(1, 2, 3, 4)));
+        var ex = Assert.Throws<InvalidHyperparameterException>(() => Padding2d.FromOnnx([1, 2]));
+        Assert.That(ex!.Message, Does.Contain("[1,2]"));
+        Assert.Throws<InvalidHyperparameterException>(() => Padding2d.FromOnnx([0, 0, 0, 1L << 40]));
+    }
 }

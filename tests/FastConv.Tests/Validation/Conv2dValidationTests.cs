@@ -96,4 +96,17 @@ public sealed class Conv2dValidationTests
     [Test]
     public void OutputShapeHelperValidatesToo()
         => Throws<InvalidHyperparameterException>(() => Reference.Conv2dOutputShape(TensorShape.Of(X), TensorShape.Of(Wt), Conv2dParams.Create(stride: -1)), "stride", "N=1");
+
+    [Test]
+    public void HugeDilationIsRejectedNotWrappedAround()
+        // dil·(R−1)+1 overflows 32 bits; computed in 64 it is far larger than the padded input.
+        => Throws<InvalidHyperparameterException>(() => Run(X, Wt, Conv2dParams.Create(dilation: int.MaxValue)), "dilated kernel", "4294967295", "C=3", "K=4");
+
+    [Test]
+    public void HugePaddingIsRejectedNotWrappedAround()
+        => Throws<InvalidHyperparameterException>(() => Run(X, Wt, Conv2dParams.Create(pad: int.MaxValue)), "padded input", "N=1", "C=3");
+
+    [Test]
+    public void ToStringOfAnInvalidProblemDoesNotThrow()
+        => Assert.That(new Conv2dShape(1, 3, 5, 5, 4, 3, 3, Conv2dParams.Create(stride: 0)).ToString(), Does.Contain("N=1"));
 }

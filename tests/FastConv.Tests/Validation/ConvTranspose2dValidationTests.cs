@@ -83,4 +83,15 @@ public sealed class ConvTranspose2dValidationTests
     [Test]
     public void OutputOfWrongShape()
         => Throws<InvalidShapeException>(() => Run(X, Wt, ConvTranspose2dParams.Create(), null, [1, 3, 3, 3]), "output", "[1,3,4,4]", "[1,3,3,3]", "N=1", "K=3");
+
+    [Test]
+    public void OutputChannelsNotDivisibleByGroupsIsRejectedByValidate()
+        // From() derives K from the weight, so only a hand-made shape can have K % groups != 0.
+        => Throws<InvalidShapeException>(
+            () => new ConvTranspose2dShape(1, 2, 3, 3, 3, 1, 1, new ConvTranspose2dParams { Groups = 2 }).Validate(),
+            "K=3", "groups=2", "C=2");
+
+    [Test]
+    public void HugeStrideIsRejectedNotWrappedAround()
+        => Throws<InvalidHyperparameterException>(() => Run(X, Wt, new ConvTranspose2dParams { StrideH = 1 << 30 }), "larger than", "N=1", "C=4");
 }

@@ -85,4 +85,20 @@ public sealed class Pool2dValidationTests
     [Test]
     public void OutputShapeHelperValidatesToo()
         => Throws<InvalidHyperparameterException>(() => Reference.Pool2dOutputShape(TensorShape.Of(X), Pool2dParams.Create(2, stride: 0), "MaxPool2d"), "MaxPool2d", "stride", "N=2");
+
+    [Test]
+    public void DilatedWindowOfOnlyPaddingIsRejected()
+        // H = 1, kernel 2 with dilation 2, pad 1 on each side: the one window reads rows −1 and 1, both padding.
+        => Throws<InvalidHyperparameterException>(
+            () => Run("MaxPool2d", [1, 1, 1, 1], new Pool2dParams { KernelH = 2, KernelW = 1, DilationH = 2, Padding = new Padding2d(1, 0, 1, 0) }),
+            "MaxPool2d", "only padding", "dilation=(2,1)", "H=1");
+
+    [TestCaseSource(nameof(Ops))]
+    public void HugeStrideInCeilModeIsNotWrappedAround(string op)
+        // (H + pads − R + stride − 1) overflowed 32 bits and gave a 0x0 output; in 64 bits it is one window.
+        => Assert.DoesNotThrow(() => Run(op, [1, 1, 5, 5], Pool2dParams.Create(2, stride: int.MaxValue, ceilMode: true), [1, 1, 1, 1]));
+
+    [Test]
+    public void HugeDilationIsRejectedNotWrappedAround()
+        => Throws<InvalidHyperparameterException>(() => Run("MaxPool2d", X, Pool2dParams.Create(3, dilation: int.MaxValue)), "window", "larger than the padded input", "N=2");
 }
