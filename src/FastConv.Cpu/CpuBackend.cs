@@ -1,0 +1,110 @@
+using FastConv.Backends;
+using FastConv.Cpu.Threading;
+using FastConv.Ops;
+
+namespace FastConv.Cpu;
+
+/// <summary>How the <c>cpu</c> backend may trade accuracy for speed.</summary>
+public enum CpuPrecision
+{
+    /// <summary>Every algorithm, Winograd included (its error bound is documented with it).</summary>
+    Fast,
+    /// <summary>Only algorithms that sum the same products as the reference (direct, GEMM): no Winograd.</summary>
+    Exact,
+}
+
+/// <summary>Options of the <c>cpu</c> backend.</summary>
+public sealed record CpuBackendOptions
+{
+    /// <summary>Worker threads (the caller counts as one); default <c>FASTCONV_THREADS</c> or the core count.</summary>
+    public int Threads { get; init; } = WorkerPool.DefaultThreads();
+    public CpuPrecision Precision { get; init; } = CpuPrecision.Fast;
+    /// <summary>SIMD level; null uses <see cref="CpuFeatures.Current"/>. A level above the detected one is lowered.</summary>
+    public SimdLevel? Simd { get; init; }
+    /// <summary>Force one conv algorithm by name (tests and benchmarks); null picks the best that supports the shape.</summary>
+    public string? ConvAlgorithm { get; init; }
+}
+
+/// <summary>What a CPU plan needs from its backend: the SIMD level, the worker pool, the options.</summary>
+public sealed record CpuContext(SimdLevel Simd, WorkerPool Pool, CpuBackendOptions Options);
+
+/// <summary>
+/// One way to compute a convolution on the CPU (direct, depthwise, 1×1 GEMM, im2col + GEMM, Winograd).
+/// <see cref="Conv2dAlgorithms"/> lists them in the order the backend prefers them.
+/// </summary>
+public interface IConv2dAlgorithm
+{
+    /// <summary>The name plans report and <see cref="CpuBackendOptions.ConvAlgorithm"/> selects.</summary>
+    string Name { get; }
+
+    /// <summary>Whether this algorithm computes the problem (and is allowed by the options' precision).</summary>
+    bool Supports(Conv2dShape shape, CpuContext context);
+
+    IConv2dPlan Plan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context);
+}
+
+/// <summary>The CPU conv algorithms, most preferred first; the first that supports a shape is chosen.</summary>
+public static class Conv2dAlgorithms
+{
+    public static IReadOnlyList<IConv2dAlgorithm> All { get; } =
+    [
+    ];
+
+    public static IConv2dAlgorithm? Find(string name) => All.FirstOrDefault(a => a.Name == name);
+}
+
+/// <summary>
+/// The <c>cpu</c> backend: SIMD kernels chosen once from the CPU's features (or forced lower), threads
+/// from one persistent pool, weights packed at plan time, no allocation when a plan executes.
+/// </summary>
+public sealed class CpuBackend : IBackend
+{
+    private readonly ReferenceBackend _reference = new();
+
+    public CpuBackend(CpuBackendOptions? options = null)
+    {
+        Options = options ?? new CpuBackendOptions();
+        SimdLevel level = Options.Simd is { } s && s < CpuFeatures.Current ? s : CpuFeatures.Current;
+        Context = new CpuContext(level, WorkerPool.ForThreads(Options.Threads), Options);
+    }
+
+    public string Name => BackendNames.Cpu;
+    public CpuBackendOptions Options { get; }
+    public CpuContext Context { get; }
+
+    public IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
+    {
+        shape.Validate(weights.Shape, bias?.Shape);
+        epilogue.Validate(shape.K, shape.ToString());
+        if (Options.ConvAlgorithm is { } forced)
+        {
+            IConv2dAlgorithm algorithm = Conv2dAlgorithms.Find(forced)
+                ?? throw new InvalidHyperparameterException($"cpu backend: unknown conv algorithm '{forced}'; known: {string.Join(", ", Conv2dAlgorithms.All.Select(a => a.Name))}.");
+            if (!algorithm.Supports(shape, Context))
+            {
+                throw new InvalidHyperparameterException($"cpu backend: conv algorithm '{forced}' does not support {shape} (precision {Options.Precision}).");
+            }
+            return algorithm.Plan(shape, weights, bias, epilogue, Context);
+        }
+        foreach (IConv2dAlgorithm algorithm in Conv2dAlgorithms.All)
+        {
+            if (algorithm.Supports(shape, Context))
+            {
+                return algorithm.Plan(shape, weights, bias, epilogue, Context);
+            }
+        }
+        return _reference.PlanConv2d(shape, weights, bias, epilogue);
+    }
+
+    public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max) => _reference.PlanPool2d(shape, max);
+
+    public IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => _reference.PlanGlobalPool(input, max);
+
+    public IUnaryPlan PlanActivation(Activation activation, TensorShape shape) => _reference.PlanActivation(activation, shape);
+
+    public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => _reference.PlanSoftmax(shape, axis);
+
+    public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => _reference.PlanGemm(aShape, b, c, p);
+
+    public void Dispose() => _reference.Dispose();
+}
