@@ -153,6 +153,34 @@ public sealed class ResizeOracleTests
         Assert.That(y.ToArray(), Is.EqualTo(new[] { 0f, 5f, 10f }));
     }
 
+    /// <summary>
+    /// Shrinking an axis to length 1 (sizes 4×5 → 1×3 and 6×1 → 1×1) for every transform and mode, against ORT:
+    /// align_corners divides by (output − 1) = 0 there, and pytorch_half_pixel special-cases it.
+    /// </summary>
+    public static IEnumerable<TestCaseData> ToLengthOneCases()
+    {
+        foreach (ResizeCoordinateTransform t in Enum.GetValues<ResizeCoordinateTransform>())
+        {
+            foreach (ResizeMode m in new[] { ResizeMode.Nearest, ResizeMode.Linear })
+            {
+                yield return new TestCaseData(t, m, new[] { 1, 2, 4, 5 }, new[] { 1, 2, 1, 3 }).SetName($"Resize to length 1 ({t}, {m}, 4x5->1x3)");
+                yield return new TestCaseData(t, m, new[] { 1, 1, 6, 1 }, new[] { 1, 1, 1, 1 }).SetName($"Resize to length 1 ({t}, {m}, 6x1->1x1)");
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(ToLengthOneCases))]
+    public void ToLengthOneMatchesOnnxRuntime(ResizeCoordinateTransform t, ResizeMode m, int[] dims, int[] sizes)
+    {
+        var x = TestData.Floats(new Random(LayoutShapes.Seed(dims)), new TensorShape(dims), -4, 4);
+        var p = ResizeParams.WithSizes(sizes[0], sizes[1], sizes[2], sizes[3], m, t);
+        var y = TestData.Poisoned(Reference.ResizeOutputShape(x.Shape, p));
+        Reference.Resize(x, p, y);
+        // Nearest copies; linear at these points mixes at most two values with weights that are exact halves or
+
+        Compare.Close(RunOrt(x, p), y, $"Resize X={x.Shape} {p} -> {y.Shape}", 0f, 0f);
+    }
+
     [TestCase(ResizeCoordinateTransform.PytorchHalfPixel, 0f)]
     [TestCase(ResizeCoordinateTransform.HalfPixel, 15f)]
     public void ToOnePixelByHand(ResizeCoordinateTransform t, float expected)
