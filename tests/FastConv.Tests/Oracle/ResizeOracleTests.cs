@@ -176,9 +176,8 @@ public sealed class ResizeOracleTests
         var p = ResizeParams.WithSizes(sizes[0], sizes[1], sizes[2], sizes[3], m, t);
         var y = TestData.Poisoned(Reference.ResizeOutputShape(x.Shape, p));
         Reference.Resize(x, p, y);
-        // Nearest copies; linear at these points mixes at most two values with weights that are exact halves or
-
-        Compare.Close(RunOrt(x, p), y, $"Resize X={x.Shape} {p} -> {y.Shape}", 0f, 0f);
+        // Bit-exact: nearest copies, and linear computes the same weights in the same float order as ORT.
+        Compare.Exact(RunOrt(x, p), y, $"Resize X={x.Shape} {p} -> {y.Shape}");
     }
 
     [TestCase(ResizeCoordinateTransform.PytorchHalfPixel, 0f)]
