@@ -25,7 +25,11 @@ namespace FastConv.Bench;
 /// dotnet run -c Release --project bench/FastConv.Bench -- --filter '*ResNet50*(Threads: 1, Batch: 1, Layer: "l1_3x3")'   # one case
 /// dotnet run -c Release --project bench/FastConv.Bench -- report   # rewrite docs/cpu-benchmarks.md from the stored rows
 /// </code>
-/// The whole suite (<c>--filter '*'</c>) takes roughly 15–25 minutes on 2 cores with the default quick job.
+/// The whole suite (<c>--filter '*'</c>, about 440 cases) takes roughly 15–25 minutes on 2 cores with the default
+/// quick job (<see cref="BenchConfig.Quick"/>; a <c>--job</c> on the command line replaces it, e.g. <c>--job dry --inProcess</c>
+/// for a smoke test). Each run merges its cases into <c>BenchmarkDotNet.Artifacts/fastconv-cpu-rows.json</c> and rewrites
+/// <c>docs/cpu-benchmarks.md</c> from all stored rows, so sets can be run one at a time; delete that file to start a fresh table.
+/// The process exits non-zero when any case failed (its output check included).
 /// </summary>
 [MemoryDiagnoser]
 public abstract class Conv2dBenchmarks

@@ -34,7 +34,7 @@ public abstract class MemoryBoundBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        X = new AlignedBuffer(ShapeSets.PoolReluInput(Batch)).FillUniform(AlignedBuffer.StableSeed(GetType().Name, Batch), -1f, 1f);
+        X = new AlignedBuffer(ShapeSets.PoolReluInput(Batch)).FillUniform(AlignedBuffer.StableSeed(SetName, Batch), -1f, 1f);
         _copyTarget = new AlignedBuffer(X.Shape);
         _copy = new ParallelCopy(X.Memory, _copyTarget.Memory, WorkerPool.ForThreads(Threads));
         _backend = new CpuBackend(new CpuBackendOptions { Threads = Threads });
@@ -47,7 +47,7 @@ public abstract class MemoryBoundBenchmarks
         _plan.Execute(X.Tensor, yFastConv.Tensor);
         _ort.Run();
         // Max and Relu only select input values: bit-exact agreement is the right bar.
-        string what = $"{GetType().Name} N={Batch} threads={Threads} algorithm={_plan.Algorithm}";
+        string what = $"{SetName} N={Batch} threads={Threads} algorithm={_plan.Algorithm}";
         OutputCheck.Agree(what, yFastConv.Span, yOrt.Span, 0f);
         Console.WriteLine($"// FastConv check passed: {what}");
         _yFastConv = yFastConv;
@@ -72,6 +72,9 @@ public abstract class MemoryBoundBenchmarks
         _plan = null;
         _backend = null;
     }
+
+    /// <summary>The set's name ("pool", "relu"); not GetType().Name, which in-process runs is BenchmarkDotNet's generated subclass.</summary>
+    private protected abstract string SetName { get; }
 
     /// <summary>FastConv's plan for this set's op.</summary>
     private protected abstract IUnaryPlan Plan(IBackend backend);
@@ -103,6 +106,8 @@ public abstract class MemoryBoundBenchmarks
 /// <summary>The <c>pool</c> set: MaxPool 2×2 stride 2 (<see cref="ShapeSets.Pool2x2"/>) on N×64×224×224.</summary>
 public class PoolBenchmarks : MemoryBoundBenchmarks
 {
+    private protected override string SetName => "pool";
+
     private protected override IUnaryPlan Plan(IBackend backend)
         => backend.PlanPool2d(Pool2dShape.From(X.Shape, ShapeSets.Pool2x2, "MaxPool2d"), max: true);
 
@@ -112,6 +117,8 @@ public class PoolBenchmarks : MemoryBoundBenchmarks
 /// <summary>The <c>relu</c> set: Relu on N×64×224×224.</summary>
 public class ReluBenchmarks : MemoryBoundBenchmarks
 {
+    private protected override string SetName => "relu";
+
     private protected override IUnaryPlan Plan(IBackend backend) => backend.PlanActivation(Activation.Relu, X.Shape);
 
     private protected override OrtOneNode CreateOrt(int threads, AlignedBuffer y) => OrtOneNode.Relu(threads, X, y);

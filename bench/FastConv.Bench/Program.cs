@@ -8,5 +8,11 @@ if (args.Length > 0 && args[0] == "report")
 {
     return CpuBenchmarkReport.Run(args[1..]);
 }
-BenchmarkSwitcher.FromAssembly(typeof(Conv2dBenchmarks).Assembly).Run(args, BenchConfig.Create(args));
-return 0;
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(Conv2dBenchmarks).Assembly).Run(args, BenchConfig.Create(args));
+// A case whose output check (or run) failed has no result: exit non-zero so ./build.sh --target=Bench fails too.
+var failed = summaries.SelectMany(s => s.Reports).Where(r => !r.Success).Select(r => r.BenchmarkCase.DisplayInfo).ToList();
+foreach (string name in failed)
+{
+    Console.Error.WriteLine($"FAILED: {name} (see the log above: FastConv's output check or the run threw)");
+}
+return failed.Count > 0 || summaries.Any(s => s.HasCriticalValidationErrors) ? 1 : 0;
