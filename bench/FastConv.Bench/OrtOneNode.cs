@@ -1,0 +1,144 @@
+using System.Runtime.InteropServices;
+using FastConv.Ops;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+
+namespace FastConv.Bench;
+
+/// <summary>
+/// ONNX Runtime as the peer: a one-node model (Conv, MaxPool or Relu) built in memory with the same
+/// weights FastConv gets, on ORT's CPU execution provider with ORT's own best settings
+/// (<c>ORT_ENABLE_ALL</c>, which includes the NCHWc layout transformer MLAS is fastest in), the same
+/// intra-op thread count as FastConv and no inter-op parallelism. Input and output are bound once to
+/// pre-allocated buffers (<see cref="OrtIoBinding"/>), so <see cref="Run"/> allocates nothing and
+/// times only ORT's execution.
+/// </summary>
+internal sealed class OrtOneNode : IDisposable
+{
+    private const int Opset = 17;
+    private readonly SessionOptions _options;
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly OrtValue _x;
+    private readonly OrtValue _y;
+    private readonly OrtIoBinding _binding;
+
+    private OrtOneNode(ModelProto model, int threads, AlignedBuffer x, AlignedBuffer y)
+    {
+        _options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        _session = new InferenceSession(model.ToByteArray(), _options);
+        _x = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, x.Memory, x.Dims);
+        _y = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, y.Memory, y.Dims);
+        _binding = _session.CreateIoBinding();
+        _binding.BindInput("X", _x);
+        _binding.BindOutput("Y", _y);
+    }
+
+    /// <summary>ORT Conv with weights K×(C/groups)×R×S and bias [K], reading <paramref name="x"/>, writing <paramref name="y"/>.</summary>
+    public static OrtOneNode Conv(Conv2dShape shape, float[] weights, float[] bias, int threads, AlignedBuffer x, AlignedBuffer y)
+    {
+        Conv2dParams p = shape.Params;
+        var node = new NodeProto { OpType = "Conv", Name = "conv" };
+        node.Input.Add("X");
+        node.Input.Add("W");
+        node.Input.Add("B");
+        node.Attribute.Add(Ints("kernel_shape", shape.R, shape.S));
+        node.Attribute.Add(Ints("strides", p.StrideH, p.StrideW));
+        node.Attribute.Add(Ints("dilations", p.DilationH, p.DilationW));
+        node.Attribute.Add(Ints("pads", p.Padding.Top, p.Padding.Left, p.Padding.Bottom, p.Padding.Right));
+        node.Attribute.Add(new AttributeProto { Name = "group", Type = AttributeProto.Types.AttributeType.Int, I = p.Groups });
+        GraphProto graph = Graph(node, x, y);
+        graph.Initializer.Add(Initializer("W", weights, shape.WeightShape));
+        graph.Initializer.Add(Initializer("B", bias, TensorShape.Of(shape.K)));
+        return new OrtOneNode(Model(graph), threads, x, y);
+    }
+
+    /// <summary>ORT MaxPool (no padding support needed by the <c>pool</c> set, but passed through anyway).</summary>
+    public static OrtOneNode MaxPool(Pool2dParams p, int threads, AlignedBuffer x, AlignedBuffer y)
+    {
+        var node = new NodeProto { OpType = "MaxPool", Name = "maxpool" };
+        node.Input.Add("X");
+        node.Attribute.Add(Ints("kernel_shape", p.KernelH, p.KernelW));
+        node.Attribute.Add(Ints("strides", p.StrideH, p.StrideW));
+        node.Attribute.Add(Ints("dilations", p.DilationH, p.DilationW));
+        node.Attribute.Add(Ints("pads", p.Padding.Top, p.Padding.Left, p.Padding.Bottom, p.Padding.Right));
+        node.Attribute.Add(new AttributeProto { Name = "ceil_mode", Type = AttributeProto.Types.AttributeType.Int, I = p.CeilMode ? 1 : 0 });
+        return new OrtOneNode(Model(Graph(node, x, y)), threads, x, y);
+    }
+
+    /// <summary>ORT Relu.</summary>
+    public static OrtOneNode Relu(int threads, AlignedBuffer x, AlignedBuffer y)
+    {
+        var node = new NodeProto { OpType = "Relu", Name = "relu" };
+        node.Input.Add("X");
+        return new OrtOneNode(Model(Graph(node, x, y)), threads, x, y);
+    }
+
+    /// <summary>One inference into the bound output; no managed allocation.</summary>
+    public void Run() => _session.RunWithBinding(_runOptions, _binding);
+
+    public void Dispose()
+    {
+        _binding.Dispose();
+        _x.Dispose();
+        _y.Dispose();
+        _runOptions.Dispose();
+        _session.Dispose();
+        _options.Dispose();
+    }
+
+    private static GraphProto Graph(NodeProto node, AlignedBuffer x, AlignedBuffer y)
+    {
+        node.Output.Add("Y");
+        var graph = new GraphProto { Name = "bench" };
+        graph.Node.Add(node);
+        graph.Input.Add(ValueInfo("X", x.Shape));
+        graph.Output.Add(ValueInfo("Y", y.Shape));
+        return graph;
+    }
+
+    private static ModelProto Model(GraphProto graph)
+    {
+        var model = new ModelProto { IrVersion = 8, ProducerName = "FastConv.Bench", Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        return model;
+    }
+
+    private static AttributeProto Ints(string name, params int[] values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        a.Ints.AddRange(values.Select(v => (long)v));
+        return a;
+    }
+
+    private static TensorProto Initializer(string name, float[] values, TensorShape shape)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        t.Dims.AddRange(shape.Dims.ToArray().Select(d => (long)d));
+        // raw_data is little-endian IEEE floats, which is what this machine holds: one memcpy, not a repeated field.
+        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
+        return t;
+    }
+
+    private static ValueInfoProto ValueInfo(string name, TensorShape shape)
+    {
+        var dims = new TensorShapeProto();
+        foreach (int d in shape.Dims)
+        {
+            dims.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+        }
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = dims } },
+        };
+    }
+}
