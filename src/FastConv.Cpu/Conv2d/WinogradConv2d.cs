@@ -82,6 +82,11 @@ internal sealed class WinogradConv2dPlan : IConv2dPlan
     private readonly int _m, _alpha, _points;
     private readonly int _tilesX, _tilesY, _tileRows, _blockCols, _blockRows, _blocksX, _blocks, _stride;
     private readonly float[] _u;
+    /// <summary>
+    /// Output rows and columns whose 3×3 window touches the image. Outside them (padding ≥ 3) the conv is exactly 0,
+    /// but Winograd would leave there rounding noise from the rest of the tile, with nothing to scale it against.
+    /// </summary>
+    private readonly (int Start, int End) _liveRows, _liveCols;
     private readonly CpuEpilogue _epilogue;
     private readonly CpuContext _context;
     private readonly Scratch[] _scratch;
@@ -110,6 +115,8 @@ internal sealed class WinogradConv2dPlan : IConv2dPlan
         }
         _epilogue = new CpuEpilogue(k, bias is null ? default : bias.Span, epilogue);
 
+        _liveRows = (Math.Max(0, shape.Params.Padding.Top - 2), Math.Min(shape.P, shape.H + shape.Params.Padding.Top));
+        _liveCols = (Math.Max(0, shape.Params.Padding.Left - 2), Math.Min(shape.Q, shape.W + shape.Params.Padding.Left));
         _tilesX = (shape.Q + m - 1) / m;
         _tilesY = (shape.P + m - 1) / m;
         _tileRows = shape.N * _tilesY;
@@ -353,14 +360,29 @@ internal sealed class WinogradConv2dPlan : IConv2dPlan
                 }
                 int rowStart = ((n * Shape.K + ki) * p + oy) * q;
                 Span<float> row = y.Slice(rowStart + xStart, xEnd - xStart);
-                for (int j = 0; j < cols; j++)
+                if (oy < _liveRows.Start || oy >= _liveRows.End)
                 {
-                    int t = r * cols + j;
-                    int ox = j * m;
-                    int valid = Math.Min(m, row.Length - ox);
-                    for (int b = 0; b < valid; b++)
+                    row.Clear();
+                }
+                else
+                {
+                    for (int j = 0; j < cols; j++)
                     {
-                        row[ox + b] = yt[(a * m + b) * tb + t];
+                        int t = r * cols + j;
+                        int ox = j * m;
+                        int valid = Math.Min(m, row.Length - ox);
+                        for (int b = 0; b < valid; b++)
+                        {
+                            row[ox + b] = yt[(a * m + b) * tb + t];
+                        }
+                    }
+                    if (xStart < _liveCols.Start)
+                    {
+                        row[..(Math.Min(xEnd, _liveCols.Start) - xStart)].Clear();
+                    }
+                    if (xEnd > _liveCols.End)
+                    {
+                        row[(Math.Max(xStart, _liveCols.End) - xStart)..].Clear();
                     }
                 }
                 if (!identity)
