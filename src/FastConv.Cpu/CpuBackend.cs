@@ -48,6 +48,7 @@ public static class Conv2dAlgorithms
 {
     public static IReadOnlyList<IConv2dAlgorithm> All { get; } =
     [
+        Conv2d.WinogradConv2d.F4, Conv2d.WinogradConv2d.F2,
     ];
 
     public static IConv2dAlgorithm? Find(string name) => All.FirstOrDefault(a => a.Name == name);
