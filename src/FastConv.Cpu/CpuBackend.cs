@@ -48,7 +48,10 @@ public static class Conv2dAlgorithms
 {
     public static IReadOnlyList<IConv2dAlgorithm> All { get; } =
     [
-        Conv2d.WinogradConv2d.F4, Conv2d.WinogradConv2d.F2,
+        Conv2d.WinogradConv2d.F4,
+        Conv2d.WinogradConv2d.F2,
+        new Conv2d.Gemm1x1Conv2d(),
+        new Conv2d.Im2colGemmConv2d(),
     ];
 
     public static IConv2dAlgorithm? Find(string name) => All.FirstOrDefault(a => a.Name == name);
@@ -105,7 +108,7 @@ public sealed class CpuBackend : IBackend
 
     public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => _reference.PlanSoftmax(shape, axis);
 
-    public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => _reference.PlanGemm(aShape, b, c, p);
+    public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new CpuGemmPlan(aShape, b, c, p, Context);
 
     public void Dispose() => _reference.Dispose();
 }

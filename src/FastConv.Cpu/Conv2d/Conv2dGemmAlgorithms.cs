@@ -1,0 +1,42 @@
+using FastConv.Backends;
+using FastConv.Ops;
+
+namespace FastConv.Cpu.Conv2d;
+
+/// <summary>
+/// <c>gemm-1x1</c>: an unpadded stride-1 1×1 conv is already a GEMM per image and group,
+/// Y[K/g, P·Q] = W[K/g, C/g] · X[C/g, H·W], with W packed at plan time and the epilogue fused per output
+/// channel. Strided or padded 1×1 convs go to <see cref="Im2colGemmConv2d"/>, whose im2col is then a cheap gather.
+/// </summary>
+internal sealed class Gemm1x1Conv2d : IConv2dAlgorithm
+{
+    public const string AlgorithmName = "gemm-1x1";
+
+    public string Name => AlgorithmName;
+
+    public bool Supports(Conv2dShape shape, CpuContext context)
+    {
+        Conv2dParams p = shape.Params;
+        return shape.R == 1 && shape.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.Padding == default;
+    }
+
+    public IConv2dPlan Plan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context)
+        => new GemmConv2dPlan(AlgorithmName, im2col: false, shape, weights, bias, epilogue, context);
+}
+
+/// <summary>
+/// <c>im2col-gemm</c>: the general fallback for every valid shape (any R, S, stride, dilation, padding, groups):
+/// im2col of a chunk of output pixels of one image and group into a plan-sized buffer, then the packed SGEMM
+/// with the weights packed at plan time and the epilogue fused. Sums the same products as the reference.
+/// </summary>
+internal sealed class Im2colGemmConv2d : IConv2dAlgorithm
+{
+    public const string AlgorithmName = "im2col-gemm";
+
+    public string Name => AlgorithmName;
+
+    public bool Supports(Conv2dShape shape, CpuContext context) => true;
+
+    public IConv2dPlan Plan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context)
+        => new GemmConv2dPlan(AlgorithmName, im2col: true, shape, weights, bias, epilogue, context);
+}
