@@ -48,6 +48,8 @@ public static class Conv2dAlgorithms
 {
     public static IReadOnlyList<IConv2dAlgorithm> All { get; } =
     [
+        new Conv2dDepthwise(),
+        new Conv2dDirect(),
     ];
 
     public static IConv2dAlgorithm? Find(string name) => All.FirstOrDefault(a => a.Name == name);
