@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using FastConv.Backends;
 using FastConv.Cpu.Kernels;
@@ -84,23 +85,24 @@ internal static unsafe class DirectKernels
         where TV : unmanaged
         where TOps : IConvVec<TV>
     {
+        float* tmp = stackalloc float[3 * 8 * 16]; // [slot][kt][lanes] for short output vectors
         for (int i = first; i < end; i += 3)
         {
             // A short last group repeats its last vector: the same values are stored twice, which is harmless.
             int j1 = Math.Min(i + 1, end - 1), j2 = Math.Min(i + 2, end - 1);
             if (kt == 8)
             {
-                Kernel8x3<TV, TOps>(t, slotIn[i], slotIn[j1], slotIn[j2], slotOut[i], slotOut[j1], slotOut[j2], slotN[i], slotN[j1], slotN[j2]);
+                Kernel8x3<TV, TOps>(t, tmp, slotIn[i], slotIn[j1], slotIn[j2], slotOut[i], slotOut[j1], slotOut[j2], slotN[i], slotN[j1], slotN[j2]);
             }
             else
             {
-                Kernel4x3<TV, TOps>(t, slotIn[i], slotIn[j1], slotIn[j2], slotOut[i], slotOut[j1], slotOut[j2], slotN[i], slotN[j1], slotN[j2]);
+                Kernel4x3<TV, TOps>(t, tmp, slotIn[i], slotIn[j1], slotIn[j2], slotOut[i], slotOut[j1], slotOut[j2], slotN[i], slotN[j1], slotN[j2]);
             }
         }
     }
 
     /// <summary>8 output channels × 3 output vectors; see the class comment for the register budget.</summary>
-    private static void Kernel8x3<TV, TOps>(in DirectTile t, long b0, long b1, long b2, int o0, int o1, int o2, int n0, int n1, int n2)
+    private static void Kernel8x3<TV, TOps>(in DirectTile t, float* tmp, long b0, long b1, long b2, int o0, int o1, int o2, int n0, int n1, int n2)
         where TV : unmanaged
         where TOps : IConvVec<TV>
     {
@@ -116,6 +118,7 @@ internal static unsafe class DirectKernels
         float* w = t.Weights;
         int* taps = t.Taps;
         int nTaps = t.TapCount;
+        long planeStride = t.PlaneStride;
         for (int c = 0; c < t.Channels; c++)
         {
             for (int tap = 0; tap < nTaps; tap++)
@@ -156,67 +159,76 @@ internal static unsafe class DirectKernels
                 a72 = TOps.Fma(x2, w7, a72);
                 w += 8;
             }
-            i0 += t.PlaneStride;
-            i1 += t.PlaneStride;
-            i2 += t.PlaneStride;
+            i0 += planeStride;
+            i1 += planeStride;
+            i2 += planeStride;
         }
+
+        // No call may sit among these stores: every zmm is caller-saved, and a call while the accumulators
+        // are live makes the register allocator spill them on every FMA of the loop above. So a short
+        // output vector goes whole into tmp ([slot][KT][lanes]) and is copied out after the last store.
+        int lanes = TOps.Count;
+        long plane = t.OutputPlane;
         float* y = t.Output;
-        ConvVecStore.StoreFirst<TV, TOps>(y + o0, a00, n0);
-        ConvVecStore.StoreFirst<TV, TOps>(y + o1, a01, n1);
-        ConvVecStore.StoreFirst<TV, TOps>(y + o2, a02, n2);
-        y += t.OutputPlane;
+        float* d0 = n0 == lanes ? y + o0 : tmp + 0 * lanes;
+        long s0 = n0 == lanes ? plane : lanes;
+        float* d1 = n1 == lanes ? y + o1 : tmp + 8 * lanes;
+        long s1 = n1 == lanes ? plane : lanes;
+        float* d2 = n2 == lanes ? y + o2 : tmp + 16 * lanes;
+        long s2 = n2 == lanes ? plane : lanes;
+        TOps.Store(d0, a00);
+        TOps.Store(d1, a01);
+        TOps.Store(d2, a02);
         if (t.KValid > 1)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a10, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a11, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a12, n2);
-            y += t.OutputPlane;
+            TOps.Store(d0 + s0, a10);
+            TOps.Store(d1 + s1, a11);
+            TOps.Store(d2 + s2, a12);
         }
         if (t.KValid > 2)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a20, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a21, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a22, n2);
-            y += t.OutputPlane;
+            TOps.Store(d0 + 2 * s0, a20);
+            TOps.Store(d1 + 2 * s1, a21);
+            TOps.Store(d2 + 2 * s2, a22);
         }
         if (t.KValid > 3)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a30, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a31, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a32, n2);
-            y += t.OutputPlane;
+            TOps.Store(d0 + 3 * s0, a30);
+            TOps.Store(d1 + 3 * s1, a31);
+            TOps.Store(d2 + 3 * s2, a32);
         }
         if (t.KValid > 4)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a40, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a41, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a42, n2);
-            y += t.OutputPlane;
+            TOps.Store(d0 + 4 * s0, a40);
+            TOps.Store(d1 + 4 * s1, a41);
+            TOps.Store(d2 + 4 * s2, a42);
         }
         if (t.KValid > 5)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a50, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a51, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a52, n2);
-            y += t.OutputPlane;
+            TOps.Store(d0 + 5 * s0, a50);
+            TOps.Store(d1 + 5 * s1, a51);
+            TOps.Store(d2 + 5 * s2, a52);
         }
         if (t.KValid > 6)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a60, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a61, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a62, n2);
-            y += t.OutputPlane;
+            TOps.Store(d0 + 6 * s0, a60);
+            TOps.Store(d1 + 6 * s1, a61);
+            TOps.Store(d2 + 6 * s2, a62);
         }
         if (t.KValid > 7)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a70, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a71, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a72, n2);
+            TOps.Store(d0 + 7 * s0, a70);
+            TOps.Store(d1 + 7 * s1, a71);
+            TOps.Store(d2 + 7 * s2, a72);
+        }
+        if ((n0 & n1 & n2) != lanes)
+        {
+            CopyShortVectors(tmp, 8, lanes, t.KValid, y, plane, o0, o1, o2, n0, n1, n2);
         }
     }
 
     /// <summary>4 output channels × 3 output vectors; see the class comment for the register budget.</summary>
-    private static void Kernel4x3<TV, TOps>(in DirectTile t, long b0, long b1, long b2, int o0, int o1, int o2, int n0, int n1, int n2)
+    private static void Kernel4x3<TV, TOps>(in DirectTile t, float* tmp, long b0, long b1, long b2, int o0, int o1, int o2, int n0, int n1, int n2)
         where TV : unmanaged
         where TOps : IConvVec<TV>
     {
@@ -228,6 +240,7 @@ internal static unsafe class DirectKernels
         float* w = t.Weights;
         int* taps = t.Taps;
         int nTaps = t.TapCount;
+        long planeStride = t.PlaneStride;
         for (int c = 0; c < t.Channels; c++)
         {
             for (int tap = 0; tap < nTaps; tap++)
@@ -252,34 +265,71 @@ internal static unsafe class DirectKernels
                 a32 = TOps.Fma(x2, w3, a32);
                 w += 4;
             }
-            i0 += t.PlaneStride;
-            i1 += t.PlaneStride;
-            i2 += t.PlaneStride;
+            i0 += planeStride;
+            i1 += planeStride;
+            i2 += planeStride;
         }
+
+        // No call may sit among these stores: every zmm is caller-saved, and a call while the accumulators
+        // are live makes the register allocator spill them on every FMA of the loop above. So a short
+        // output vector goes whole into tmp ([slot][KT][lanes]) and is copied out after the last store.
+        int lanes = TOps.Count;
+        long plane = t.OutputPlane;
         float* y = t.Output;
-        ConvVecStore.StoreFirst<TV, TOps>(y + o0, a00, n0);
-        ConvVecStore.StoreFirst<TV, TOps>(y + o1, a01, n1);
-        ConvVecStore.StoreFirst<TV, TOps>(y + o2, a02, n2);
-        y += t.OutputPlane;
+        float* d0 = n0 == lanes ? y + o0 : tmp + 0 * lanes;
+        long s0 = n0 == lanes ? plane : lanes;
+        float* d1 = n1 == lanes ? y + o1 : tmp + 4 * lanes;
+        long s1 = n1 == lanes ? plane : lanes;
+        float* d2 = n2 == lanes ? y + o2 : tmp + 8 * lanes;
+        long s2 = n2 == lanes ? plane : lanes;
+        TOps.Store(d0, a00);
+        TOps.Store(d1, a01);
+        TOps.Store(d2, a02);
         if (t.KValid > 1)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a10, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a11, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a12, n2);
-            y += t.OutputPlane;
+            TOps.Store(d0 + s0, a10);
+            TOps.Store(d1 + s1, a11);
+            TOps.Store(d2 + s2, a12);
         }
         if (t.KValid > 2)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a20, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a21, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a22, n2);
-            y += t.OutputPlane;
+            TOps.Store(d0 + 2 * s0, a20);
+            TOps.Store(d1 + 2 * s1, a21);
+            TOps.Store(d2 + 2 * s2, a22);
         }
         if (t.KValid > 3)
         {
-            ConvVecStore.StoreFirst<TV, TOps>(y + o0, a30, n0);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o1, a31, n1);
-            ConvVecStore.StoreFirst<TV, TOps>(y + o2, a32, n2);
+            TOps.Store(d0 + 3 * s0, a30);
+            TOps.Store(d1 + 3 * s1, a31);
+            TOps.Store(d2 + 3 * s2, a32);
+        }
+        if ((n0 & n1 & n2) != lanes)
+        {
+            CopyShortVectors(tmp, 4, lanes, t.KValid, y, plane, o0, o1, o2, n0, n1, n2);
+        }
+    }
+
+    /// <summary>Copies the valid lanes of the short output vectors a kernel left in tmp ([slot][kt][lanes]).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CopyShortVectors(float* tmp, int kt, int lanes, int kValid, float* y, long plane, int o0, int o1, int o2, int n0, int n1, int n2)
+    {
+        CopyShort(tmp, lanes, kValid, y + o0, plane, n0);
+        CopyShort(tmp + kt * lanes, lanes, kValid, y + o1, plane, n1);
+        CopyShort(tmp + 2 * kt * lanes, lanes, kValid, y + o2, plane, n2);
+    }
+
+    private static void CopyShort(float* src, int lanes, int kValid, float* dst, long plane, int n)
+    {
+        if (n == lanes)
+        {
+            return;
+        }
+        for (int k = 0; k < kValid; k++)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                dst[k * plane + i] = src[k * lanes + i];
+            }
         }
     }
 }

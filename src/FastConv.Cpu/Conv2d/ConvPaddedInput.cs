@@ -71,10 +71,15 @@ internal sealed class ConvPaddedInput
                 new ReadOnlySpan<float>(srow, W).CopyTo(new Span<float>(drow + Left, W));
                 continue;
             }
-            for (int w = 0; w < W; w++)
+            // One phase at a time: strided reads, contiguous writes, no division per element.
+            for (int phase = 0; phase < Sw; phase++)
             {
-                int x = w + Left;
-                drow[x % Sw * PhaseStride + x / Sw] = srow[w];
+                int w0 = ((phase - Left) % Sw + Sw) % Sw; // first column with (w + Left) mod Sw = phase
+                float* d = drow + phase * PhaseStride + (w0 + Left) / Sw;
+                for (int w = w0; w < W; w += Sw)
+                {
+                    *d++ = srow[w];
+                }
             }
         }
     }
