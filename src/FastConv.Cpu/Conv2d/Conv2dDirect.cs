@@ -76,6 +76,13 @@ internal unsafe struct DirectTile
     public long OutputPlane;
     /// <summary>How many of the block's KT channels exist (the last block of a group may be short).</summary>
     public int KValid;
+    /// <summary>
+    /// 0 when each output vector lies in one output row; else the padded row width Wp of the flat mode, where
+    /// output vector j covers virtual pixels [j·lanes, (j+1)·lanes) of a P×Wp plane and lanes with q ≥ Q are dropped.
+    /// </summary>
+    public int VirtualWidth;
+    /// <summary>P and Q, for the flat mode's scatter.</summary>
+    public int P, Q;
 }
 
 internal static unsafe class DirectKernels
@@ -223,7 +230,7 @@ internal static unsafe class DirectKernels
         }
         if ((n0 & n1 & n2) != lanes)
         {
-            CopyShortVectors(tmp, 8, lanes, t.KValid, y, plane, o0, o1, o2, n0, n1, n2);
+            CopyShortVectors(tmp, 8, lanes, t, o0, o1, o2, n0, n1, n2);
         }
     }
 
@@ -305,30 +312,47 @@ internal static unsafe class DirectKernels
         }
         if ((n0 & n1 & n2) != lanes)
         {
-            CopyShortVectors(tmp, 4, lanes, t.KValid, y, plane, o0, o1, o2, n0, n1, n2);
+            CopyShortVectors(tmp, 4, lanes, t, o0, o1, o2, n0, n1, n2);
         }
     }
 
     /// <summary>Copies the valid lanes of the short output vectors a kernel left in tmp ([slot][kt][lanes]).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void CopyShortVectors(float* tmp, int kt, int lanes, int kValid, float* y, long plane, int o0, int o1, int o2, int n0, int n1, int n2)
+    private static void CopyShortVectors(float* tmp, int kt, int lanes, in DirectTile t, int o0, int o1, int o2, int n0, int n1, int n2)
     {
-        CopyShort(tmp, lanes, kValid, y + o0, plane, n0);
-        CopyShort(tmp + kt * lanes, lanes, kValid, y + o1, plane, n1);
-        CopyShort(tmp + 2 * kt * lanes, lanes, kValid, y + o2, plane, n2);
+        CopyShort(tmp, lanes, t, o0, n0);
+        CopyShort(tmp + kt * lanes, lanes, t, o1, n1);
+        CopyShort(tmp + 2 * kt * lanes, lanes, t, o2, n2);
     }
 
-    private static void CopyShort(float* src, int lanes, int kValid, float* dst, long plane, int n)
+    private static void CopyShort(float* src, int lanes, in DirectTile t, int o, int n)
     {
         if (n == lanes)
         {
             return;
         }
-        for (int k = 0; k < kValid; k++)
+        float* y = t.Output;
+        long plane = t.OutputPlane;
+        if (t.VirtualWidth == 0)
         {
-            for (int i = 0; i < n; i++)
+            for (int k = 0; k < t.KValid; k++)
             {
-                dst[k * plane + i] = src[k * lanes + i];
+                for (int i = 0; i < n; i++)
+                {
+                    y[k * plane + o + i] = src[k * lanes + i];
+                }
+            }
+            return;
+        }
+        for (int i = 0; i < lanes; i++)
+        {
+            int v = o + i, p = v / t.VirtualWidth, q = v - p * t.VirtualWidth;
+            if (q < t.Q && p < t.P)
+            {
+                for (int k = 0; k < t.KValid; k++)
+                {
+                    y[k * plane + p * t.Q + q] = src[k * lanes + i];
+                }
             }
         }
     }
@@ -348,6 +372,8 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
     private readonly int _rowsPerChunk;
     private readonly int _chunks;       // row chunks per output plane
     private readonly int _vectorsPerRow;
+    private readonly bool _flat;        // see the constructor
+    private readonly int _slotCount;
     private readonly float[] _packed;   // pinned
     private readonly float[] _scratch;  // pinned: one image, padded and de-interleaved
     private readonly int[] _taps;       // pinned
@@ -364,7 +390,16 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
         _kt = kt;
         _epilogue = new CpuEpilogue(shape.K, bias is null ? default : bias.Span, epilogue);
         int lanes = TOps.Count;
-        _layout = new ConvPaddedInput(shape, lanes);
+        // Flat mode for small stride-1 planes (ResNet's 7×7 stage: 16 lanes over Q = 7 would drop 9 of every
+        // 16 lanes): vectors run across row ends over P·Wp virtual pixels and the Wp − Q pad columns are
+        // dropped, 7 of 9 lanes useful instead of 7 of 16. Only when it needs fewer vectors than one per row
+        // piece, and only for planes small enough to be one task per output-channel block.
+        int pRows = shape.P, qCols = shape.Q;
+        int wpFlat = shape.W + shape.Params.Padding.Left + shape.Params.Padding.Right;
+        int flatVectors = ((pRows - 1) * wpFlat + qCols + lanes - 1) / lanes;
+        int rowVectors = pRows * ((qCols + lanes - 1) / lanes);
+        _flat = shape.Params.StrideW == 1 && shape.Params.StrideH == 1 && lanes > 1 && flatVectors < rowVectors && flatVectors <= 24;
+        _layout = new ConvPaddedInput(shape, lanes, _flat);
         int cg = shape.InputChannelsPerGroup, kg = shape.OutputChannelsPerGroup, rs = shape.R * shape.S;
         _blocks = (kg + kt - 1) / kt;
 
@@ -389,28 +424,42 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
 
         _taps = GC.AllocateArray<int>(rs, pinned: true);
         _layout.TapOffsets.CopyTo(_taps, 0);
-        _scratch = GC.AllocateArray<float>(checked((int)(shape.C * _layout.PlaneStride + lanes)), pinned: true);
+        _scratch = GC.AllocateArray<float>(checked((int)(shape.C * _layout.PlaneStride + _layout.Slack)), pinned: true);
 
         int p = shape.P, q = shape.Q;
         _vectorsPerRow = (q + lanes - 1) / lanes;
-        int slots = p * _vectorsPerRow;
-        _slotIn = GC.AllocateArray<long>(slots, pinned: true);
-        _slotOut = GC.AllocateArray<int>(slots, pinned: true);
-        _slotN = GC.AllocateArray<int>(slots, pinned: true);
-        for (int pp = 0; pp < p; pp++)
+        _slotCount = _flat ? flatVectors : p * _vectorsPerRow;
+        _slotIn = GC.AllocateArray<long>(_slotCount, pinned: true);
+        _slotOut = GC.AllocateArray<int>(_slotCount, pinned: true);
+        _slotN = GC.AllocateArray<int>(_slotCount, pinned: true);
+        if (_flat)
         {
-            for (int v = 0; v < _vectorsPerRow; v++)
+            for (int i = 0; i < _slotCount; i++)
             {
-                int i = pp * _vectorsPerRow + v, q0 = v * lanes;
-                _slotIn[i] = _layout.SlotBase(pp, q0);
-                _slotOut[i] = pp * q + q0;
-                _slotN[i] = Math.Min(lanes, q - q0);
+                _slotIn[i] = (long)i * lanes; // virtual pixel i·lanes = (p, q) at p·Wp + q, whose first tap is there too
+                _slotOut[i] = i * lanes;
+                _slotN[i] = 0;                // never a whole output vector: always stored through the scatter
             }
+            _rowsPerChunk = p;
+            _chunks = 1;
         }
-        // About 8 kernel calls (24 output vectors) per task: enough rows to amortize the weight block's trip
-        // through L1/L2, few enough that small layers still give every thread work.
-        _rowsPerChunk = Math.Clamp((24 + _vectorsPerRow - 1) / _vectorsPerRow, 1, p);
-        _chunks = (p + _rowsPerChunk - 1) / _rowsPerChunk;
+        else
+        {
+            for (int pp = 0; pp < p; pp++)
+            {
+                for (int v = 0; v < _vectorsPerRow; v++)
+                {
+                    int i = pp * _vectorsPerRow + v, q0 = v * lanes;
+                    _slotIn[i] = _layout.SlotBase(pp, q0);
+                    _slotOut[i] = pp * q + q0;
+                    _slotN[i] = Math.Min(lanes, q - q0);
+                }
+            }
+            // About 8 kernel calls (24 output vectors) per task: enough rows to amortize the weight block's trip
+            // through L1/L2, few enough that small layers still give every thread work.
+            _rowsPerChunk = Math.Clamp((24 + _vectorsPerRow - 1) / _vectorsPerRow, 1, p);
+            _chunks = (p + _rowsPerChunk - 1) / _rowsPerChunk;
+        }
         _copy = new CopyJob(this);
         _compute = new ComputeJob(this);
     }
@@ -491,8 +540,18 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
                     Output = Output + k0 * outPlane,
                     OutputPlane = outPlane,
                     KValid = kValid,
+                    VirtualWidth = pl._flat ? pl._layout.RowStride : 0,
+                    P = s.P,
+                    Q = s.Q,
                 };
-                DirectKernels.Run<TV, TOps>(kt, tile, slotIn, slotOut, slotN, p0 * pl._vectorsPerRow, p1 * pl._vectorsPerRow);
+                if (pl._flat)
+                {
+                    DirectKernels.Run<TV, TOps>(kt, tile, slotIn, slotOut, slotN, 0, pl._slotCount);
+                }
+                else
+                {
+                    DirectKernels.Run<TV, TOps>(kt, tile, slotIn, slotOut, slotN, p0 * pl._vectorsPerRow, p1 * pl._vectorsPerRow);
+                }
                 if (!pl._epilogue.IsIdentity)
                 {
                     int len = (p1 - p0) * s.Q;

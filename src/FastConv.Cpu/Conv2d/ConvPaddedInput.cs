@@ -15,7 +15,14 @@ namespace FastConv.Cpu;
 /// </summary>
 internal sealed class ConvPaddedInput
 {
-    public ConvPaddedInput(Conv2dShape s, int lanes)
+    /// <param name="s">The convolution.</param>
+    /// <param name="lanes">Vector width of the kernels that will read it.</param>
+    /// <param name="flat">
+    /// Rows exactly Wp wide (stride 1 only), for kernels that run vectors across row ends over the whole
+    /// plane as one line of P·Wp "virtual" pixels; the loads then stay inside the next rows and the planes
+    /// after, and <see cref="Slack"/> floats after the last plane cover the last vector.
+    /// </param>
+    public ConvPaddedInput(Conv2dShape s, int lanes, bool flat = false)
     {
         var p = s.Params;
         H = s.H;
@@ -28,7 +35,8 @@ internal sealed class ConvPaddedInput
         int maxShift = (s.S - 1) * p.DilationW / Sw;
         int q = s.Q;
         int qRounded = (q + lanes - 1) / lanes * lanes;
-        PhaseStride = Math.Max((wp + Sw - 1) / Sw, qRounded + maxShift);
+        PhaseStride = flat ? wp : Math.Max((wp + Sw - 1) / Sw, qRounded + maxShift);
+        Slack = lanes;
         RowStride = Sw * PhaseStride;
         PlaneStride = (long)hp * RowStride;
         TapOffsets = new int[s.R * s.S];
@@ -52,6 +60,9 @@ internal sealed class ConvPaddedInput
     public int PhaseStride { get; }
     public int RowStride { get; }
     public long PlaneStride { get; }
+
+    /// <summary>Floats a buffer of these planes needs past the last plane.</summary>
+    public int Slack { get; }
 
     /// <summary>Offset of tap (r, s) = index r·S + s relative to <see cref="SlotBase"/>.</summary>
     public int[] TapOffsets { get; }

@@ -152,6 +152,31 @@ public sealed class Conv2dDirectKernelTests
         Sweep(level, stride, Conv2dDepthwise.AlgorithmName, c: 2, k: 4, groups: 2);
     }
 
+    /// <summary>
+    /// Small stride-1 planes take the flat mode (vectors across row ends, pad columns dropped); a ResNet
+    /// stage-4-like layer with a short channel block and a residual + ReLU epilogue.
+    /// </summary>
+    [TestCaseSource(nameof(Levels))]
+    public void DirectFlatSmallPlane(SimdLevel level)
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Simd = level, Threads = 2, ConvAlgorithm = Conv2dDirect.AlgorithmName });
+        var rng = new Random(7);
+        foreach (int hw in new[] { 1, 2, 3, 5, 7 })
+        {
+            var shape = new Conv2dShape(2, 16, hw, hw, 20, 3, 3, Conv2dParams.Create(1, 1));
+            Tensor x = TestData.Ints(rng, shape.InputShape);
+            Tensor wt = TestData.Ints(rng, shape.WeightShape);
+            Tensor residual = TestData.Ints(rng, shape.OutputShape);
+            var epilogue = new ConvEpilogue { AddResidual = true, Activation = Activation.Relu };
+            Tensor expected = TestData.Poisoned(shape.OutputShape);
+            Reference.Conv2dFused(x, wt, null, shape.Params, epilogue, residual, expected);
+            using IConv2dPlan plan = backend.PlanConv2d(shape, wt, null, epilogue);
+            Tensor actual = TestData.Poisoned(shape.OutputShape);
+            plan.Execute(x, actual, residual);
+            Compare.Exact(expected, actual, $"direct/{level}: Conv2d({shape})");
+        }
+    }
+
     private static void Sweep(SimdLevel level, int stride, string algorithm, int c, int k, int groups)
     {
         using var backend = new CpuBackend(new CpuBackendOptions { Simd = level, Threads = 2, ConvAlgorithm = algorithm });
