@@ -1,0 +1,140 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace FastConv.Cpu.Kernels;
+
+/// <summary>
+/// One vector width as a type parameter, so that the pooling and softmax kernels are written once and
+/// specialized by the JIT for 128, 256 and 512 bits (each implementation wraps one hardware vector; the JIT
+/// keeps such single-field structs in registers). Offsets are in floats.
+/// </summary>
+internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
+{
+    static abstract int Count { get; }
+
+    /// <summary>Whether <see cref="LoadEvens"/> has a shuffle on this CPU (else stride-2 pooling takes the scalar path).</summary>
+    static abstract bool CanDeinterleave { get; }
+
+    static abstract TSelf Load(ref float p, nint i);
+    static abstract void Store(TSelf v, ref float p, nint i);
+
+    /// <summary>p[i], p[i+2], …, p[i + 2(Count−1)]: two loads (2·Count floats from p[i]) and one de-interleaving shuffle.</summary>
+    static abstract TSelf LoadEvens(ref float p, nint i);
+
+    static abstract TSelf Broadcast(float v);
+    static abstract TSelf Add(TSelf a, TSelf b);
+    static abstract TSelf Sub(TSelf a, TSelf b);
+    static abstract TSelf Mul(TSelf a, TSelf b);
+    static abstract TSelf Div(TSelf a, TSelf b);
+
+    /// <summary><c>a &gt; b ? a : b</c> per lane (b on ties and NaN): the reference's max step, see <see cref="VectorMath"/>.</summary>
+    static abstract TSelf RefMax(TSelf a, TSelf b);
+
+    static abstract TSelf Exp(TSelf a);
+
+    /// <summary>The lanes' sum (any order).</summary>
+    static abstract float SumAcross(TSelf a);
+
+    /// <summary>Lane i as a float.</summary>
+    static abstract float Lane(TSelf a, int i);
+}
+
+internal readonly struct Float128(Vector128<float> v) : IFloatVector<Float128>
+{
+    private readonly Vector128<float> _v = v;
+
+    public static int Count => 4;
+    public static bool CanDeinterleave => Sse.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float128 Load(ref float p, nint i) => new(Vector128.LoadUnsafe(ref Unsafe.Add(ref p, i)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Float128 v, ref float p, nint i) => v._v.StoreUnsafe(ref Unsafe.Add(ref p, i));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float128 LoadEvens(ref float p, nint i)
+    {
+        ref float a = ref Unsafe.Add(ref p, i);
+        // SHUFPS 0b10_00_10_00: lanes 0, 2 of the first vector, then 0, 2 of the second.
+        return new(Sse.Shuffle(Vector128.LoadUnsafe(ref a), Vector128.LoadUnsafe(ref a, 4), 0b10_00_10_00));
+    }
+
+    public static Float128 Broadcast(float v) => new(Vector128.Create(v));
+    public static Float128 Add(Float128 a, Float128 b) => new(a._v + b._v);
+    public static Float128 Sub(Float128 a, Float128 b) => new(a._v - b._v);
+    public static Float128 Mul(Float128 a, Float128 b) => new(a._v * b._v);
+    public static Float128 Div(Float128 a, Float128 b) => new(a._v / b._v);
+    public static Float128 RefMax(Float128 a, Float128 b) => new(VectorMath.RefMax(a._v, b._v));
+    public static Float128 Exp(Float128 a) => new(VectorMath.Exp(a._v));
+    public static float SumAcross(Float128 a) => Vector128.Sum(a._v);
+    public static float Lane(Float128 a, int i) => a._v.GetElement(i);
+}
+
+internal readonly struct Float256(Vector256<float> v) : IFloatVector<Float256>
+{
+    private readonly Vector256<float> _v = v;
+
+    public static int Count => 8;
+    public static bool CanDeinterleave => Avx2.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 Load(ref float p, nint i) => new(Vector256.LoadUnsafe(ref Unsafe.Add(ref p, i)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Float256 v, ref float p, nint i) => v._v.StoreUnsafe(ref Unsafe.Add(ref p, i));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 LoadEvens(ref float p, nint i)
+    {
+        ref float a = ref Unsafe.Add(ref p, i);
+        // VSHUFPS works per 128-bit lane: [a0 a2 b0 b2 | a4 a6 b4 b6]; VPERMPD 0b11_01_10_00 puts the
+        // 64-bit pairs in order: [a0 a2 a4 a6 b0 b2 b4 b6].
+        Vector256<float> s = Avx.Shuffle(Vector256.LoadUnsafe(ref a), Vector256.LoadUnsafe(ref a, 8), 0b10_00_10_00);
+        return new(Avx2.Permute4x64(s.AsDouble(), 0b11_01_10_00).AsSingle());
+    }
+
+    public static Float256 Broadcast(float v) => new(Vector256.Create(v));
+    public static Float256 Add(Float256 a, Float256 b) => new(a._v + b._v);
+    public static Float256 Sub(Float256 a, Float256 b) => new(a._v - b._v);
+    public static Float256 Mul(Float256 a, Float256 b) => new(a._v * b._v);
+    public static Float256 Div(Float256 a, Float256 b) => new(a._v / b._v);
+    public static Float256 RefMax(Float256 a, Float256 b) => new(VectorMath.RefMax(a._v, b._v));
+    public static Float256 Exp(Float256 a) => new(VectorMath.Exp(a._v));
+    public static float SumAcross(Float256 a) => Vector256.Sum(a._v);
+    public static float Lane(Float256 a, int i) => a._v.GetElement(i);
+}
+
+internal readonly struct Float512(Vector512<float> v) : IFloatVector<Float512>
+{
+    private readonly Vector512<float> _v = v;
+
+    public static int Count => 16;
+    public static bool CanDeinterleave => Avx512F.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 Load(ref float p, nint i) => new(Vector512.LoadUnsafe(ref Unsafe.Add(ref p, i)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Float512 v, ref float p, nint i) => v._v.StoreUnsafe(ref Unsafe.Add(ref p, i));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 LoadEvens(ref float p, nint i)
+    {
+        ref float a = ref Unsafe.Add(ref p, i);
+        // VPERMT2PS picks any 16 of the 32 lanes of two registers in one instruction.
+        Vector512<int> evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        return new(Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref a), evens, Vector512.LoadUnsafe(ref a, 16)));
+    }
+
+    public static Float512 Broadcast(float v) => new(Vector512.Create(v));
+    public static Float512 Add(Float512 a, Float512 b) => new(a._v + b._v);
+    public static Float512 Sub(Float512 a, Float512 b) => new(a._v - b._v);
+    public static Float512 Mul(Float512 a, Float512 b) => new(a._v * b._v);
+    public static Float512 Div(Float512 a, Float512 b) => new(a._v / b._v);
+    public static Float512 RefMax(Float512 a, Float512 b) => new(VectorMath.RefMax(a._v, b._v));
+    public static Float512 Exp(Float512 a) => new(VectorMath.Exp(a._v));
+    public static float SumAcross(Float512 a) => Vector512.Sum(a._v);
+    public static float Lane(Float512 a, int i) => a._v.GetElement(i);
+}
