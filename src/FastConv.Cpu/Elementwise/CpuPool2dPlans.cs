@@ -56,7 +56,7 @@ internal sealed class CpuPool2dPlan : IUnaryPlan, IParallelJob
         _shape = shape;
         _max = max;
         _context = context;
-        _g = new Pool2dGeometry(shape);
+        _g = new Pool2dGeometry(shape, max);
         _planes = shape.N * shape.C;
         _chunks = ElementwiseThreading.Chunks((long)_planes * shape.H * shape.W, _planes, context.Pool);
         OutputShape = shape.OutputShape;

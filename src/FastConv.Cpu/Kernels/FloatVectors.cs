@@ -22,6 +22,9 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
     /// <summary>p[i], p[i+2], …, p[i + 2(Count−1)]: two loads (2·Count floats from p[i]) and one de-interleaving shuffle.</summary>
     static abstract TSelf LoadEvens(ref float p, nint i);
 
+    /// <summary>Splits the 2·Count floats a, b into their even and odd elements (one shuffle each).</summary>
+    static abstract void Deinterleave(TSelf a, TSelf b, out TSelf evens, out TSelf odds);
+
     static abstract TSelf Broadcast(float v);
     static abstract TSelf Add(TSelf a, TSelf b);
     static abstract TSelf Sub(TSelf a, TSelf b);
@@ -61,6 +64,13 @@ internal readonly struct Float128(Vector128<float> v) : IFloatVector<Float128>
         return new(Sse.Shuffle(Vector128.LoadUnsafe(ref a), Vector128.LoadUnsafe(ref a, 4), 0b10_00_10_00));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Deinterleave(Float128 a, Float128 b, out Float128 evens, out Float128 odds)
+    {
+        evens = new(Sse.Shuffle(a._v, b._v, 0b10_00_10_00));
+        odds = new(Sse.Shuffle(a._v, b._v, 0b11_01_11_01));
+    }
+
     public static Float128 Broadcast(float v) => new(Vector128.Create(v));
     public static Float128 Add(Float128 a, Float128 b) => new(a._v + b._v);
     public static Float128 Sub(Float128 a, Float128 b) => new(a._v - b._v);
@@ -95,6 +105,13 @@ internal readonly struct Float256(Vector256<float> v) : IFloatVector<Float256>
         return new(Avx2.Permute4x64(s.AsDouble(), 0b11_01_10_00).AsSingle());
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Deinterleave(Float256 a, Float256 b, out Float256 evens, out Float256 odds)
+    {
+        evens = new(Avx2.Permute4x64(Avx.Shuffle(a._v, b._v, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle());
+        odds = new(Avx2.Permute4x64(Avx.Shuffle(a._v, b._v, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle());
+    }
+
     public static Float256 Broadcast(float v) => new(Vector256.Create(v));
     public static Float256 Add(Float256 a, Float256 b) => new(a._v + b._v);
     public static Float256 Sub(Float256 a, Float256 b) => new(a._v - b._v);
@@ -126,6 +143,13 @@ internal readonly struct Float512(Vector512<float> v) : IFloatVector<Float512>
         // VPERMT2PS picks any 16 of the 32 lanes of two registers in one instruction.
         Vector512<int> evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         return new(Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref a), evens, Vector512.LoadUnsafe(ref a, 16)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Deinterleave(Float512 a, Float512 b, out Float512 evens, out Float512 odds)
+    {
+        evens = new(Avx512F.PermuteVar16x32x2(a._v, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b._v));
+        odds = new(Avx512F.PermuteVar16x32x2(a._v, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b._v));
     }
 
     public static Float512 Broadcast(float v) => new(Vector512.Create(v));

@@ -11,7 +11,7 @@ namespace FastConv.Cpu.Kernels;
 /// </summary>
 internal sealed class Pool2dGeometry
 {
-    public Pool2dGeometry(Pool2dShape s)
+    public Pool2dGeometry(Pool2dShape s, bool max)
     {
         Pool2dParams p = s.Params;
         H = s.H; W = s.W; P = s.P; Q = s.Q; R = s.R; S = s.S;
@@ -42,9 +42,10 @@ internal sealed class Pool2dGeometry
             InteriorDivisor[op] = CountIncludePad ? padded * S : (RowEnd[op] - RowFirst[op]) * S;
         }
         // Interior columns: q·strideW − padLeft ≥ 0 and q·strideW − padLeft + (S−1)·dilW ≤ W − 1 − Slack,
-        // where Slack = 1 for stride 2 (LoadEvens reads one float past the last tap of its last output).
+        // where Slack = 1 for stride 2 (LoadEvens reads one float past the last tap of its last output) except
+        // on the max fast path with an even window width, whose pairs of columns end on the last tap.
         InteriorFirst = Math.Min(Q, (PadLeft + StrideW - 1) / StrideW);
-        int slack = StrideW == 2 ? 1 : 0;
+        int slack = StrideW == 2 && !(max && DilationW == 1 && S % 2 == 0) ? 1 : 0;
         long lastStart = (long)W - 1 - slack + PadLeft - (long)(S - 1) * DilationW;
         int interiorEnd = lastStart < 0 ? 0 : (int)Math.Min(Q, lastStart / StrideW + 1);
         VectorEnd = Math.Max(InteriorFirst, interiorEnd);
@@ -87,7 +88,8 @@ internal sealed class Pool2dGeometry
 /// <para>
 /// Every output is computed with the reference's operations in the reference's order — taps row by row,
 /// column by column; max as <c>v &gt; m ? v : m</c> from −∞; sum from 0 then one division by the same count —
-/// so both pools equal the reference bit for bit (the vector lanes are independent outputs).
+/// so both pools equal the reference bit for bit (the vector lanes are independent outputs). The one exception
+/// is the stride-2 max fast path, which reduces rows first: same values, but of a +0/−0 tie either may come out.
 /// </para>
 /// </summary>
 internal static class Pool2dKernels
@@ -98,33 +100,44 @@ internal static class Pool2dKernels
     {
         int v = TV.Count;
         bool vector = (g.StrideW == 1 || (g.StrideW == 2 && TV.CanDeinterleave)) && g.VectorEnd - g.InteriorFirst >= v;
+        // Max with stride 2 and no column dilation (2×2/2, ResNet's 3×3/2): the rows are reduced first,
+        // then one de-interleave serves two window columns (see BlockMaxStride2).
+        bool maxStride2 = TMax.On && g.StrideW == 2 && g.DilationW == 1;
+        // Everything the inner loops use, in locals: the JIT cannot keep fields in registers across the stores.
+        int w = g.W, s = g.S, strideW = g.StrideW, q = g.Q, interiorFirst = g.InteriorFirst, vectorEnd = g.VectorEnd;
+        nint dilW = g.DilationW, rowStep = (nint)g.DilationH * w;
         for (int p = 0; p < g.P; p++)
         {
-            ref float yRow = ref Unsafe.Add(ref y, (nint)p * g.Q);
+            ref float yRow = ref Unsafe.Add(ref y, (nint)p * q);
             if (!vector)
             {
-                for (int q = 0; q < g.Q; q++)
+                for (int oq = 0; oq < q; oq++)
                 {
-                    Unsafe.Add(ref yRow, q) = Scalar<TMax>(g, ref x, p, q);
+                    Unsafe.Add(ref yRow, oq) = Scalar<TMax>(g, ref x, p, oq);
                 }
                 continue;
             }
-            for (int q = 0; q < g.InteriorFirst; q++)
+            for (int oq = 0; oq < interiorFirst; oq++)
             {
-                Unsafe.Add(ref yRow, q) = Scalar<TMax>(g, ref x, p, q);
+                Unsafe.Add(ref yRow, oq) = Scalar<TMax>(g, ref x, p, oq);
             }
-            int qv = g.InteriorFirst;
-            for (; qv + v <= g.VectorEnd; qv += v)
+            int rowFirst = g.RowFirst[p], rows = g.RowEnd[p] - rowFirst;
+            ref float row0 = ref Unsafe.Add(ref x, (nint)(p * g.StrideH - g.PadTop + rowFirst * g.DilationH) * w);
+            float divisor = g.InteriorDivisor[p];
+            int qv = interiorFirst;
+            while (qv < vectorEnd)
             {
-                Block<TV, TMax>(g, ref x, ref yRow, p, qv);
+                int q0 = Math.Min(qv, vectorEnd - v); // the last block overlaps the one before
+                nint col0 = (nint)q0 * strideW - g.PadLeft;
+                TV result = maxStride2
+                    ? BlockMaxStride2<TV>(ref row0, rowStep, rows, s, col0)
+                    : Block<TV, TMax>(ref row0, rowStep, rows, s, dilW, strideW, col0, divisor);
+                TV.Store(result, ref yRow, q0);
+                qv = q0 + v;
             }
-            if (qv < g.VectorEnd)
+            for (int oq = vectorEnd; oq < q; oq++)
             {
-                Block<TV, TMax>(g, ref x, ref yRow, p, g.VectorEnd - v);
-            }
-            for (int q = g.VectorEnd; q < g.Q; q++)
-            {
-                Unsafe.Add(ref yRow, q) = Scalar<TMax>(g, ref x, p, q);
+                Unsafe.Add(ref yRow, oq) = Scalar<TMax>(g, ref x, p, oq);
             }
         }
     }
@@ -142,30 +155,87 @@ internal static class Pool2dKernels
         }
     }
 
-    /// <summary>Outputs q0 … q0 + Count − 1 of row p, all interior columns.</summary>
+    /// <summary>
+    /// Count interior outputs of one row, taps in the reference's order (rows, then columns): stride 1 loads
+    /// each tap directly, stride 2 through <see cref="IFloatVector{TSelf}.LoadEvens"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block<TV, TMax>(Pool2dGeometry g, ref float x, ref float yRow, int p, int q0)
+    private static TV Block<TV, TMax>(ref float row0, nint rowStep, int rows, int s, nint dilW, int strideW, nint col0, float divisor)
         where TV : struct, IFloatVector<TV>
         where TMax : struct, IFlag
     {
         TV acc = TV.Broadcast(TMax.On ? float.NegativeInfinity : 0f);
-        int rEnd = g.RowEnd[p];
-        nint col0 = (nint)q0 * g.StrideW - g.PadLeft;
-        for (int r = g.RowFirst[p]; r < rEnd; r++)
+        ref float row = ref row0;
+        for (int r = 0; r < rows; r++)
         {
-            ref float row = ref Unsafe.Add(ref x, (nint)(p * g.StrideH - g.PadTop + r * g.DilationH) * g.W);
-            for (int s = 0; s < g.S; s++)
+            nint col = col0;
+            for (int t = 0; t < s; t++)
             {
-                nint col = col0 + (nint)s * g.DilationW;
-                TV t = g.StrideW == 1 ? TV.Load(ref row, col) : TV.LoadEvens(ref row, col);
-                acc = TMax.On ? TV.RefMax(t, acc) : TV.Add(acc, t);
+                TV v = strideW == 1 ? TV.Load(ref row, col) : TV.LoadEvens(ref row, col);
+                acc = TMax.On ? TV.RefMax(v, acc) : TV.Add(acc, v);
+                col += dilW;
+            }
+            row = ref Unsafe.Add(ref row, rowStep);
+        }
+        return TMax.On ? acc : TV.Div(acc, TV.Broadcast(divisor));
+    }
+
+    /// <summary>
+    /// Count interior outputs of a stride-2 max pool without column dilation. For each pair of window columns
+    /// (2t, 2t + 1) the 2·Count input columns from col0 + 2t are reduced over the window's rows first (two
+    /// loads and two max per row), then split into evens (column 2t of every window) and odds (column 2t + 1):
+    /// 2×2/2 costs 4 loads, 2 shuffles and 5 max per 16 outputs instead of 8 loads and 4 shuffles.
+    /// Max is order-free for values (NaN skipped: every chain starts at −∞ and keeps its accumulator on NaN), so
+    /// the result equals the reference's; only which zero of a +0/−0 tie is returned may differ.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV BlockMaxStride2<TV>(ref float row0, nint rowStep, int rows, int s, nint col0)
+        where TV : struct, IFloatVector<TV>
+    {
+        TV lowest = TV.Broadcast(float.NegativeInfinity);
+        nint v = TV.Count;
+        if (s == 2 && rows == 2)
+        {
+            // The 2×2/2 pool of every VGG-style net, straight-line.
+            ref float row1 = ref Unsafe.Add(ref row0, rowStep);
+            TV a2 = TV.RefMax(TV.Load(ref row1, col0), TV.RefMax(TV.Load(ref row0, col0), lowest));
+            TV b2 = TV.RefMax(TV.Load(ref row1, col0 + v), TV.RefMax(TV.Load(ref row0, col0 + v), lowest));
+            TV.Deinterleave(a2, b2, out TV e2, out TV o2);
+            return TV.RefMax(o2, TV.RefMax(e2, lowest));
+        }
+        if (s == 3 && rows == 3)
+        {
+            // ResNet's 3×3/2 stem pool, straight-line: column pairs (0, 1) and (2, —).
+            ref float row1 = ref Unsafe.Add(ref row0, rowStep);
+            ref float row2 = ref Unsafe.Add(ref row1, rowStep);
+            TV a0 = TV.RefMax(TV.Load(ref row2, col0), TV.RefMax(TV.Load(ref row1, col0), TV.RefMax(TV.Load(ref row0, col0), lowest)));
+            TV b0 = TV.RefMax(TV.Load(ref row2, col0 + v), TV.RefMax(TV.Load(ref row1, col0 + v), TV.RefMax(TV.Load(ref row0, col0 + v), lowest)));
+            TV a1 = TV.RefMax(TV.Load(ref row2, col0 + 2), TV.RefMax(TV.Load(ref row1, col0 + 2), TV.RefMax(TV.Load(ref row0, col0 + 2), lowest)));
+            TV b1 = TV.RefMax(TV.Load(ref row2, col0 + 2 + v), TV.RefMax(TV.Load(ref row1, col0 + 2 + v), TV.RefMax(TV.Load(ref row0, col0 + 2 + v), lowest)));
+            TV.Deinterleave(a0, b0, out TV e0, out TV o0);
+            TV.Deinterleave(a1, b1, out TV e1, out _);
+            return TV.RefMax(e1, TV.RefMax(o0, TV.RefMax(e0, lowest)));
+        }
+        TV m = lowest;
+        for (int t = 0; 2 * t < s; t++)
+        {
+            nint col = col0 + 2 * t;
+            TV a = lowest, b = lowest;
+            ref float row = ref row0;
+            for (int r = 0; r < rows; r++)
+            {
+                a = TV.RefMax(TV.Load(ref row, col), a);
+                b = TV.RefMax(TV.Load(ref row, col + v), b);
+                row = ref Unsafe.Add(ref row, rowStep);
+            }
+            TV.Deinterleave(a, b, out TV evens, out TV odds);
+            m = TV.RefMax(evens, m);
+            if (2 * t + 1 < s)
+            {
+                m = TV.RefMax(odds, m);
             }
         }
-        if (!TMax.On)
-        {
-            acc = TV.Div(acc, TV.Broadcast(g.InteriorDivisor[p]));
-        }
-        TV.Store(acc, ref yRow, q0);
+        return m;
     }
 
     /// <summary>One output, exactly as the reference computes it (padded taps skipped; the two divisors).</summary>

@@ -34,6 +34,10 @@ public sealed class Pool2dKernelTests
             new(1, 1, 5, 4, Pool2dParams.Create(2, 2)),
             new(1, 2, 13, 70, Pool2dParams.Create(3, 3, 1)),
             new(1, 2, 13, 70, new Pool2dParams { KernelH = 2, KernelW = 3, StrideH = 1, StrideW = 2, Padding = new Padding2d(1, 0, 0, 2) }),
+            new(1, 2, 15, 70, Pool2dParams.Create(4, 2, 1)),
+            new(1, 2, 15, 71, Pool2dParams.Create(4, 2, 3, ceilMode: true)),
+            new(1, 2, 15, 69, new Pool2dParams { KernelH = 3, KernelW = 2, StrideH = 2, StrideW = 2, Padding = new Padding2d(1, 1, 1, 1) }),
+            new(1, 2, 15, 69, new Pool2dParams { KernelH = 1, KernelW = 5, StrideH = 1, StrideW = 2, Padding = new Padding2d(0, 2, 0, 2) }),
             new(2, 64, 56, 56, Pool2dParams.Create(2, 2)),
             new(1, 64, 50, 50, Pool2dParams.Create(3, 2, 1)),
         };
