@@ -21,6 +21,30 @@ internal sealed class Pool2dGeometry
         RowFirst = new int[P];
         RowEnd = new int[P];
         InteriorDivisor = new float[P];
+        PaddedRows = new int[P];
+        ColFirst = new int[Q];
+        ColEnd = new int[Q];
+        PaddedCols = new int[Q];
+        for (int oq = 0; oq < Q; oq++)
+        {
+            int first = S, end = 0, padded = 0;
+            for (int t = 0; t < S; t++)
+            {
+                int iw = oq * StrideW - PadLeft + t * DilationW;
+                if (iw >= 0 && iw < W)
+                {
+                    first = Math.Min(first, t);
+                    end = t + 1;
+                }
+                if (iw < W + PadRight)
+                {
+                    padded++;
+                }
+            }
+            ColFirst[oq] = first;
+            ColEnd[oq] = Math.Max(end, first);
+            PaddedCols[oq] = padded;
+        }
         for (int op = 0; op < P; op++)
         {
             int first = R, end = 0, padded = 0;
@@ -39,6 +63,7 @@ internal sealed class Pool2dGeometry
             }
             RowFirst[op] = first;
             RowEnd[op] = Math.Max(end, first);
+            PaddedRows[op] = padded;
             InteriorDivisor[op] = CountIncludePad ? padded * S : (RowEnd[op] - RowFirst[op]) * S;
         }
         // Interior columns: q·strideW − padLeft ≥ 0 and q·strideW − padLeft + (S−1)·dilW ≤ W − 1 − Slack,
@@ -70,6 +95,14 @@ internal sealed class Pool2dGeometry
     /// <summary>Per output row: the first window row r inside the input, and one past the last.</summary>
     public int[] RowFirst { get; }
     public int[] RowEnd { get; }
+
+    /// <summary>Per output column: the first window column inside the input, and one past the last.</summary>
+    public int[] ColFirst { get; }
+    public int[] ColEnd { get; }
+
+    /// <summary>Window rows (per output row) and columns (per output column) inside the padded input: count_include_pad's divisor is their product.</summary>
+    public int[] PaddedRows { get; }
+    public int[] PaddedCols { get; }
 
     /// <summary>Per output row: AvgPool2d's divisor for a window whose columns are all inside the input.</summary>
     public float[] InteriorDivisor { get; }
@@ -238,28 +271,24 @@ internal static class Pool2dKernels
         return m;
     }
 
-    /// <summary>One output, exactly as the reference computes it (padded taps skipped; the two divisors).</summary>
+    /// <summary>
+    /// One output, exactly as the reference computes it: the taps inside the input in the reference's order
+    /// (their row and column ranges come from the plan, so no tap is tested here), the same divisor.
+    /// </summary>
     private static float Scalar<TMax>(Pool2dGeometry g, ref float x, int p, int q)
         where TMax : struct, IFlag
     {
+        int rFirst = g.RowFirst[p], rEnd = g.RowEnd[p], sFirst = g.ColFirst[q], sEnd = g.ColEnd[q];
+        nint w = g.W, dilW = g.DilationW;
+        ref float row = ref Unsafe.Add(ref x, (p * g.StrideH - g.PadTop + rFirst * g.DilationH) * w + (q * g.StrideW - g.PadLeft + sFirst * g.DilationW));
+        nint rowStep = g.DilationH * w;
         float m = float.NegativeInfinity, sum = 0f;
-        int real = 0, padded = 0;
-        for (int r = 0; r < g.R; r++)
+        for (int r = rFirst; r < rEnd; r++)
         {
-            int ih = p * g.StrideH - g.PadTop + r * g.DilationH;
-            bool rowInPadded = ih < g.H + g.PadBottom;
-            for (int s = 0; s < g.S; s++)
+            nint col = 0;
+            for (int t = sFirst; t < sEnd; t++)
             {
-                int iw = q * g.StrideW - g.PadLeft + s * g.DilationW;
-                if (rowInPadded && iw < g.W + g.PadRight)
-                {
-                    padded++;
-                }
-                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W)
-                {
-                    continue;
-                }
-                float v = Unsafe.Add(ref x, (nint)ih * g.W + iw);
+                float v = Unsafe.Add(ref row, col);
                 if (TMax.On)
                 {
                     m = v > m ? v : m;
@@ -267,11 +296,17 @@ internal static class Pool2dKernels
                 else
                 {
                     sum += v;
-                    real++;
                 }
+                col += dilW;
             }
+            row = ref Unsafe.Add(ref row, rowStep);
         }
-        return TMax.On ? m : sum / (g.CountIncludePad ? padded : real);
+        if (TMax.On)
+        {
+            return m;
+        }
+        int divisor = g.CountIncludePad ? g.PaddedRows[p] * g.PaddedCols[q] : (rEnd - rFirst) * (sEnd - sFirst);
+        return sum / divisor;
     }
 }
 
