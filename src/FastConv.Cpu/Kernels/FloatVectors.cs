@@ -25,6 +25,9 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
     /// <summary>Splits the 2·Count floats a, b into their even and odd elements (one shuffle each).</summary>
     static abstract void Deinterleave(TSelf a, TSelf b, out TSelf evens, out TSelf odds);
 
+    /// <summary>Lanes a[1], …, a[Count−1], then the value every lane of <paramref name="next"/> holds (a broadcast): the vector one element further along.</summary>
+    static abstract TSelf ShiftIn(TSelf a, TSelf next);
+
     static abstract TSelf Broadcast(float v);
     static abstract TSelf Add(TSelf a, TSelf b);
     static abstract TSelf Sub(TSelf a, TSelf b);
@@ -71,6 +74,10 @@ internal readonly struct Float128(Vector128<float> v) : IFloatVector<Float128>
         odds = new(Sse.Shuffle(a._v, b._v, 0b11_01_11_01));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float128 ShiftIn(Float128 a, Float128 next)
+        => new(Vector128.ConditionalSelect(Vector128.Create(0, 0, 0, -1).AsSingle(), next._v, Vector128.Shuffle(a._v, Vector128.Create(1, 2, 3, 3))));
+
     public static Float128 Broadcast(float v) => new(Vector128.Create(v));
     public static Float128 Add(Float128 a, Float128 b) => new(a._v + b._v);
     public static Float128 Sub(Float128 a, Float128 b) => new(a._v - b._v);
@@ -112,6 +119,10 @@ internal readonly struct Float256(Vector256<float> v) : IFloatVector<Float256>
         odds = new(Avx2.Permute4x64(Avx.Shuffle(a._v, b._v, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle());
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float256 ShiftIn(Float256 a, Float256 next)
+        => new(Avx.Blend(Avx2.PermuteVar8x32(a._v, Vector256.Create(1, 2, 3, 4, 5, 6, 7, 7)), next._v, 0b1000_0000));
+
     public static Float256 Broadcast(float v) => new(Vector256.Create(v));
     public static Float256 Add(Float256 a, Float256 b) => new(a._v + b._v);
     public static Float256 Sub(Float256 a, Float256 b) => new(a._v - b._v);
@@ -151,6 +162,11 @@ internal readonly struct Float512(Vector512<float> v) : IFloatVector<Float512>
         evens = new(Avx512F.PermuteVar16x32x2(a._v, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b._v));
         odds = new(Avx512F.PermuteVar16x32x2(a._v, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b._v));
     }
+
+    /// <summary>VALIGND: the concatenation next : a shifted down by one lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Float512 ShiftIn(Float512 a, Float512 next)
+        => new(Avx512F.AlignRight32(next._v.AsUInt32(), a._v.AsUInt32(), 1).AsSingle());
 
     public static Float512 Broadcast(float v) => new(Vector512.Create(v));
     public static Float512 Add(Float512 a, Float512 b) => new(a._v + b._v);

@@ -68,9 +68,9 @@ internal sealed class Pool2dGeometry
         }
         // Interior columns: q·strideW − padLeft ≥ 0 and q·strideW − padLeft + (S−1)·dilW ≤ W − 1 − Slack,
         // where Slack = 1 for stride 2 (LoadEvens reads one float past the last tap of its last output) except
-        // on the max fast path with an even window width, whose pairs of columns end on the last tap.
+        // on the max fast path with a window width of 3 or an even one, whose loads end on the last tap.
         InteriorFirst = Math.Min(Q, (PadLeft + StrideW - 1) / StrideW);
-        int slack = StrideW == 2 && !(max && DilationW == 1 && S % 2 == 0) ? 1 : 0;
+        int slack = StrideW == 2 && !(max && DilationW == 1 && (S % 2 == 0 || S == 3)) ? 1 : 0;
         long lastStart = (long)W - 1 - slack + PadLeft - (long)(S - 1) * DilationW;
         int interiorEnd = lastStart < 0 ? 0 : (int)Math.Min(Q, lastStart / StrideW + 1);
         VectorEnd = Math.Max(InteriorFirst, interiorEnd);
@@ -236,18 +236,24 @@ internal static class Pool2dKernels
             TV.Deinterleave(a2, b2, out TV e2, out TV o2);
             return TV.RefMax(o2, TV.RefMax(e2, lowest));
         }
-        if (s == 3 && rows == 3)
+        if (s == 3)
         {
-            // ResNet's 3×3/2 stem pool, straight-line: column pairs (0, 1) and (2, —).
-            ref float row1 = ref Unsafe.Add(ref row0, rowStep);
-            ref float row2 = ref Unsafe.Add(ref row1, rowStep);
-            TV a0 = TV.RefMax(TV.Load(ref row2, col0), TV.RefMax(TV.Load(ref row1, col0), TV.RefMax(TV.Load(ref row0, col0), lowest)));
-            TV b0 = TV.RefMax(TV.Load(ref row2, col0 + v), TV.RefMax(TV.Load(ref row1, col0 + v), TV.RefMax(TV.Load(ref row0, col0 + v), lowest)));
-            TV a1 = TV.RefMax(TV.Load(ref row2, col0 + 2), TV.RefMax(TV.Load(ref row1, col0 + 2), TV.RefMax(TV.Load(ref row0, col0 + 2), lowest)));
-            TV b1 = TV.RefMax(TV.Load(ref row2, col0 + 2 + v), TV.RefMax(TV.Load(ref row1, col0 + 2 + v), TV.RefMax(TV.Load(ref row0, col0 + 2 + v), lowest)));
-            TV.Deinterleave(a0, b0, out TV e0, out TV o0);
-            TV.Deinterleave(a1, b1, out TV e1, out _);
-            return TV.RefMax(e1, TV.RefMax(o0, TV.RefMax(e0, lowest)));
+            // ResNet's 3×3/2 stem pool: window columns 0 and 1 are the evens and odds of [col0, col0 + 2·Count),
+            // column 2 is the evens shifted one lane along with the element at col0 + 2·Count brought in — 2 vector
+            // loads and 1 broadcast per row instead of 4 vector loads (the odd col0 of pad 1 makes every vector
+            // load straddle two cache lines, so fewer loads is what counts), and no read past the last tap.
+            // The extra element is broadcast (a load, not a compare-and-branch on random data).
+            TV a = lowest, b = lowest, c = lowest;
+            ref float row = ref row0;
+            for (int r = 0; r < rows; r++)
+            {
+                a = TV.RefMax(TV.Load(ref row, col0), a);
+                b = TV.RefMax(TV.Load(ref row, col0 + v), b);
+                c = TV.RefMax(TV.Broadcast(Unsafe.Add(ref row, col0 + 2 * v)), c);
+                row = ref Unsafe.Add(ref row, rowStep);
+            }
+            TV.Deinterleave(a, b, out TV evens, out TV odds);
+            return TV.RefMax(TV.ShiftIn(evens, c), TV.RefMax(odds, TV.RefMax(evens, lowest)));
         }
         TV m = lowest;
         for (int t = 0; 2 * t < s; t++)
