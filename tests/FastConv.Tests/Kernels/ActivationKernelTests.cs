@@ -116,6 +116,24 @@ public sealed class ActivationKernelTests
         }
     }
 
+    /// <summary>The backend's plan on a tensor large enough to be split across two threads (chunk edges included), in and out of place.</summary>
+    [TestCaseSource(nameof(LevelActivations))]
+    public void PlanSplitAcrossThreads(SimdLevel level, Activation a)
+    {
+        const int n = (1 << 18) + 13;
+        float[] x = Input(n, 5);
+        float[] expected = Expected(a, x);
+        using var backend = new CpuBackend(new CpuBackendOptions { Simd = level, Threads = 2 });
+        using var plan = backend.PlanActivation(a, TensorShape.Of(n));
+        var y = Tensor.Allocate(n);
+        y.Span.Fill(float.NaN);
+        plan.Execute(Tensor.FromArray(x, n), y);
+        Check(a, expected, y.Span, $"plan of {n} on 2 threads");
+        var inPlace = Tensor.FromArray((float[])x.Clone(), n);
+        plan.Execute(inPlace, inPlace);
+        Check(a, expected, inPlace.Span, $"plan of {n} on 2 threads, in place");
+    }
+
     [Test]
     public void TooShortDestinationThrows()
     {
