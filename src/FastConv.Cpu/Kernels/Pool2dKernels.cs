@@ -136,6 +136,7 @@ internal static class Pool2dKernels
         // Max with stride 2 and no column dilation (2×2/2, ResNet's 3×3/2): the rows are reduced first,
         // then one de-interleave serves two window columns (see BlockMaxStride2).
         bool maxStride2 = TMax.On && g.StrideW == 2 && g.DilationW == 1;
+        bool avgStride2 = !TMax.On && g.StrideW == 2 && g.DilationW == 1;
         // Everything the inner loops use, in locals: the JIT cannot keep fields in registers across the stores.
         int w = g.W, s = g.S, strideW = g.StrideW, q = g.Q, interiorFirst = g.InteriorFirst, vectorEnd = g.VectorEnd;
         nint dilW = g.DilationW, rowStep = (nint)g.DilationH * w;
@@ -162,8 +163,8 @@ internal static class Pool2dKernels
             {
                 int q0 = Math.Min(qv, vectorEnd - v); // the last block overlaps the one before
                 nint col0 = (nint)q0 * strideW - g.PadLeft;
-                TV result = maxStride2
-                    ? BlockMaxStride2<TV>(ref row0, rowStep, rows, s, col0)
+                TV result = maxStride2 ? BlockMaxStride2<TV>(ref row0, rowStep, rows, s, col0)
+                    : avgStride2 ? BlockAvgStride2<TV>(ref row0, rowStep, rows, s, col0, divisor)
                     : Block<TV, TMax>(ref row0, rowStep, rows, s, dilW, strideW, col0, divisor);
                 TV.Store(result, ref yRow, q0);
                 qv = q0 + v;
@@ -211,6 +212,35 @@ internal static class Pool2dKernels
             row = ref Unsafe.Add(ref row, rowStep);
         }
         return TMax.On ? acc : TV.Div(acc, TV.Broadcast(divisor));
+    }
+
+    /// <summary>
+    /// Count interior outputs of a stride-2 average pool without column dilation: one pair of loads and one
+    /// de-interleave per pair of window columns (evens = column 2t, odds = column 2t + 1), added in the
+    /// reference's order (row by row, column by column, from 0), so the sum is the reference's bit for bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV BlockAvgStride2<TV>(ref float row0, nint rowStep, int rows, int s, nint col0, float divisor)
+        where TV : struct, IFloatVector<TV>
+    {
+        TV acc = TV.Broadcast(0f);
+        nint v = TV.Count;
+        ref float row = ref row0;
+        for (int r = 0; r < rows; r++)
+        {
+            for (int t = 0; 2 * t < s; t++)
+            {
+                nint col = col0 + 2 * t;
+                TV.Deinterleave(TV.Load(ref row, col), TV.Load(ref row, col + v), out TV evens, out TV odds);
+                acc = TV.Add(acc, evens);
+                if (2 * t + 1 < s)
+                {
+                    acc = TV.Add(acc, odds);
+                }
+            }
+            row = ref Unsafe.Add(ref row, rowStep);
+        }
+        return TV.Div(acc, TV.Broadcast(divisor));
     }
 
     /// <summary>
