@@ -105,13 +105,13 @@ public sealed class CpuBackend : IBackend
         return _reference.PlanConv2d(shape, weights, bias, epilogue);
     }
 
-    public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max) => _reference.PlanPool2d(shape, max);
+    public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max) => new Elementwise.CpuPool2dPlan(shape, max, Context);
 
-    public IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => _reference.PlanGlobalPool(input, max);
+    public IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => new Elementwise.CpuGlobalPoolPlan(input, max, Context);
 
-    public IUnaryPlan PlanActivation(Activation activation, TensorShape shape) => _reference.PlanActivation(activation, shape);
+    public IUnaryPlan PlanActivation(Activation activation, TensorShape shape) => new Elementwise.CpuActivationPlan(activation, shape, Context);
 
-    public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => _reference.PlanSoftmax(shape, axis);
+    public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => new Elementwise.CpuSoftmaxPlan(shape, axis, Context);
 
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new CpuGemmPlan(aShape, b, c, p, Context);
 
