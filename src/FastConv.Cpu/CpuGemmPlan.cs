@@ -58,9 +58,8 @@ internal sealed class CpuGemmPlan : IUnaryPlan
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
-        string context = $"A {_aShape}, B packed, {_p}";
-        Reference.RequireShape(x, _aShape, "A", "Gemm", context);
-        Reference.RequireShape(y, OutputShape, "output", "Gemm", context);
+        Reference.RequireShape(x, _aShape, "A", "Gemm", _p);
+        Reference.RequireShape(y, OutputShape, "output", "Gemm", _p);
         Sgemm.Multiply(_workspace, _p.TransA, _m, _p.Alpha, x.Span, _p.TransA ? _m : _b.K, _b, 0f, y.Span, _b.N, _pool, _addC);
     }
 

@@ -64,7 +64,7 @@ public sealed class ReferenceBackend : IBackend
 
         public void Execute(Tensor x, Tensor y, Tensor? residual = null)
         {
-            Reference.RequireShape(x, shape.InputShape, "input", "Conv2d", shape.ToString());
+            Reference.RequireShape(x, shape.InputShape, "input", "Conv2d", shape);
             Reference.Conv2dFused(x, weights, bias, shape.Params, epilogue, residual, y);
         }
 

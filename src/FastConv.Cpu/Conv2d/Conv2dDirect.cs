@@ -471,7 +471,7 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
 
     public void Execute(Tensor x, Tensor y, Tensor? residual = null)
     {
-        ConvPlanChecks.Require(_shape, _epilogue, x, y, residual);
+        ConvPlanChecks.Require(_shape, _epilogue.AddResidual, x, y, residual);
         Conv2dShape s = _shape;
         fixed (float* px = x.Span)
         fixed (float* py = y.Span)
@@ -570,19 +570,31 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
 /// <summary>The checks every CPU conv plan makes on its arguments before running.</summary>
 internal static class ConvPlanChecks
 {
-    public static void Require(Conv2dShape s, CpuEpilogue epilogue, Tensor x, Tensor y, Tensor? residual)
+    /// <summary>
+    /// The checks every CPU conv plan makes on each execution; they compare dimensions and build no shape or
+    /// message unless one fails, so Execute stays allocation-free.
+    /// </summary>
+    public static void Require(Conv2dShape s, bool addResidual, Tensor x, Tensor y, Tensor? residual)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
-        Reference.RequireShape(x, s.InputShape, "input", "Conv2d", s.ToString());
-        Reference.RequireShape(y, s.OutputShape, "output", "Conv2d", s.ToString());
-        if (epilogue.AddResidual != residual is not null)
+        if (!Is(x.Shape, s.N, s.C, s.H, s.W))
         {
-            throw new InvalidShapeException($"Conv2d: the epilogue {(epilogue.AddResidual ? "adds a residual but none was given" : "adds no residual but one was given")}; {s}.");
+            Reference.RequireShape(x, s.InputShape, "input", "Conv2d", s);
         }
-        if (residual is not null)
+        if (!Is(y.Shape, s.N, s.K, s.P, s.Q))
         {
-            Reference.RequireShape(residual, s.OutputShape, "residual", "Conv2d", s.ToString());
+            Reference.RequireShape(y, s.OutputShape, "output", "Conv2d", s);
+        }
+        if (addResidual != residual is not null)
+        {
+            throw new InvalidShapeException($"Conv2d: the epilogue {(addResidual ? "adds a residual but none was given" : "adds no residual but one was given")}; {s}.");
+        }
+        if (residual is not null && !Is(residual.Shape, s.N, s.K, s.P, s.Q))
+        {
+            Reference.RequireShape(residual, s.OutputShape, "residual", "Conv2d", s);
         }
     }
+
+    private static bool Is(TensorShape t, int n, int c, int h, int w) => t.Rank == 4 && t[0] == n && t[1] == c && t[2] == h && t[3] == w;
 }

@@ -64,19 +64,8 @@ internal sealed unsafe class GemmConv2dPlan : IConv2dPlan
 
     public void Execute(Tensor x, Tensor y, Tensor? residual = null)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
         Conv2dShape s = Shape;
-        Reference.RequireShape(x, s.InputShape, "input", "Conv2d", s.ToString());
-        Reference.RequireShape(y, s.OutputShape, "output", "Conv2d", s.ToString());
-        if (_addResidual != residual is not null)
-        {
-            throw new InvalidShapeException($"Conv2d: the epilogue {(_addResidual ? "adds a residual but none was given" : "adds no residual but one was given")}; {s}.");
-        }
-        if (residual is not null)
-        {
-            Reference.RequireShape(residual, s.OutputShape, "residual", "Conv2d", s.ToString());
-        }
+        ConvPlanChecks.Require(s, _addResidual, x, y, residual);
         int cg = s.InputChannelsPerGroup, kg = s.OutputChannelsPerGroup, hw = s.H * s.W, pq = s.P * s.Q;
         Span<float> rs = residual is null ? default : residual.Span;
         fixed (float* px = x.Span, py = y.Span, pr = rs)

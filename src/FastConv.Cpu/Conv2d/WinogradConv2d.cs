@@ -156,19 +156,7 @@ internal sealed class WinogradConv2dPlan : IConv2dPlan
 
     public void Execute(Tensor x, Tensor y, Tensor? residual = null)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
-        string context = Shape.ToString();
-        Reference.RequireShape(x, Shape.InputShape, "input", "Conv2d", context);
-        Reference.RequireShape(y, Shape.OutputShape, "output", "Conv2d", context);
-        if (_epilogue.AddResidual != residual is not null)
-        {
-            throw new InvalidShapeException($"Conv2d: the epilogue {(_epilogue.AddResidual ? "adds a residual but none was given" : "adds no residual but one was given")}; {context}.");
-        }
-        if (residual is not null)
-        {
-            Reference.RequireShape(residual, Shape.OutputShape, "residual", "Conv2d", context);
-        }
+        ConvPlanChecks.Require(Shape, _epilogue.AddResidual, x, y, residual);
         _job.X = x;
         _job.Y = y;
         _job.Residual = residual;

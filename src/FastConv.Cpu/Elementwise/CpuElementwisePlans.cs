@@ -43,8 +43,8 @@ internal sealed class CpuActivationPlan : IUnaryPlan, IParallelJob
 
     public void Execute(Tensor x, Tensor y)
     {
-        Reference.RequireShape(x, OutputShape, "input", "Activation", $"{_activation}");
-        Reference.RequireShape(y, OutputShape, "output", "Activation", $"{_activation}");
+        Reference.RequireShape(x, OutputShape, "input", "Activation", _activation);
+        Reference.RequireShape(y, OutputShape, "output", "Activation", _activation);
         if (_chunks == 1)
         {
             ActivationKernels.Apply(_activation, x.Span, y.Span, _context.Simd);
@@ -117,8 +117,8 @@ internal sealed class CpuSoftmaxPlan : IUnaryPlan, IParallelJob
 
     public void Execute(Tensor x, Tensor y)
     {
-        Reference.RequireShape(x, OutputShape, "input", "Softmax", $"axis {_axis}");
-        Reference.RequireShape(y, OutputShape, "output", "Softmax", $"axis {_axis}");
+        Reference.RequireShape(x, OutputShape, "input", "Softmax", _axis);
+        Reference.RequireShape(y, OutputShape, "output", "Softmax", _axis);
         if (OutputShape.ElementCount == 0)
         {
             return;

@@ -36,6 +36,7 @@ internal static class ElementwiseThreading
 internal sealed class CpuPool2dPlan : IUnaryPlan, IParallelJob
 {
     private readonly Pool2dShape _shape;
+    private readonly TensorShape _inputShape;
     private readonly Pool2dGeometry _g;
     private readonly bool _max;
     private readonly CpuContext _context;
@@ -60,6 +61,7 @@ internal sealed class CpuPool2dPlan : IUnaryPlan, IParallelJob
         _planes = shape.N * shape.C;
         _chunks = ElementwiseThreading.Chunks((long)_planes * shape.H * shape.W, _planes, context.Pool);
         OutputShape = shape.OutputShape;
+        _inputShape = shape.InputShape;
         string path = shape.Params.StrideW is 1 or 2 ? "rows" : "scalar";
         Algorithm = $"{_op.ToLowerInvariant()}-{path}-{ElementwiseThreading.LevelName(context.Simd)}";
     }
@@ -70,8 +72,8 @@ internal sealed class CpuPool2dPlan : IUnaryPlan, IParallelJob
 
     public void Execute(Tensor x, Tensor y)
     {
-        Reference.RequireShape(x, _shape.InputShape, "input", _op, _shape.ToString());
-        Reference.RequireShape(y, OutputShape, "output", _op, _shape.ToString());
+        Reference.RequireShape(x, _inputShape, "input", _op, _shape);
+        Reference.RequireShape(y, OutputShape, "output", _op, _shape);
         _x = x;
         _y = y;
         try
@@ -166,8 +168,8 @@ internal sealed class CpuGlobalPoolPlan : IUnaryPlan, IParallelJob
 
     public void Execute(Tensor x, Tensor y)
     {
-        Reference.RequireShape(x, _input, "input", _op, $"input {_input}");
-        Reference.RequireShape(y, OutputShape, "output", _op, $"input {_input}");
+        Reference.RequireShape(x, _input, "input", _op, _input);
+        Reference.RequireShape(y, OutputShape, "output", _op, _input);
         _x = x;
         _y = y;
         try

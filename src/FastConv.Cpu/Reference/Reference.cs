@@ -8,8 +8,12 @@ namespace FastConv.Cpu;
 /// </summary>
 public static partial class Reference
 {
-    /// <summary>Throws unless tensor <paramref name="t"/> has exactly shape <paramref name="expected"/>.</summary>
-    internal static void RequireShape(Tensor t, TensorShape expected, string what, string op, string context)
+    /// <summary>
+    /// Throws unless tensor <paramref name="t"/> has exactly shape <paramref name="expected"/>. The context (the
+    /// problem, e.g. a <see cref="Ops.Conv2dShape"/>) is formatted only when the check fails, so plans can call
+    /// this on every execution without allocating: pass the object, not its string.
+    /// </summary>
+    internal static void RequireShape<TContext>(Tensor t, TensorShape expected, string what, string op, TContext context)
     {
         if (t.Shape != expected)
         {

@@ -1,0 +1,88 @@
+using FastConv.Backends;
+using FastConv.Cpu;
+using FastConv.Ops;
+using FastConv.Tests.Support;
+
+namespace FastConv.Tests.Backends;
+
+/// <summary>
+/// Plan, then execute: after planning (and one warm-up run for the JIT), executing a cpu plan allocates
+/// nothing on the managed heap — measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/> on the
+/// calling thread, at one thread (everything runs inline) and at two (the caller works and waits).
+/// </summary>
+[NonParallelizable]
+public sealed class CpuAllocationTests
+{
+    public static IEnumerable<TestCaseData> ConvCases()
+    {
+        (string Name, Conv2dShape Shape)[] shapes =
+        [
+            ("depthwise", new Conv2dShape(1, 32, 14, 14, 32, 3, 3, Conv2dParams.Create(1, 1, 1, 32))),
+            ("depthwise", new Conv2dShape(1, 32, 14, 14, 32, 3, 3, Conv2dParams.Create(2, 1, 1, 32))),
+            ("winograd", new Conv2dShape(1, 16, 12, 12, 16, 3, 3, Conv2dParams.Create(1, 1))),
+            ("gemm-1x1", new Conv2dShape(1, 64, 14, 14, 64, 1, 1, Conv2dParams.Create())),
+            ("direct", new Conv2dShape(1, 16, 15, 15, 24, 3, 3, Conv2dParams.Create(2, 1))),
+            ("im2col-gemm", new Conv2dShape(1, 16, 15, 15, 24, 5, 5, Conv2dParams.Create(1, 2, 2))),
+        ];
+        foreach (int threads in new[] { 1, 2 })
+        {
+            foreach (var (name, shape) in shapes)
+            {
+                yield return new TestCaseData(name, shape, threads).SetName($"{name} allocates nothing per run, threads={threads}: {shape}");
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(ConvCases))]
+    public void ConvExecuteAllocatesNothing(string algorithm, Conv2dShape shape, int threads)
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Threads = threads, ConvAlgorithm = algorithm });
+        var rng = new Random(3);
+        var x = TestData.Floats(rng, shape.InputShape);
+        var w = TestData.Floats(rng, shape.WeightShape);
+        var b = TestData.Floats(rng, TensorShape.Of(shape.K));
+        var residual = TestData.Floats(rng, shape.OutputShape);
+        var y = Tensor.Allocate(shape.OutputShape);
+        using var plan = backend.PlanConv2d(shape, w, b, new ConvEpilogue { AddResidual = true, Activation = Activation.Relu });
+        Assert.That(plan.Algorithm, Is.EqualTo(algorithm));
+        AssertNoAllocation(() => plan.Execute(x, y, residual), $"{algorithm} {shape}");
+    }
+
+    [TestCase(1)]
+    [TestCase(2)]
+    public void OtherPlansAllocateNothing(int threads)
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Threads = threads });
+        var big = TensorShape.Of(2, 32, 64, 64); // large enough to be split across threads
+        var x = TestData.Floats(new Random(1), big);
+        var y = Tensor.Allocate(big);
+        using var relu = backend.PlanActivation(Activation.HardSwish, big);
+        AssertNoAllocation(() => relu.Execute(x, y), "HardSwish");
+        var poolShape = new Pool2dShape(2, 32, 64, 64, ShapeSets.Pool2x2);
+        using var pool = backend.PlanPool2d(poolShape, max: true);
+        var pooled = Tensor.Allocate(poolShape.OutputShape);
+        AssertNoAllocation(() => pool.Execute(x, pooled), "MaxPool2d");
+        using var gap = backend.PlanGlobalPool(big, max: false);
+        var g = Tensor.Allocate(2, 32, 1, 1);
+        AssertNoAllocation(() => gap.Execute(x, g), "GlobalAveragePool");
+        using var softmax = backend.PlanSoftmax(big, -1);
+        AssertNoAllocation(() => softmax.Execute(x, y), "Softmax");
+        var a = TestData.Floats(new Random(2), TensorShape.Of(4, 256));
+        using var fc = backend.PlanGemm(a.Shape, TestData.Floats(new Random(4), TensorShape.Of(100, 256)), Tensor.Allocate(100), new GemmParams { TransB = true });
+        var fcOut = Tensor.Allocate(4, 100);
+        AssertNoAllocation(() => fc.Execute(a, fcOut), "Gemm");
+    }
+
+    private static void AssertNoAllocation(Action run, string what)
+    {
+        run(); // warm-up: JIT, lazily created wait handles
+        run();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++)
+        {
+            run();
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(allocated, Is.Zero, $"{what}: {allocated} bytes allocated in 5 runs");
+    }
+}
