@@ -40,6 +40,12 @@ public interface IConv2dAlgorithm
     /// <summary>Whether this algorithm computes the problem (and is allowed by the options' precision).</summary>
     bool Supports(Conv2dShape shape, CpuContext context);
 
+    /// <summary>
+    /// Whether automatic selection should take this algorithm for a shape it supports (a speed heuristic;
+    /// forcing it by name still works). Defaults to whenever it is supported.
+    /// </summary>
+    bool IsWorthIt(Conv2dShape shape, CpuContext context) => true;
+
     IConv2dPlan Plan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context);
 }
 
@@ -95,12 +101,21 @@ public sealed class CpuBackend : IBackend
             }
             return algorithm.Plan(shape, weights, bias, epilogue, Context);
         }
+        IConv2dAlgorithm? fallback = null;
         foreach (IConv2dAlgorithm algorithm in Conv2dAlgorithms.All)
         {
             if (algorithm.Supports(shape, Context))
             {
-                return algorithm.Plan(shape, weights, bias, epilogue, Context);
+                if (algorithm.IsWorthIt(shape, Context))
+                {
+                    return algorithm.Plan(shape, weights, bias, epilogue, Context);
+                }
+                fallback ??= algorithm;
             }
+        }
+        if (fallback is not null)
+        {
+            return fallback.Plan(shape, weights, bias, epilogue, Context);
         }
         return _reference.PlanConv2d(shape, weights, bias, epilogue);
     }

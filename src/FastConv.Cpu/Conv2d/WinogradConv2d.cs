@@ -50,6 +50,20 @@ public sealed class WinogradConv2d : IConv2dAlgorithm
             && p.Groups == 1 && shape.C >= MinChannels && shape.K >= MinChannels;
     }
 
+    /// <summary>
+    /// Winograd pays only with enough tiles: the filter transform U (36·K·C floats) is reread for every tile
+    /// block, and a problem with few tiles forms one block that one thread runs. Measured on this project's
+    /// machine (the first full benchmark run): with 16 tiles (14×14, batch 1) it was 2.5–3× slower than
+    /// `direct`, with 4 tiles (7×7) 7×; with 49 (28×28, batch 1) it ranged from 0.8× to 1.1× of `direct`,
+    /// and from ~100 tiles on it was as fast or faster. So automatic selection takes F(4×4) from 32 tiles.
+    /// F(2×2) saves 2.25× the multiplications where F(4×4) saves 4×: it is never chosen automatically, only
+    /// when forced by name for its accuracy.
+    /// </summary>
+    public bool IsWorthIt(Conv2dShape shape, CpuContext context)
+        => _m == 4 && (long)shape.N * ((shape.P + _m - 1) / _m) * ((shape.Q + _m - 1) / _m) >= MinTilesWorthIt;
+
+    private const int MinTilesWorthIt = 32;
+
     public IConv2dPlan Plan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context)
     {
         ArgumentNullException.ThrowIfNull(weights);
