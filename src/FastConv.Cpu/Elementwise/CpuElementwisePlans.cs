@@ -127,14 +127,8 @@ internal sealed class CpuSoftmaxPlan : IUnaryPlan, IParallelJob
         _y = y;
         try
         {
-            if (_chunks == 1)
-            {
-                Run(0);
-            }
-            else
-            {
-                _context.Pool.For(_chunks, this);
-            }
+            // WorkerPool.For runs a single chunk inline on the calling thread.
+            _context.Pool.For(_chunks, this);
         }
         finally
         {

@@ -78,14 +78,8 @@ internal sealed class CpuPool2dPlan : IUnaryPlan, IParallelJob
         _y = y;
         try
         {
-            if (_chunks == 1)
-            {
-                Run(0);
-            }
-            else
-            {
-                _context.Pool.For(_chunks, this);
-            }
+            // WorkerPool.For runs a single chunk inline on the calling thread.
+            _context.Pool.For(_chunks, this);
         }
         finally
         {
@@ -174,14 +168,8 @@ internal sealed class CpuGlobalPoolPlan : IUnaryPlan, IParallelJob
         _y = y;
         try
         {
-            if (_chunks == 1)
-            {
-                Run(0);
-            }
-            else
-            {
-                _context.Pool.For(_chunks, this);
-            }
+            // WorkerPool.For runs a single chunk inline on the calling thread.
+            _context.Pool.For(_chunks, this);
         }
         finally
         {
