@@ -1,16 +1,6 @@
 namespace FastConv;
 
 /// <summary>
-/// Root of every error FastConv raises on purpose. Catch this to catch them all; the subclasses say
-/// which kind of mistake it was, and every message names the offending value and the whole shape.
-/// </summary>
-public class FastConvException : Exception
-{
-    public FastConvException(string message) : base(message) { }
-    public FastConvException(string message, Exception? inner) : base(message, inner) { }
-}
-
-/// <summary>
 /// A tensor has the wrong rank or dimensions for the op: rank mismatch, a weight whose shape does not
 /// match the input, channels not divisible by groups, shapes that cannot broadcast.
 /// </summary>
