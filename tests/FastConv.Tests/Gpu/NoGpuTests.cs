@@ -180,3 +180,39 @@ public sealed class CudaErrorTests
         Assert.That(e.Message, Does.StartWith($"cuLaunchKernel failed: {name} ({(int)result}): "));
     }
 }
+
+/// <summary><c>fastconv info --json</c> reports each backend and each CUDA library: found where and its version, or why not.</summary>
+public sealed class InfoGpuTests
+{
+    [Test]
+    public void InfoReportsLibrariesAndBackendsWithReasons()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["info", "--json"], null, output);
+        Assert.That(rc, Is.Zero, output.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(output.ToString());
+        var root = doc.RootElement;
+        var backends = root.GetProperty("backends").EnumerateArray().ToDictionary(b => b.GetProperty("name").GetString()!);
+        Assert.That(backends.Keys, Is.EquivalentTo(BackendNames.All));
+        Assert.That(backends[BackendNames.Cpu].GetProperty("available").GetBoolean(), Is.True);
+        foreach (string gpu in (string[])[BackendNames.Cublas, BackendNames.Cudnn])
+        {
+            var b = backends[gpu];
+            if (!b.GetProperty("available").GetBoolean())
+                Assert.That(b.GetProperty("reason").GetString(), Is.Not.Null.And.Not.Empty, gpu);
+        }
+        var libs = root.GetProperty("libraries").EnumerateArray().ToList();
+        foreach (var lib in libs)
+        {
+            bool found = lib.GetProperty("path").ValueKind == System.Text.Json.JsonValueKind.String;
+            if (found)
+                Assert.That(lib.GetProperty("version").GetString(), Is.Not.Null.And.Not.Empty, lib.GetProperty("name").GetString());
+            else
+                Assert.That(lib.GetProperty("problem").GetString(), Does.Contain("not found"), lib.GetProperty("name").GetString());
+        }
+        if (NativeLibraries.Probe(NativeLibraryKind.Nvrtc).Path is not null)
+            Assert.That(root.GetProperty("nvrtc_architectures").EnumerateArray().Select(a => a.GetString()), Does.Contain("sm_80").And.Contain("sm_90"));
+        if (!GpuProbe.Detect().Usable && GpuProbe.Detect().DriverLibrary is not null)
+            Assert.That(backends[BackendNames.Cublas].GetProperty("reason").GetString(), Is.EqualTo("no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)"));
+    }
+}

@@ -60,6 +60,12 @@ public static class GpuBackendFactory
     /// <summary>Throws <see cref="BackendUnavailableException"/> with the reason unless a CUDA device can be used.</summary>
     public static void RequireDevice(string backend)
     {
+        // cuInit's NO_DEVICE is final for the process (the driver does not re-scan), and each failed cuInit costs
+        // ~0.1 s: remember it, so a test suite or a service asking many times is not slowed down.
+        if (Volatile.Read(ref s_noDevice) is { } known)
+        {
+            throw new BackendUnavailableException(backend, Reason(known), known);
+        }
         try
         {
             NativeLibraries.Load(NativeLibraryKind.Cuda);
@@ -75,9 +81,15 @@ public static class GpuBackendFactory
         }
         catch (CudaException e)
         {
+            if (e.Result == CuResult.NoDevice)
+            {
+                Volatile.Write(ref s_noDevice, e);
+            }
             throw new BackendUnavailableException(backend, Reason(e), e);
         }
     }
+
+    private static CudaException? s_noDevice;
 
     /// <summary>The process's device 0 for a library backend, after checking its library loads (a missing one is named first).</summary>
     internal static GpuDevice OpenDevice(string backend)

@@ -86,25 +86,32 @@ public abstract class GpuPlanBase : IPlan
         Driver.MakeCurrent();
         nint stream = Context.Stream.Handle;
         long xBytes = (long)x.Length * sizeof(float), yBytes = (long)y.Length * sizeof(float);
-        _devX ??= Context.Device.Memory.Allocate(xBytes, stream);
-        _devY ??= Context.Device.Memory.Allocate(yBytes, stream);
-        _hostX ??= Context.Device.Pinned.Rent(xBytes);
-        _hostY ??= Context.Device.Pinned.Rent(yBytes);
+        // Empty tensors are legal shapes; their buffers still need an address.
+        _devX ??= Context.Device.Memory.Allocate(Math.Max(xBytes, sizeof(float)), stream);
+        _devY ??= Context.Device.Memory.Allocate(Math.Max(yBytes, sizeof(float)), stream);
+        _hostX ??= Context.Device.Pinned.Rent(Math.Max(xBytes, sizeof(float)));
+        _hostY ??= Context.Device.Pinned.Rent(Math.Max(yBytes, sizeof(float)));
         x.Span.CopyTo(PinnedHostPool.Floats(_hostX));
-        Driver.CopyHostToDeviceAsync(_devX.Address, (nint)_hostX.Address, xBytes, stream);
+        if (xBytes > 0)
+        {
+            Driver.CopyHostToDeviceAsync(_devX.Address, (nint)_hostX.Address, xBytes, stream);
+        }
         ulong r = 0;
         if (residual is not null)
         {
-            _devR ??= Context.Device.Memory.Allocate(yBytes, stream);
-            _hostR ??= Context.Device.Pinned.Rent(yBytes);
+            _devR ??= Context.Device.Memory.Allocate(Math.Max(yBytes, sizeof(float)), stream);
+            _hostR ??= Context.Device.Pinned.Rent(Math.Max(yBytes, sizeof(float)));
             residual.Span.CopyTo(PinnedHostPool.Floats(_hostR));
             Driver.CopyHostToDeviceAsync(_devR.Address, (nint)_hostR.Address, yBytes, stream);
             r = _devR.Address;
         }
         run(_devX.Address, _devY.Address, r, stream);
-        Driver.CopyDeviceToHostAsync((nint)_hostY.Address, _devY.Address, yBytes, stream);
+        if (yBytes > 0)
+        {
+            Driver.CopyDeviceToHostAsync((nint)_hostY.Address, _devY.Address, yBytes, stream);
+        }
         Driver.StreamSynchronize(stream);
-        PinnedHostPool.Floats(_hostY).CopyTo(y.Span);
+        PinnedHostPool.Floats(_hostY)[..y.Length].CopyTo(y.Span);
     }
 
     private protected static void RequireShape(Tensor t, TensorShape expected, string what, string op, string problem)

@@ -96,7 +96,7 @@ internal sealed class GpuGlobalPoolPlan : GpuUnaryPlan
         _args.Set(2, nc);
         _args.Set(3, input[2] * input[3]);
         _args.Set(4, max ? 1 : 0);
-        _grid = new Dim3((uint)((nc * 32L + SupportLaunch.Threads - 1) / SupportLaunch.Threads));
+        _grid = new Dim3((uint)Math.Max(1, (nc * 32L + SupportLaunch.Threads - 1) / SupportLaunch.Threads));
     }
 
     private static TensorShape OutputOf(TensorShape input, bool max)
