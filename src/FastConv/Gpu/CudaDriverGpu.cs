@@ -52,7 +52,12 @@ public sealed class CudaDriverGpu : IGpuDriver
         CudaDriver.SetCurrent(_context);
     }
 
-    public void Synchronize() => CudaDriver.ContextSynchronize();
+    public void Synchronize()
+    {
+        // cuCtxSynchronize waits for the calling thread's context: make sure it is ours (the allocator may call from any thread).
+        CudaDriver.SetCurrent(_context);
+        CudaDriver.ContextSynchronize();
+    }
 
     public ulong MemAlloc(long bytes)
     {

@@ -30,6 +30,8 @@ public abstract class GpuPlanBase : IPlan
     private protected GpuPlanBase(GpuBackendContext context, string algorithm, TensorShape inputShape, TensorShape outputShape)
     {
         Context = context;
+        // Plans may be built on any thread: the device's context must be current there for the uploads.
+        context.Device.Driver.MakeCurrent();
         Algorithm = algorithm;
         InputShape = inputShape;
         OutputShape = outputShape;
