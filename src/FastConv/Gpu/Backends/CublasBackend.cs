@@ -26,6 +26,15 @@ public sealed class CublasBackend : IBackend
             device.Dispose();
             throw;
         }
+        try
+        {
+            _ = _context.Cublas; // fail at creation, not at the first plan, when cuBLAS cannot start
+        }
+        catch
+        {
+            _context.Dispose();
+            throw;
+        }
     }
 
     public string Name => BackendNames.Cublas;
@@ -68,47 +77,56 @@ internal sealed class CublasConv2dPlan : GpuConvPlan
     public CublasConv2dPlan(GpuBackendContext c, Conv2dShape s, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
         : base(c, s, weights, bias, epilogue, "im2col+sgemm")
     {
-        Conv2dParams p = s.Params;
-        _g = s.Groups;
-        _kg = s.OutputChannelsPerGroup;
-        _crsG = s.InputChannelsPerGroup * s.R * s.S;
-        _pq = s.P * s.Q;
-        _colImage = (long)s.C * s.R * s.S * _pq;
-        _w = Upload(weights.Span);
-        DeviceBuffer? b = bias is null ? null : Upload(bias.Span);
-        PrepareEpilogue(b, residualLeft: epilogue.AddResidual, activationLeft: true);
+        try
+        {
+            Conv2dParams p = s.Params;
+            _g = s.Groups;
+            _kg = s.OutputChannelsPerGroup;
+            _crsG = s.InputChannelsPerGroup * s.R * s.S;
+            _pq = s.P * s.Q;
+            _colImage = (long)s.C * s.R * s.S * _pq;
+            _w = Upload(weights.Span);
+            DeviceBuffer? b = bias is null ? null : Upload(bias.Span);
+            PrepareEpilogue(b, residualLeft: epilogue.AddResidual, activationLeft: true);
 
-        _im2col = c.Support("fcg_im2col");
-        _im2colArgs = Own(new KernelArguments(8, 8, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4));
-        int[] ints = [0, s.C, s.H, s.W, s.R, s.S, s.P, s.Q, p.StrideH, p.StrideW, p.Padding.Top, p.Padding.Left, p.DilationH, p.DilationW];
-        for (int i = 0; i < ints.Length; i++)
-        {
-            _im2colArgs.Set(2 + i, ints[i]);
-        }
-
-        bool oneByOne = s.R == 1 && s.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.DilationH == 1 && p.DilationW == 1
-            && p.Padding.Top == 0 && p.Padding.Bottom == 0 && p.Padding.Left == 0 && p.Padding.Right == 0;
-        long limit = c.Options.WorkspaceLimit;
-        var candidates = new List<string>();
-        if (oneByOne)
-        {
-            candidates.Add(OneByOne);
-        }
-        else
-        {
-            if (s.N > 1 && (long)s.N * _colImage * sizeof(float) <= limit)
+            _im2col = c.Support("fcg_im2col");
+            _im2colArgs = Own(new KernelArguments(8, 8, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4));
+            int[] ints = [0, s.C, s.H, s.W, s.R, s.S, s.P, s.Q, p.StrideH, p.StrideW, p.Padding.Top, p.Padding.Left, p.DilationH, p.DilationW];
+            for (int i = 0; i < ints.Length; i++)
             {
-                candidates.Add(Batch);
+                _im2colArgs.Set(2 + i, ints[i]);
             }
-            candidates.Add(PerImage); // always possible: the least workspace any im2col needs
+
+            bool oneByOne = s.R == 1 && s.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.DilationH == 1 && p.DilationW == 1
+                && p.Padding.Top == 0 && p.Padding.Bottom == 0 && p.Padding.Left == 0 && p.Padding.Right == 0;
+            long limit = c.Options.WorkspaceLimit;
+            var candidates = new List<string>();
+            if (oneByOne)
+            {
+                candidates.Add(OneByOne);
+            }
+            else
+            {
+                if (s.N > 1 && (long)s.N * _colImage * sizeof(float) <= limit)
+                {
+                    candidates.Add(Batch);
+                }
+                candidates.Add(PerImage); // always possible: the least workspace any im2col needs
+            }
+            _mode = candidates.Count == 1 || !c.Options.TimedSearch
+                ? candidates[^1]
+                : GpuAlgorithmCache.GetOrChoose(GpuAlgorithmCache.Key(BackendNames.Cublas, c.Device.Info, s.ToString(), limit, c.Options.AllowTf32),
+                    () => TimeCandidates(candidates));
+            Algorithm = _mode;
+            long colBytes = ColBytes(_mode);
+            _col = colBytes > 0 ? Hold(colBytes) : null;
         }
-        _mode = candidates.Count == 1 || !c.Options.TimedSearch
-            ? candidates[^1]
-            : GpuAlgorithmCache.GetOrChoose(GpuAlgorithmCache.Key(BackendNames.Cublas, c.Device.Info, s.ToString(), limit, c.Options.AllowTf32),
-                () => TimeCandidates(candidates));
-        Algorithm = _mode;
-        long colBytes = ColBytes(_mode);
-        _col = colBytes > 0 ? Hold(colBytes) : null;
+        catch
+        {
+            // A plan that fails part-way (out of memory on its third buffer, a library refusing a shape) gives back what it took.
+            Dispose();
+            throw;
+        }
     }
 
     private long ColBytes(string mode) => mode switch

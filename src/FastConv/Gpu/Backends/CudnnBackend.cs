@@ -120,67 +120,76 @@ internal sealed class CudnnConv2dPlan : GpuConvPlan
     public CudnnConv2dPlan(CudnnBackend backend, Conv2dShape s, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
         : base(backend.Context, s, weights, bias, epilogue, "cudnn")
     {
-        _backend = backend;
-        GpuBackendContext c = backend.Context;
-        Conv2dParams p = s.Params;
-        Padding2d pad = p.Padding;
-        bool symmetric = pad.Top == pad.Bottom && pad.Left == pad.Right;
-        int hIn = symmetric ? s.H : s.H + pad.Top + pad.Bottom;
-        int wIn = symmetric ? s.W : s.W + pad.Left + pad.Right;
+        try
+        {
+            _backend = backend;
+            GpuBackendContext c = backend.Context;
+            Conv2dParams p = s.Params;
+            Padding2d pad = p.Padding;
+            bool symmetric = pad.Top == pad.Bottom && pad.Left == pad.Right;
+            int hIn = symmetric ? s.H : s.H + pad.Top + pad.Bottom;
+            int wIn = symmetric ? s.W : s.W + pad.Left + pad.Right;
 
-        _xDesc = Own(Cudnn.Tensor4d(s.N, s.C, hIn, wIn));
-        _yDesc = Own(Cudnn.Tensor4d(s.N, s.K, s.P, s.Q));
-        _biasDesc = Own(Cudnn.Tensor4d(1, s.K, 1, 1));
-        _wDesc = Own(Cudnn.Filter4d(s.K, s.InputChannelsPerGroup, s.R, s.S));
-        bool tf32 = c.Options.AllowTf32;
-        _convDesc = Own(Cudnn.Convolution2d(symmetric ? pad.Top : 0, symmetric ? pad.Left : 0, p.StrideH, p.StrideW, p.DilationH, p.DilationW,
-            s.Groups, tf32 ? Cudnn.DefaultMath : Cudnn.FmaMath));
-        var (on, ok, oh, ow) = Cudnn.ConvolutionOutputDim(_convDesc, _xDesc, _wDesc);
-        if (on != s.N || ok != s.K || oh != s.P || ow != s.Q)
-        {
-            throw new InvalidShapeException($"Conv2d: cuDNN computes output [{on},{ok},{oh},{ow}], FastConv {s.OutputShape}; {s}.");
-        }
-        if (!symmetric)
-        {
-            _padded = Hold((long)s.N * s.C * hIn * wIn * sizeof(float));
-            _pad = c.Support("fcg_pad2d");
-            _padArgs = Own(new KernelArguments(8, 8, 4, 4, 4, 4, 4, 4, 4));
-            _padArgs.Set(1, _padded.Address);
-            int[] ints = [s.N * s.C, s.H, s.W, pad.Top, pad.Left, hIn, wIn];
-            for (int i = 0; i < ints.Length; i++)
+            _xDesc = Own(Cudnn.Tensor4d(s.N, s.C, hIn, wIn));
+            _yDesc = Own(Cudnn.Tensor4d(s.N, s.K, s.P, s.Q));
+            _biasDesc = Own(Cudnn.Tensor4d(1, s.K, 1, 1));
+            _wDesc = Own(Cudnn.Filter4d(s.K, s.InputChannelsPerGroup, s.R, s.S));
+            bool tf32 = c.Options.AllowTf32;
+            _convDesc = Own(Cudnn.Convolution2d(symmetric ? pad.Top : 0, symmetric ? pad.Left : 0, p.StrideH, p.StrideW, p.DilationH, p.DilationW,
+                s.Groups, tf32 ? Cudnn.DefaultMath : Cudnn.FmaMath));
+            var (on, ok, oh, ow) = Cudnn.ConvolutionOutputDim(_convDesc, _xDesc, _wDesc);
+            if (on != s.N || ok != s.K || oh != s.P || ow != s.Q)
             {
-                _padArgs.Set(2 + i, ints[i]);
+                throw new InvalidShapeException($"Conv2d: cuDNN computes output [{on},{ok},{oh},{ow}], FastConv {s.OutputShape}; {s}.");
             }
-        }
-        _w = Upload(weights.Span);
-        _bias = bias is null ? null : Upload(bias.Span);
+            if (!symmetric)
+            {
+                _padded = Hold((long)s.N * s.C * hIn * wIn * sizeof(float));
+                _pad = c.Support("fcg_pad2d");
+                _padArgs = Own(new KernelArguments(8, 8, 4, 4, 4, 4, 4, 4, 4));
+                _padArgs.Set(1, _padded.Address);
+                int[] ints = [s.N * s.C, s.H, s.W, pad.Top, pad.Left, hIn, wIn];
+                for (int i = 0; i < ints.Length; i++)
+                {
+                    _padArgs.Set(2 + i, ints[i]);
+                }
+            }
+            _w = Upload(weights.Span);
+            _bias = bias is null ? null : Upload(bias.Span);
 
-        string key = GpuAlgorithmCache.Key(BackendNames.Cudnn, c.Device.Info, s.ToString(), c.Options.WorkspaceLimit, tf32);
-        string choice = GpuAlgorithmCache.GetOrChoose(key, () => Choose(s, hIn, wIn));
-        string[] parts = choice.Split(':');
-        _algo = int.Parse(parts[0], CultureInfo.InvariantCulture);
-        int math = int.Parse(parts[1], CultureInfo.InvariantCulture);
-        _workspaceBytes = long.Parse(parts[2], CultureInfo.InvariantCulture);
-        Cudnn.SetMathType(_convDesc, tf32 ? math : Cudnn.FmaMath);
-        if (_workspaceBytes > 0)
-        {
-            _workspace = Hold(_workspaceBytes);
-        }
+            string key = GpuAlgorithmCache.Key(BackendNames.Cudnn, c.Device.Info, s.ToString(), c.Options.WorkspaceLimit, tf32);
+            string choice = GpuAlgorithmCache.GetOrChoose(key, () => Choose(s, hIn, wIn));
+            string[] parts = choice.Split(':');
+            _algo = int.Parse(parts[0], CultureInfo.InvariantCulture);
+            int math = int.Parse(parts[1], CultureInfo.InvariantCulture);
+            _workspaceBytes = long.Parse(parts[2], CultureInfo.InvariantCulture);
+            Cudnn.SetMathType(_convDesc, tf32 ? math : Cudnn.FmaMath);
+            if (_workspaceBytes > 0)
+            {
+                _workspace = Hold(_workspaceBytes);
+            }
 
-        // cuDNN fuses bias + z + Relu/identity; a folded BN scale or another activation needs our epilogue.
-        ActivationKind act = epilogue.Activation.Kind;
-        _fused = epilogue.Scale is null && epilogue.Shift is null
-            && (act == ActivationKind.Relu || (act == ActivationKind.None && _algo == 1));
-        if (_fused)
-        {
-            _fusedActivation = Own(Cudnn.Activation(act == ActivationKind.Relu ? Cudnn.ActivationRelu : Cudnn.ActivationIdentity, 0));
-            _bias ??= Upload(new float[s.K]);
+            // cuDNN fuses bias + z + Relu/identity; a folded BN scale or another activation needs our epilogue.
+            ActivationKind act = epilogue.Activation.Kind;
+            _fused = epilogue.Scale is null && epilogue.Shift is null
+                && (act == ActivationKind.Relu || (act == ActivationKind.None && _algo == 1));
+            if (_fused)
+            {
+                _fusedActivation = Own(Cudnn.Activation(act == ActivationKind.Relu ? Cudnn.ActivationRelu : Cudnn.ActivationIdentity, 0));
+                _bias ??= Upload(new float[s.K]);
+            }
+            else
+            {
+                PrepareEpilogue(_bias, residualLeft: epilogue.AddResidual, activationLeft: true);
+            }
+            Algorithm = $"cudnn-{Cudnn.AlgorithmName(_algo)}{(_fused ? "+fused" : "")}{(symmetric ? "" : "+pad")}";
         }
-        else
+        catch
         {
-            PrepareEpilogue(_bias, residualLeft: epilogue.AddResidual, activationLeft: true);
+            // A plan that fails part-way (out of memory on its third buffer, a library refusing a shape) gives back what it took.
+            Dispose();
+            throw;
         }
-        Algorithm = $"cudnn-{Cudnn.AlgorithmName(_algo)}{(_fused ? "+fused" : "")}{(symmetric ? "" : "+pad")}";
     }
 
     /// <summary>FindEx on scratch tensors, within the workspace limit; "algo:math:workspaceBytes".</summary>
@@ -250,12 +259,21 @@ internal sealed class CudnnPool2dPlan : GpuUnaryPlan
     public CudnnPool2dPlan(CudnnBackend backend, Pool2dShape s, bool max)
         : base(backend.Context, max ? "MaxPool2d" : "AvgPool2d", "cudnn-pooling", s.InputShape, s.OutputShape)
     {
-        _backend = backend;
-        Pool2dParams p = s.Params;
-        _xDesc = Own(Cudnn.Tensor4d(s.N, s.C, s.H, s.W));
-        _yDesc = Own(Cudnn.Tensor4d(s.N, s.C, s.P, s.Q));
-        int mode = max ? Cudnn.PoolingMax : p.CountIncludePad ? Cudnn.PoolingAverageIncludePadding : Cudnn.PoolingAverageExcludePadding;
-        _pool = Own(Cudnn.Pooling2d(mode, s.R, s.S, p.Padding.Top, p.Padding.Left, p.StrideH, p.StrideW));
+        try
+        {
+            _backend = backend;
+            Pool2dParams p = s.Params;
+            _xDesc = Own(Cudnn.Tensor4d(s.N, s.C, s.H, s.W));
+            _yDesc = Own(Cudnn.Tensor4d(s.N, s.C, s.P, s.Q));
+            int mode = max ? Cudnn.PoolingMax : p.CountIncludePad ? Cudnn.PoolingAverageIncludePadding : Cudnn.PoolingAverageExcludePadding;
+            _pool = Own(Cudnn.Pooling2d(mode, s.R, s.S, p.Padding.Top, p.Padding.Left, p.StrideH, p.StrideW));
+        }
+        catch
+        {
+            // A plan that fails part-way (out of memory on its third buffer, a library refusing a shape) gives back what it took.
+            Dispose();
+            throw;
+        }
     }
 
     public override void ExecuteDevice(ulong x, ulong y, nint stream)
@@ -272,9 +290,18 @@ internal sealed class CudnnActivationPlan : GpuUnaryPlan
     public CudnnActivationPlan(CudnnBackend backend, Activation activation, int mode, TensorShape shape)
         : base(backend.Context, "Activation", $"cudnn-activation({activation})", shape, shape)
     {
-        _backend = backend;
-        _desc = Own(Cudnn.Tensor4d(1, 1, 1, shape.ElementCount));
-        _act = Own(Cudnn.Activation(mode, activation.Kind == ActivationKind.Clip ? activation.Beta : 0));
+        try
+        {
+            _backend = backend;
+            _desc = Own(Cudnn.Tensor4d(1, 1, 1, shape.ElementCount));
+            _act = Own(Cudnn.Activation(mode, activation.Kind == ActivationKind.Clip ? activation.Beta : 0));
+        }
+        catch
+        {
+            // A plan that fails part-way (out of memory on its third buffer, a library refusing a shape) gives back what it took.
+            Dispose();
+            throw;
+        }
     }
 
     public static int? Mode(Activation a) => a.Kind switch
@@ -299,9 +326,18 @@ internal sealed class CudnnSoftmaxPlan : GpuUnaryPlan
     public CudnnSoftmaxPlan(CudnnBackend backend, TensorShape shape, int axis)
         : base(backend.Context, "Softmax", "cudnn-softmax", shape, shape)
     {
-        _backend = backend;
-        var (outer, length, inner) = GpuSoftmaxPlan.Split(shape, axis);
-        _desc = Own(Cudnn.Tensor4d(outer, length, inner, 1));
+        try
+        {
+            _backend = backend;
+            var (outer, length, inner) = GpuSoftmaxPlan.Split(shape, axis);
+            _desc = Own(Cudnn.Tensor4d(outer, length, inner, 1));
+        }
+        catch
+        {
+            // A plan that fails part-way (out of memory on its third buffer, a library refusing a shape) gives back what it took.
+            Dispose();
+            throw;
+        }
     }
 
     public override void ExecuteDevice(ulong x, ulong y, nint stream)

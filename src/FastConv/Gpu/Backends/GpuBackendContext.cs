@@ -35,6 +35,7 @@ public sealed record GpuBackendOptions
 public sealed class GpuBackendContext : IDisposable
 {
     private nint _cublasStream = -1;
+    private CublasHandle? _cublas;
 
     internal GpuBackendContext(string backend, GpuDevice device, GpuBackendOptions options)
     {
@@ -42,25 +43,35 @@ public sealed class GpuBackendContext : IDisposable
         Device = device;
         Options = options;
         Stream = device.CreateStream();
-        try
-        {
-            Cublas = FastConv.Interop.Cublas.Create();
-            FastConv.Interop.Cublas.SetMathMode(Cublas, options.AllowTf32 ? CublasMathMode.Tf32TensorOp : CublasMathMode.Default);
-            CublasOn(Stream.Handle);
-        }
-        catch
-        {
-            Cublas?.Dispose();
-            Stream.Dispose();
-            throw;
-        }
     }
 
     public string Backend { get; }
     public GpuDevice Device { get; }
     public GpuBackendOptions Options { get; }
     public GpuStream Stream { get; }
-    public CublasHandle Cublas { get; }
+    /// <summary>The cuBLAS handle, created on first use in the device's context (so plans that need no GEMM need no cuBLAS).</summary>
+    public CublasHandle Cublas
+    {
+        get
+        {
+            if (_cublas is null)
+            {
+                Device.Driver.MakeCurrent();
+                CublasHandle h = FastConv.Interop.Cublas.Create();
+                try
+                {
+                    FastConv.Interop.Cublas.SetMathMode(h, Options.AllowTf32 ? CublasMathMode.Tf32TensorOp : CublasMathMode.Default);
+                }
+                catch
+                {
+                    h.Dispose();
+                    throw;
+                }
+                _cublas = h;
+            }
+            return _cublas;
+        }
+    }
 
     /// <summary>The support kernel <paramref name="name"/> of gpu_support.cu (compiled on first use).</summary>
     public GpuKernel Support(string name) => Device.Kernels.Get("gpu_support.cu", name);
@@ -102,7 +113,7 @@ public sealed class GpuBackendContext : IDisposable
         catch (FastConvException)
         {
         }
-        Cublas.Dispose();
+        _cublas?.Dispose();
         Stream.Dispose();
         Device.Dispose();
     }

@@ -174,27 +174,36 @@ internal sealed class GpuGemmPlan : GpuUnaryPlan
     public GpuGemmPlan(GpuBackendContext c, TensorShape aShape, Tensor b, Tensor? cTensor, GemmParams p)
         : base(c, "Gemm", "cublas-sgemm", aShape, OutputOf(aShape, b.Shape, p))
     {
-        _p = p;
-        _m = OutputShape[0];
-        _n = OutputShape[1];
-        _k = p.TransA ? aShape[0] : aShape[1];
-        _ldA = aShape[1];
-        _ldB = b.Shape[1];
-        _b = Upload(b.Span);
-        if (cTensor is not null && p.Beta != 0f)
+        try
         {
-            Broadcast.RequireUnidirectional(cTensor.Shape, OutputShape, "C", "Gemm");
-            _c = Upload(cTensor.Span);
-            _broadcast = c.Support("fcg_broadcast_rows");
-            int rows = cTensor.Shape.Rank == 2 ? cTensor.Shape[0] : 1;
-            int cols = cTensor.Shape.Rank == 0 ? 1 : cTensor.Shape[cTensor.Shape.Rank - 1];
-            _broadcastArgs = Own(new KernelArguments(8, 8, 4, 4, 4, 4));
-            _broadcastArgs.Set(1, _c.Address);
-            _broadcastArgs.Set(2, _m);
-            _broadcastArgs.Set(3, _n);
-            _broadcastArgs.Set(4, rows);
-            _broadcastArgs.Set(5, cols);
-            _grid = SupportLaunch.Grid(c, (long)_m * _n);
+            _p = p;
+            _m = OutputShape[0];
+            _n = OutputShape[1];
+            _k = p.TransA ? aShape[0] : aShape[1];
+            _ldA = aShape[1];
+            _ldB = b.Shape[1];
+            _b = Upload(b.Span);
+            if (cTensor is not null && p.Beta != 0f)
+            {
+                Broadcast.RequireUnidirectional(cTensor.Shape, OutputShape, "C", "Gemm");
+                _c = Upload(cTensor.Span);
+                _broadcast = c.Support("fcg_broadcast_rows");
+                int rows = cTensor.Shape.Rank == 2 ? cTensor.Shape[0] : 1;
+                int cols = cTensor.Shape.Rank == 0 ? 1 : cTensor.Shape[cTensor.Shape.Rank - 1];
+                _broadcastArgs = Own(new KernelArguments(8, 8, 4, 4, 4, 4));
+                _broadcastArgs.Set(1, _c.Address);
+                _broadcastArgs.Set(2, _m);
+                _broadcastArgs.Set(3, _n);
+                _broadcastArgs.Set(4, rows);
+                _broadcastArgs.Set(5, cols);
+                _grid = SupportLaunch.Grid(c, (long)_m * _n);
+            }
+        }
+        catch
+        {
+            // A plan that fails part-way (out of memory on its third buffer, a library refusing a shape) gives back what it took.
+            Dispose();
+            throw;
         }
     }
 
