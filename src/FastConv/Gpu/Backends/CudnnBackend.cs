@@ -74,11 +74,12 @@ public sealed class CudnnBackend : IBackend
     public IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => new GpuGlobalPoolPlan(_context, input, max);
 
     public IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
-        => CudnnActivationPlan.Mode(activation) is { } mode
+        => shape.ElementCount > 0 && CudnnActivationPlan.Mode(activation) is { } mode // cuDNN descriptors reject empty tensors
             ? new CudnnActivationPlan(this, activation, mode, shape)
             : new GpuActivationPlan(_context, activation, shape);
 
-    public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => new CudnnSoftmaxPlan(this, shape, axis);
+    public IUnaryPlan PlanSoftmax(TensorShape shape, int axis)
+        => shape.ElementCount > 0 ? new CudnnSoftmaxPlan(this, shape, axis) : new GpuSoftmaxPlan(_context, shape, axis);
 
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new GpuGemmPlan(_context, aShape, b, c, p);
 
