@@ -15,9 +15,21 @@ public enum CuResult
     InvalidDevice = 101,
     InvalidImage = 200,
     InvalidContext = 201,
+    ProfilerDisabled = 5,
+    StubLibrary = 34,
+    DeviceUnavailable = 46,
+    NoBinaryForGpu = 209,
+    ContextAlreadyInUse = 216,
+    UnsupportedPtxVersion = 222,
+    InvalidSource = 300,
+    InvalidHandle = 400,
     NotFound = 500,
     NotReady = 600,
+    IllegalAddress = 700,
+    LaunchOutOfResources = 701,
+    LaunchTimeout = 702,
     LaunchFailed = 719,
+    NotSupported = 801,
     Unknown = 999,
 }
 
@@ -37,8 +49,8 @@ public sealed class CudaException : FastConvException
 
 /// <summary>
 /// The CUDA driver API calls FastConv uses, bound with source-generated <c>[LibraryImport]</c>s to
-/// <c>libcuda.so.1</c> (resolved by <see cref="NativeLibraries"/>). Later issues add memory, streams,
-/// modules and launches; this is the device-discovery part.
+/// <c>libcuda.so.1</c> (resolved by <see cref="NativeLibraries"/>): device discovery here; contexts, memory,
+/// streams, events, modules and launches in CudaDriver.Runtime.cs.
 /// </summary>
 public static partial class CudaDriver
 {
