@@ -128,4 +128,12 @@ struct FcGemmArgs
     int reserved;
 };
 
+// The managed mirrors (src/FastConv/Gpu/FcKernels/KernelArgs.cs) assume these sizes; KernelArgsLayoutTests checks theirs.
+static_assert(sizeof(FcConv2dArgs) == 136, "FcConv2dArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcPool2dArgs) == 88, "FcPool2dArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcGlobalPoolArgs) == 32, "FcGlobalPoolArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcActivationArgs) == 32, "FcActivationArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcSoftmaxArgs) == 32, "FcSoftmaxArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcGemmArgs) == 72, "FcGemmArgs layout changed: update KernelArgs.cs");
+
 __device__ __forceinline__ int fc_ceil_div(int a, int b) { return (a + b - 1) / b; }

@@ -90,13 +90,27 @@ public static class FcKernelVariants
 public sealed class FcKernelBackend : IBackend
 {
     private readonly GpuDevice _device;
+    private readonly bool _ownsDevice;
 
+    /// <summary>A backend over <paramref name="device"/>, which it disposes (drops its reference to) when disposed.</summary>
     public FcKernelBackend(string name, GpuDevice device, FcKernelOptions? options = null)
+        : this(name, device, options, ownsDevice: true)
+    {
+    }
+
+    private FcKernelBackend(string name, GpuDevice device, FcKernelOptions? options, bool ownsDevice)
     {
         Name = name;
         _device = device;
+        _ownsDevice = ownsDevice;
         Options = options ?? new FcKernelOptions();
     }
+
+    /// <summary>
+    /// The same backend on the same device with other options (e.g. a forced kernel variant); it shares this one's
+    /// device and memory cache and must not outlive it (disposing it releases nothing).
+    /// </summary>
+    public FcKernelBackend With(FcKernelOptions options) => new(Name, _device, options, ownsDevice: false);
 
     public string Name { get; }
     public FcKernelOptions Options { get; }
@@ -210,5 +224,11 @@ public sealed class FcKernelBackend : IBackend
         return new FcGemmPlan(_device, aShape, b, c, p, kernel);
     }
 
-    public void Dispose() => _device.Dispose();
+    public void Dispose()
+    {
+        if (_ownsDevice)
+        {
+            _device.Dispose();
+        }
+    }
 }
