@@ -65,7 +65,7 @@ FC_EXPORT(conv2d_naive)
 // instead of R·S times.
 #define DW_TQ 32
 #define DW_TP 8
-extern "C" __global__ void __launch_bounds__(256) conv2d_v1_depthwise(FcConv2dArgs a)
+extern "C" __global__ __launch_bounds__(256) void conv2d_v1_depthwise(FcConv2dArgs a)
 {
     FC_DYNAMIC_SHARED(float, smem);
     const int IHT = (DW_TP - 1) * a.strideH + (a.R - 1) * a.dilH + 1;
@@ -111,7 +111,7 @@ FC_EXPORT(conv2d_v1_depthwise)
 // 8 output channels k0..k0+7 whose filters (8·(C/groups)·R·S floats = the dynamic shared bytes / 4) are
 // staged in shared memory. Each input value loaded feeds 8 accumulators when the 8 channels share a group.
 #define DIRECT_KB 8
-extern "C" __global__ void __launch_bounds__(128) conv2d_v2_direct(FcConv2dArgs a)
+extern "C" __global__ __launch_bounds__(128) void conv2d_v2_direct(FcConv2dArgs a)
 {
     FC_DYNAMIC_SHARED(float, ws);
     const int Cg = a.C / a.groups, Kg = a.K / a.groups;
@@ -204,7 +204,7 @@ __device__ __forceinline__ const float* fc_im2col_src(const FcConv2dArgs& a, con
 #define V3_BM 64
 #define V3_BN 64
 #define V3_BK 8
-extern "C" __global__ void __launch_bounds__(256) conv2d_v3_igemm_fp32(FcConv2dArgs a)
+extern "C" __global__ __launch_bounds__(256) void conv2d_v3_igemm_fp32(FcConv2dArgs a)
 {
     FC_SHARED(float, As, [2][V3_BK][V3_BM]);
     FC_SHARED(float, Bs, [2][V3_BK][V3_BN]);
@@ -340,7 +340,7 @@ __device__ __forceinline__ void tc_load_tile(const FcConv2dArgs& a, float (*As)[
     }
 }
 
-extern "C" __global__ void __launch_bounds__(128) conv2d_v4_igemm_tf32(FcConv2dArgs a)
+extern "C" __global__ __launch_bounds__(128) void conv2d_v4_igemm_tf32(FcConv2dArgs a)
 {
     FC_SHARED(float, As, [TC_STAGES][TC_BM][TC_LD]);
     FC_SHARED(float, Bs, [TC_STAGES][TC_BN][TC_LD]);

@@ -39,7 +39,7 @@ extern "C" __global__ void gemm_naive(FcGemmArgs g)
 FC_EXPORT(gemm_naive)
 
 // grid (ceil(N/32), ceil(M/32)), block (32, 8): thread (tx, ty) computes rows ty, ty+8, ty+16, ty+24, column tx.
-extern "C" __global__ void __launch_bounds__(256) gemm_v1_tiled(FcGemmArgs g)
+extern "C" __global__ __launch_bounds__(256) void gemm_v1_tiled(FcGemmArgs g)
 {
     FC_SHARED(float, As, [32][33]); // [m][k]
     FC_SHARED(float, Bs, [32][33]); // [k][n]

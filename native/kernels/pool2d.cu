@@ -87,7 +87,7 @@ struct FcPatchRead
     __device__ float operator()(int h, int w) const { return patch[(h - h0) * IWT + (w - w0)]; }
 };
 
-extern "C" __global__ void __launch_bounds__(256) pool2d_v1_tiled(FcPool2dArgs a)
+extern "C" __global__ __launch_bounds__(256) void pool2d_v1_tiled(FcPool2dArgs a)
 {
     FC_DYNAMIC_SHARED(float, patch);
     const int IHT = (PT_TP - 1) * a.strideH + (a.R - 1) * a.dilH + 1;
@@ -132,7 +132,7 @@ FC_EXPORT(global_pool_naive)
 
 // global_pool_v1_warp: block 256 threads = 8 warps, one plane per warp; grid ceil(planes/8). Every lane of a
 // warp reaches the butterfly (planes past the end reduce a neutral value) so the full-mask shuffle is legal.
-extern "C" __global__ void __launch_bounds__(256) global_pool_v1_warp(FcGlobalPoolArgs a)
+extern "C" __global__ __launch_bounds__(256) void global_pool_v1_warp(FcGlobalPoolArgs a)
 {
     const int lane = threadIdx.x & 31;
     const int plane = blockIdx.x * 8 + (threadIdx.x >> 5);

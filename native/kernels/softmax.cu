@@ -27,7 +27,7 @@ extern "C" __global__ void softmax_naive(FcSoftmaxArgs a)
 }
 FC_EXPORT(softmax_naive)
 
-extern "C" __global__ void __launch_bounds__(256) softmax_v1_warp(FcSoftmaxArgs a)
+extern "C" __global__ __launch_bounds__(256) void softmax_v1_warp(FcSoftmaxArgs a)
 {
     const int lane = threadIdx.x & 31;
     const long long row = (long long)blockIdx.x * 8 + (threadIdx.x >> 5);
