@@ -1,4 +1,4 @@
-// FastConv's build: ./build.sh [--target=Main|Build|Test|Bench|Publish] [--configuration=Release]
+// FastConv's build: ./build.sh [--target=Main|Build|Test|Bench|Publish|DevicePublish] [--configuration=Release]
 var target = Argument("target", "Main");
 var configuration = Argument("configuration", "Release");
 var benchFilter = Argument("filter", "*");
@@ -53,6 +53,15 @@ Task("Publish")
     long bytes = 0;
     foreach (var f in GetFiles(output.FullPath + "/**/*")) { bytes += new System.IO.FileInfo(f.FullPath).Length; }
     Information($"Published {output}: {bytes / (1024.0 * 1024.0):F1} MiB");
+});
+
+// The CLI for a GPU machine: self-contained and trimmed in artifacts/publish, failing over 60 MiB; then run it there
+// with the device tool: run(command="bash bench/gpu/run-on-device.sh run", carry=["artifacts/publish"]).
+Task("DevicePublish")
+    .Does(() =>
+{
+    int rc = StartProcess("bash", new ProcessSettings { Arguments = "bench/gpu/run-on-device.sh publish" });
+    if (rc != 0) { throw new Exception($"bench/gpu/run-on-device.sh publish failed ({rc})"); }
 });
 
 // The README's main job. Later issues make it `fastconv bench` on the embedded default set.

@@ -3,7 +3,9 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FastConv.Backends;
 using FastConv.Cpu;
+using FastConv.Gpu;
 using FastConv.Interop;
 using Spectre.Console;
 
@@ -26,7 +28,13 @@ public sealed record InfoReport(
     string? GpuDriverVersion,
     IReadOnlyList<InfoDevice> GpuDevices,
     string? GpuProblem,
-    IReadOnlyList<InfoLibrary> Libraries);
+    IReadOnlyList<InfoLibrary> Libraries,
+    IReadOnlyList<string> NvrtcArchitectures,
+    string KernelCache,
+    IReadOnlyList<InfoBackend> Backends);
+
+/// <summary>One backend name: whether it can be created here, and why not.</summary>
+public sealed record InfoBackend(string Name, bool Available, string? Reason);
 
 public sealed record InfoDevice(int Ordinal, string Name, string Architecture, int Multiprocessors, long MemoryBytes);
 
@@ -86,7 +94,54 @@ public static class InfoCommand
             gpu.DriverVersion is { } v ? $"{v.Major}.{v.Minor}" : null,
             gpu.Devices.Select(d => new InfoDevice(d.Ordinal, d.Name, d.Architecture, d.MultiprocessorCount, d.TotalMemoryBytes)).ToList(),
             gpu.Unusable,
-            libraries);
+            libraries,
+            NvrtcArchitectures(),
+            KernelCompiler.CacheDirectory(),
+            BackendAvailability());
+    }
+
+    /// <summary>The real architectures NVRTC can emit cubins for (empty without NVRTC).</summary>
+    private static IReadOnlyList<string> NvrtcArchitectures()
+    {
+        if (NativeLibraries.Probe(NativeLibraryKind.Nvrtc).Path is null)
+        {
+            return [];
+        }
+        try
+        {
+            return [.. Nvrtc.SupportedArchitectures().Select(a => $"sm_{a}")];
+        }
+        catch (FastConvException)
+        {
+            return [];
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Each backend name: created and disposed once to see, or the reason it cannot be.</summary>
+    private static IReadOnlyList<InfoBackend> BackendAvailability()
+    {
+        var result = new List<InfoBackend>();
+        foreach (string name in BackendNames.All)
+        {
+            try
+            {
+                using IBackend backend = BackendRegistry.Create(name);
+                result.Add(new InfoBackend(name, true, null));
+            }
+            catch (BackendUnavailableException e)
+            {
+                result.Add(new InfoBackend(name, false, e.Reason));
+            }
+            catch (FastConvException e)
+            {
+                result.Add(new InfoBackend(name, false, e.Message));
+            }
+        }
+        return result;
     }
 
     public static void Render(InfoReport r, IAnsiConsole console)
@@ -116,6 +171,15 @@ public static class InfoCommand
                 ? $"[yellow]missing[/]: {Markup.Escape(l.Problem ?? "")}"
                 : Markup.Escape($"{l.Version ?? "version unknown"} at {l.Path}") + (l.Problem is null ? "" : $" [yellow]({Markup.Escape(l.Problem)})[/]");
             Row(l.Name, value);
+        }
+        if (r.NvrtcArchitectures.Count > 0)
+        {
+            Row("NVRTC targets", Markup.Escape(string.Join(" ", r.NvrtcArchitectures)));
+        }
+        Row("Kernel cache", Markup.Escape(r.KernelCache));
+        foreach (InfoBackend b in r.Backends)
+        {
+            Row($"backend {b.Name}", b.Available ? "[green]available[/]" : $"[yellow]unavailable[/]: {Markup.Escape(b.Reason ?? "")}");
         }
         console.Write(table);
     }

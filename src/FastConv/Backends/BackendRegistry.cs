@@ -59,6 +59,19 @@ public static class BackendRegistry
             s_factories[name] = factory;
     }
 
+    /// <summary>
+    /// Registers <paramref name="factory"/> for <paramref name="name"/> unless one is registered already: a stand-in
+    /// (e.g. one that only explains why there is no GPU) that the real backend's <see cref="Register"/> replaces,
+    /// whichever module initializer runs first.
+    /// </summary>
+    public static void RegisterIfAbsent(string name, Func<BackendOptions, IBackend> factory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(factory);
+        lock (s_lock)
+            s_factories.TryAdd(name, factory);
+    }
+
     /// <summary>Names registered so far (after loading the known backend assemblies).</summary>
     public static IReadOnlyList<string> Registered
     {

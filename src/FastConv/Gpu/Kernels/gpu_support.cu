@@ -28,26 +28,43 @@ __device__ __forceinline__ float fcg_activate(float z, int act, float alpha, flo
     }
 }
 
-// im2col for one image and every group: x [G·Cg][H][W] → col [G][Cg·R·S][P·Q] (row (c, r, s), column (p, q)),
-// zeros where the tap falls in the padding. One thread per col element.
+// im2col for N images and every group: x [N][G·Cg][H][W] → col [N][G][Cg·R·S][P·Q] (row (c, r, s), column (p, q)),
+// zeros where the tap falls in the padding. One thread per col element. Groups are consecutive channel blocks,
+// so group g's rows are the contiguous block [g·Cg·R·S, (g+1)·Cg·R·S) of an image's col matrix.
 extern "C" __global__ void fcg_im2col(
-    const float* __restrict__ x,   // [C][H][W], one image
-    float* __restrict__ col,       // [C·R·S][P·Q] (groups are consecutive channel blocks, so [G][Cg·R·S][P·Q])
-    int C, int H, int W, int R, int S, int P, int Q,
+    const float* __restrict__ x,   // [N][C][H][W]
+    float* __restrict__ col,       // [N][C·R·S][P·Q]
+    int N, int C, int H, int W, int R, int S, int P, int Q,
     int strideH, int strideW, int padTop, int padLeft, int dilH, int dilW)
 {
-    long total = (long)C * R * S * P * Q;
+    long perImage = (long)C * R * S * P * Q;
+    long total = perImage * N;
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < total; i += (long)gridDim.x * blockDim.x)
     {
-        int q = (int)(i % Q);
-        int p = (int)(i / Q % P);
-        long row = i / ((long)P * Q);
+        long n = i / perImage, j = i % perImage;
+        int q = (int)(j % Q);
+        int p = (int)(j / Q % P);
+        long row = j / ((long)P * Q);
         int s = (int)(row % S);
         int r = (int)(row / S % R);
         int c = (int)(row / ((long)R * S));
         int h = p * strideH - padTop + r * dilH;
         int w = q * strideW - padLeft + s * dilW;
-        col[i] = (h >= 0 && h < H && w >= 0 && w < W) ? x[((long)c * H + h) * W + w] : 0.0f;
+        col[i] = (h >= 0 && h < H && w >= 0 && w < W) ? x[((n * C + c) * H + h) * W + w] : 0.0f;
+    }
+}
+
+// Zero padding into a larger buffer: x [NC][H][W] → xp [NC][H+padTop+padBottom][W+padLeft+padRight], for the
+// asymmetric paddings cuDNN's convolution descriptor cannot express (it pads both sides alike).
+extern "C" __global__ void fcg_pad2d(const float* __restrict__ x, float* __restrict__ xp, int NC, int H, int W, int padTop, int padLeft, int Hp, int Wp)
+{
+    long total = (long)NC * Hp * Wp;
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < total; i += (long)gridDim.x * blockDim.x)
+    {
+        int w = (int)(i % Wp) - padLeft;
+        int h = (int)(i / Wp % Hp) - padTop;
+        long nc = i / ((long)Hp * Wp);
+        xp[i] = (h >= 0 && h < H && w >= 0 && w < W) ? x[(nc * H + h) * W + w] : 0.0f;
     }
 }
 

@@ -1,0 +1,176 @@
+using FastConv.Backends;
+
+namespace FastConv.Gpu.Backends;
+
+/// <summary>A GPU plan a session drives with device addresses on its own stream (no host staging).</summary>
+public interface IGpuUnaryPlan : IUnaryPlan
+{
+    /// <summary>Queues the op on <paramref name="stream"/>: reads <paramref name="x"/>, writes <paramref name="y"/> (device addresses of the plan's shapes).</summary>
+    void ExecuteDevice(ulong x, ulong y, nint stream);
+}
+
+/// <summary>A GPU conv plan a session drives with device addresses; the residual address is 0 unless the epilogue adds one.</summary>
+public interface IGpuConv2dPlan : IConv2dPlan
+{
+    void ExecuteDevice(ulong x, ulong y, ulong residual, nint stream);
+}
+
+/// <summary>
+/// What every plan of a library backend shares: the device, the backend's stream, cuBLAS, and the staging
+/// path that lets <c>Execute(Tensor, Tensor)</c> take host tensors: host → pinned buffer → async copy → device
+/// op → async copy back → pinned → host. Staging buffers are taken on the first host execution and kept, so
+/// later executions allocate nothing; a session that uses <c>ExecuteDevice</c> never takes them.
+/// </summary>
+public abstract class GpuPlanBase : IPlan
+{
+    private DeviceBuffer? _hostX, _hostY, _hostR, _devX, _devY, _devR;
+    private readonly List<IDisposable> _owned = [];
+    private bool _disposed;
+
+    private protected GpuPlanBase(GpuBackendContext context, string algorithm, TensorShape inputShape, TensorShape outputShape)
+    {
+        Context = context;
+        Algorithm = algorithm;
+        InputShape = inputShape;
+        OutputShape = outputShape;
+    }
+
+    private protected GpuBackendContext Context { get; }
+
+    public string Algorithm { get; protected set; }
+    public TensorShape InputShape { get; }
+    public TensorShape OutputShape { get; }
+
+    /// <summary>Device bytes the plan holds beyond its inputs and outputs (weights, workspace).</summary>
+    public long WorkspaceBytes { get; protected set; }
+
+    private protected IGpuDriver Driver => Context.Device.Driver;
+
+    /// <summary>Takes a device buffer the plan keeps until it is disposed (counted as workspace).</summary>
+    private protected DeviceBuffer Hold(long bytes)
+    {
+        DeviceBuffer b = Context.Device.Memory.Allocate(bytes, Context.Stream.Handle);
+        _owned.Add(b);
+        WorkspaceBytes += b.ClassBytes;
+        return b;
+    }
+
+    /// <summary>Keeps a native object (descriptor, argument block) for the plan's lifetime.</summary>
+    private protected T Own<T>(T disposable) where T : IDisposable
+    {
+        _owned.Add(disposable);
+        return disposable;
+    }
+
+    /// <summary>Copies a host tensor's floats into a new held device buffer (weights, bias) and waits.</summary>
+    private protected DeviceBuffer Upload(ReadOnlySpan<float> values)
+    {
+        DeviceBuffer b = Hold((long)Math.Max(1, values.Length) * sizeof(float));
+        if (!values.IsEmpty)
+        {
+            unsafe
+            {
+                fixed (float* p = values)
+                {
+                    Driver.CopyHostToDevice(b.Address, (nint)p, (long)values.Length * sizeof(float));
+                }
+            }
+        }
+        return b;
+    }
+
+    /// <summary>Host execution: stage in, run <paramref name="run"/> on the device, stage out, wait.</summary>
+    private protected void Staged(Tensor x, Tensor y, Tensor? residual, Action<ulong, ulong, ulong, nint> run)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Driver.MakeCurrent();
+        nint stream = Context.Stream.Handle;
+        long xBytes = (long)x.Length * sizeof(float), yBytes = (long)y.Length * sizeof(float);
+        // Empty tensors are legal shapes; their buffers still need an address.
+        _devX ??= Context.Device.Memory.Allocate(Math.Max(xBytes, sizeof(float)), stream);
+        _devY ??= Context.Device.Memory.Allocate(Math.Max(yBytes, sizeof(float)), stream);
+        _hostX ??= Context.Device.Pinned.Rent(Math.Max(xBytes, sizeof(float)));
+        _hostY ??= Context.Device.Pinned.Rent(Math.Max(yBytes, sizeof(float)));
+        x.Span.CopyTo(PinnedHostPool.Floats(_hostX));
+        if (xBytes > 0)
+        {
+            Driver.CopyHostToDeviceAsync(_devX.Address, (nint)_hostX.Address, xBytes, stream);
+        }
+        ulong r = 0;
+        if (residual is not null)
+        {
+            _devR ??= Context.Device.Memory.Allocate(Math.Max(yBytes, sizeof(float)), stream);
+            _hostR ??= Context.Device.Pinned.Rent(Math.Max(yBytes, sizeof(float)));
+            residual.Span.CopyTo(PinnedHostPool.Floats(_hostR));
+            Driver.CopyHostToDeviceAsync(_devR.Address, (nint)_hostR.Address, yBytes, stream);
+            r = _devR.Address;
+        }
+        run(_devX.Address, _devY.Address, r, stream);
+        if (yBytes > 0)
+        {
+            Driver.CopyDeviceToHostAsync((nint)_hostY.Address, _devY.Address, yBytes, stream);
+        }
+        Driver.StreamSynchronize(stream);
+        PinnedHostPool.Floats(_hostY)[..y.Length].CopyTo(y.Span);
+    }
+
+    private protected static void RequireShape(Tensor t, TensorShape expected, string what, string op, string problem)
+    {
+        ArgumentNullException.ThrowIfNull(t, what);
+        if (t.Shape != expected)
+        {
+            throw new InvalidShapeException($"{op}: {what} has shape {t.Shape}, expected {expected}; {problem}.");
+        }
+    }
+
+    /// <summary>Frees the plan's device and pinned buffers (after the stream's queued work is done) and its descriptors.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        try
+        {
+            Context.Stream.Synchronize();
+        }
+        catch (FastConvException)
+        {
+            // A dead context must not keep the memory from going back to the caches.
+        }
+        foreach (IDisposable d in _owned)
+        {
+            d.Dispose();
+        }
+        _owned.Clear();
+        foreach (DeviceBuffer? b in (DeviceBuffer?[])[_hostX, _hostY, _hostR, _devX, _devY, _devR])
+        {
+            b?.Dispose();
+        }
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>A unary GPU plan: host Execute stages through pinned memory, device Execute runs in place on the stream.</summary>
+public abstract class GpuUnaryPlan : GpuPlanBase, IGpuUnaryPlan
+{
+    private readonly string _op;
+    private readonly Action<ulong, ulong, ulong, nint> _run;
+
+    private protected GpuUnaryPlan(GpuBackendContext context, string op, string algorithm, TensorShape inputShape, TensorShape outputShape)
+        : base(context, algorithm, inputShape, outputShape)
+    {
+        _op = op;
+        _run = (x, y, _, s) => ExecuteDevice(x, y, s);
+    }
+
+    public void Execute(Tensor x, Tensor y)
+    {
+        RequireShape(x, InputShape, "input", _op, $"plan {InputShape} -> {OutputShape}");
+        RequireShape(y, OutputShape, "output", _op, $"plan {InputShape} -> {OutputShape}");
+        Staged(x, y, null, _run);
+    }
+
+    public abstract void ExecuteDevice(ulong x, ulong y, nint stream);
+}
