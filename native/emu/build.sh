@@ -9,7 +9,11 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${1:?usage: build.sh OUTDIR [lib|asan|all]}"
 what="${2:-all}"
-CXX="${CXX:-$(command -v g++ || command -v clang++)}"
+CXX="${CXX:-$(command -v g++ || command -v clang++ || true)}"
+if [[ -z "$CXX" ]]; then
+    echo "native/emu/build.sh: error: no C++ compiler (g++ or clang++) found; run scripts/bootstrap.sh, which installs g++" >&2
+    exit 1
+fi
 mkdir -p "$out/obj-lib" "$out/obj-asan"
 kernels=("$here"/../kernels/*.cu)
 common=(-std=c++17 -fPIC -Wall -Wextra -Werror -I"$here" -fno-strict-aliasing)

@@ -1,4 +1,5 @@
 using FastConv.Backends;
+using FastConv.Gpu.Backends;
 using FastConv.Interop;
 using FastConv.Ops;
 
@@ -129,22 +130,16 @@ public sealed class FcKernelBackend : IBackend
         }
     }
 
-    /// <summary>The <c>cuda</c> backend on device 0; throws <see cref="BackendUnavailableException"/> saying why when there is no GPU.</summary>
+    /// <summary>
+    /// The <c>cuda</c> backend on device 0; throws <see cref="BackendUnavailableException"/> with the reason (no driver
+    /// library, no device — remembered per process, as for cudnn and cublas) when there is no GPU.
+    /// </summary>
     public static FcKernelBackend CreateCuda(FcKernelOptions? options = null)
-    {
-        try
+        => (FcKernelBackend)GpuBackendFactory.Create(BackendNames.Cuda, () =>
         {
+            GpuBackendFactory.RequireDevice(BackendNames.Cuda);
             return new FcKernelBackend(BackendNames.Cuda, GpuDevice.Shared(), options);
-        }
-        catch (NativeLibraryNotFoundException e)
-        {
-            throw new BackendUnavailableException(BackendNames.Cuda, "no CUDA driver (libcuda.so.1 not found); use cuda-emu or cpu", e);
-        }
-        catch (CudaException e)
-        {
-            throw new BackendUnavailableException(BackendNames.Cuda, $"no usable CUDA device ({e.Message}); use cuda-emu or cpu", e);
-        }
-    }
+        });
 
     private string Pick(string? forced, string auto, IReadOnlyList<string> known, string op)
     {
