@@ -8,7 +8,7 @@
 //                           block with its input patch and the filter staged in shared memory.
 //   conv2d_v2_direct        small C/groups (the stem's C = 3, grouped convs): one thread per output pixel
 //                           accumulating 8 output channels, whose filters sit in shared memory.
-//   conv2d_v3_igemm_fp32    implicit GEMM on CUDA cores, FP32 exact-order-free but full precision.
+//   conv2d_v3_igemm_fp32    implicit GEMM on CUDA cores in FP32 (what BackendOptions.Exact keeps).
 //   conv2d_v4_igemm_tf32    implicit GEMM on tensor cores (TF32 mma.sync.m16n8k8), 3-stage cp.async pipeline.
 //
 // Implicit GEMM (v3, v4) views the convolution of one group g as a GEMM without materializing im2col:
