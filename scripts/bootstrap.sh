@@ -5,6 +5,7 @@
 #  - The CUDA libraries the GPU tests exercise without a GPU, from Debian's non-free component: libcuda1 (the
 #    real driver library: cuInit answers CUDA_ERROR_NO_DEVICE), libnvrtc11.2 (NVRTC 11.8, compiles every kernel
 #    for sm_80/sm_90) and libcublas11. cuDNN is not packaged by Debian; its missing-library path is tested.
+#  - g++ (with its AddressSanitizer runtime), which builds the CUDA-on-CPU emulator native/emu during the build.
 set -euo pipefail
 
 SUDO=""
@@ -14,6 +15,7 @@ have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
 
 need=()
 [ -f /usr/include/onnx/onnx.proto ] || need+=(libonnx-dev)
+command -v g++ >/dev/null 2>&1 || command -v clang++ >/dev/null 2>&1 || need+=(g++)
 cuda_need=()
 have_lib 'libcuda\.so\.1 ' || cuda_need+=(libcuda1)
 have_lib 'libnvrtc\.so\.11\.2 ' || cuda_need+=(libnvrtc11.2)

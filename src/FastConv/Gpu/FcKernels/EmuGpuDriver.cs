@@ -1,0 +1,277 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using FastConv.Interop;
+
+namespace FastConv.Gpu.FcKernels;
+
+/// <summary>Thread order the emulator uses between barriers (native/emu: FCEMU_ORDER_*).</summary>
+public enum EmuThreadOrder
+{
+    Forward = 0,
+    Reverse = 1,
+    Random = 2,
+}
+
+/// <summary>A kernel launch the CUDA-on-CPU emulator refused or stopped: the kernel broke a rule (divergent barrier,
+/// deadlock, partial-warp collective, misaligned cp.async, ...) or the launch itself was invalid.</summary>
+public sealed class EmulatorException(string api, int code, string message)
+    : FastConvException($"{api} failed in the CUDA-on-CPU emulator (code {code}): {message}")
+{
+    public string Api => api;
+    public int Code => code;
+}
+
+/// <summary>
+/// The entry points of libfastconv_emu.so (native/emu/fcemu.h), resolved once. The library is built by the
+/// managed build (native/emu/FastConv.Emu.targets) and copied beside FastConv.Core; <c>FASTCONV_EMU_LIBRARY</c>
+/// names another file.
+/// </summary>
+internal static unsafe class EmuNative
+{
+    public const string LibraryName = "libfastconv_emu.so";
+    public const string PathVariable = "FASTCONV_EMU_LIBRARY";
+
+    public static delegate* unmanaged<ulong, int, int> Init;
+    public static delegate* unmanaged<void**, nuint, int> MemAlloc;
+    public static delegate* unmanaged<void*, int> MemFree;
+    public static delegate* unmanaged<void*, void*, nuint, int> Memcpy;
+    public static delegate* unmanaged<void*, uint, nuint, int> MemsetD32;
+    public static delegate* unmanaged<byte*, void**, int> GetFunction;
+    public static delegate* unmanaged<void*, uint, uint, uint, uint, uint, uint, uint, void**, int> Launch;
+    public static delegate* unmanaged<byte*> LastError;
+
+    private static readonly Lock s_gate = new();
+    private static bool s_loaded;
+
+    public static void EnsureLoaded()
+    {
+        lock (s_gate)
+        {
+            if (s_loaded)
+            {
+                return;
+            }
+            nint lib = Open();
+            Init = (delegate* unmanaged<ulong, int, int>)NativeLibrary.GetExport(lib, "fcemu_init");
+            MemAlloc = (delegate* unmanaged<void**, nuint, int>)NativeLibrary.GetExport(lib, "fcemu_mem_alloc");
+            MemFree = (delegate* unmanaged<void*, int>)NativeLibrary.GetExport(lib, "fcemu_mem_free");
+            Memcpy = (delegate* unmanaged<void*, void*, nuint, int>)NativeLibrary.GetExport(lib, "fcemu_memcpy");
+            MemsetD32 = (delegate* unmanaged<void*, uint, nuint, int>)NativeLibrary.GetExport(lib, "fcemu_memset_d32");
+            GetFunction = (delegate* unmanaged<byte*, void**, int>)NativeLibrary.GetExport(lib, "fcemu_get_function");
+            Launch = (delegate* unmanaged<void*, uint, uint, uint, uint, uint, uint, uint, void**, int>)NativeLibrary.GetExport(lib, "fcemu_launch");
+            LastError = (delegate* unmanaged<byte*>)NativeLibrary.GetExport(lib, "fcemu_last_error");
+            s_loaded = true;
+        }
+    }
+
+    private static nint Open()
+    {
+        var tried = new List<string>();
+        var errors = new List<string>();
+        var candidates = new List<string>();
+        string? explicitPath = Environment.GetEnvironmentVariable(PathVariable);
+        if (!string.IsNullOrEmpty(explicitPath))
+        {
+            candidates.Add(explicitPath);
+        }
+        candidates.Add(Path.Combine(AppContext.BaseDirectory, LibraryName));
+        string? asmDir = Path.GetDirectoryName(typeof(EmuNative).Assembly.Location);
+        if (!string.IsNullOrEmpty(asmDir))
+        {
+            candidates.Add(Path.Combine(asmDir, LibraryName));
+        }
+        foreach (string path in candidates.Distinct(StringComparer.Ordinal))
+        {
+            tried.Add(path);
+            if (NativeLibrary.TryLoad(path, out nint handle))
+            {
+                return handle;
+            }
+            errors.Add(File.Exists(path) ? $"{path}: exists but could not be loaded" : $"{path}: no such file");
+        }
+        throw new NativeLibraryNotFoundException(LibraryName, tried, errors);
+    }
+
+    public static void Check(int code, string api)
+    {
+        if (code != 0)
+        {
+            string message = Marshal.PtrToStringUTF8((nint)LastError()) ?? "";
+            throw new EmulatorException(api, code, message);
+        }
+    }
+}
+
+/// <summary>
+/// <see cref="IGpuDriver"/> over the CUDA-on-CPU emulator (native/emu): device memory is host memory, streams are
+/// synchronous (work runs when queued), events are host-timed, modules are tokens and functions are found by
+/// their <c>extern "C"</c> names among the kernels linked into the library. Everything above — plans, argument
+/// packing, the caching allocator, kernel loading — is the code the <c>cuda</c> backend runs.
+/// </summary>
+public sealed unsafe class EmuGpuDriver : IGpuDriver
+{
+    /// <summary>Thread order between barriers (<c>forward</c>, <c>reverse</c>, <c>random</c>); default random.</summary>
+    public const string OrderVariable = "FASTCONV_EMU_ORDER";
+    /// <summary>Seed of the random thread order; default 1.</summary>
+    public const string SeedVariable = "FASTCONV_EMU_SEED";
+
+    private readonly Dictionary<nint, long> _events = [];
+    private readonly Lock _gate = new();
+    private long _nextHandle = 1;
+
+    /// <summary>Loads the emulator and sets its thread order; throws <see cref="NativeLibraryNotFoundException"/> without the library.</summary>
+    public EmuGpuDriver(EmuThreadOrder? order = null, ulong? seed = null)
+    {
+        EmuNative.EnsureLoaded();
+        Order = order ?? ParseOrder(Environment.GetEnvironmentVariable(OrderVariable));
+        Seed = seed ?? (ulong.TryParse(Environment.GetEnvironmentVariable(SeedVariable), out ulong s) ? s : 1UL);
+        EmuNative.Check(EmuNative.Init(Seed, (int)Order), "fcemu_init");
+    }
+
+    public EmuThreadOrder Order { get; }
+    public ulong Seed { get; }
+
+    private static EmuThreadOrder ParseOrder(string? s) => s?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "random" => EmuThreadOrder.Random,
+        "forward" => EmuThreadOrder.Forward,
+        "reverse" => EmuThreadOrder.Reverse,
+        _ => throw new FastConvException($"{OrderVariable}='{s}': expected forward, reverse or random."),
+    };
+
+    public string Name => "cuda-emu";
+
+    /// <summary>Reported as compute capability 8.0: the kernels' sm_80 paths (mma.sync, ldmatrix, cp.async) are what it emulates.</summary>
+    public GpuDeviceInfo Device { get; } = new(0, "FastConv CUDA-on-CPU emulator", 8, 0, 1, 4L << 30);
+
+    public KernelImageKind PreferredImage => KernelImageKind.None;
+
+    public void MakeCurrent()
+    {
+    }
+
+    public void Synchronize()
+    {
+    }
+
+    public ulong MemAlloc(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        void* p;
+        int rc = EmuNative.MemAlloc(&p, (nuint)bytes);
+        if (rc == 2)
+        {
+            throw new OutOfDeviceMemoryException(bytes, "fcemu_mem_alloc: host memory exhausted");
+        }
+        EmuNative.Check(rc, "fcemu_mem_alloc");
+        return (ulong)p;
+    }
+
+    public void MemFree(ulong pointer) => EmuNative.Check(EmuNative.MemFree((void*)pointer), "fcemu_mem_free");
+
+    public ulong MemAllocAsync(long bytes, nint stream) => MemAlloc(bytes);
+
+    public void MemFreeAsync(ulong pointer, nint stream) => MemFree(pointer);
+
+    public (long Free, long Total) MemInfo() => (Device.TotalMemoryBytes, Device.TotalMemoryBytes);
+
+    public nint HostAlloc(long bytes) => (nint)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 256);
+
+    public void HostFree(nint pointer) => NativeMemory.AlignedFree((void*)pointer);
+
+    public void CopyHostToDevice(ulong destination, nint source, long bytes) => Copy((void*)destination, (void*)source, bytes);
+    public void CopyDeviceToHost(nint destination, ulong source, long bytes) => Copy((void*)destination, (void*)source, bytes);
+    public void CopyDeviceToDevice(ulong destination, ulong source, long bytes) => Copy((void*)destination, (void*)source, bytes);
+    public void CopyHostToDeviceAsync(ulong destination, nint source, long bytes, nint stream) => Copy((void*)destination, (void*)source, bytes);
+    public void CopyDeviceToHostAsync(nint destination, ulong source, long bytes, nint stream) => Copy((void*)destination, (void*)source, bytes);
+    public void CopyDeviceToDeviceAsync(ulong destination, ulong source, long bytes, nint stream) => Copy((void*)destination, (void*)source, bytes);
+
+    private static void Copy(void* destination, void* source, long bytes)
+        => EmuNative.Check(EmuNative.Memcpy(destination, source, (nuint)bytes), "fcemu_memcpy");
+
+    public void MemsetD32Async(ulong destination, uint value, long count, nint stream)
+        => EmuNative.Check(EmuNative.MemsetD32((void*)destination, value, (nuint)count), "fcemu_memset_d32");
+
+    public nint StreamCreate() => NewHandle();
+    public void StreamDestroy(nint stream)
+    {
+    }
+    public void StreamSynchronize(nint stream)
+    {
+    }
+    public void StreamWaitEvent(nint stream, nint evt)
+    {
+    }
+
+    public nint EventCreate(bool timing)
+    {
+        nint h = NewHandle();
+        lock (_gate)
+        {
+            _events[h] = 0;
+        }
+        return h;
+    }
+
+    public void EventDestroy(nint evt)
+    {
+        lock (_gate)
+        {
+            _events.Remove(evt);
+        }
+    }
+
+    // Work runs when it is queued, so an event completes when it is recorded: its time is the host's clock then.
+    public void EventRecord(nint evt, nint stream)
+    {
+        lock (_gate)
+        {
+            _events[evt] = Stopwatch.GetTimestamp();
+        }
+    }
+
+    public void EventSynchronize(nint evt)
+    {
+    }
+
+    public bool EventQuery(nint evt) => true;
+
+    public float EventElapsedMilliseconds(nint start, nint end)
+    {
+        lock (_gate)
+        {
+            return (float)Stopwatch.GetElapsedTime(_events[start], _events[end]).TotalMilliseconds;
+        }
+    }
+
+    public nint ModuleLoad(KernelImage image) => NewHandle();
+
+    public void ModuleUnload(nint module)
+    {
+    }
+
+    public nint ModuleGetFunction(nint module, string name)
+    {
+        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(name + "\0");
+        void* fn;
+        fixed (byte* p = utf8)
+        {
+            EmuNative.Check(EmuNative.GetFunction(p, &fn), "fcemu_get_function");
+        }
+        return (nint)fn;
+    }
+
+    // The emulator allows up to 227 KiB of dynamic shared memory without an opt-in; nothing to set.
+    public void SetMaxDynamicSharedMemory(nint function, int bytes)
+    {
+    }
+
+    public void Launch(nint function, Dim3 grid, Dim3 block, int dynamicSharedBytes, nint stream, void** kernelParams)
+        => EmuNative.Check(EmuNative.Launch((void*)function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)dynamicSharedBytes, kernelParams), "fcemu_launch");
+
+    private nint NewHandle() => (nint)Interlocked.Increment(ref _nextHandle);
+
+    public void Dispose()
+    {
+    }
+}

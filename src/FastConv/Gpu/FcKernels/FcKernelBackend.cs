@@ -1,0 +1,229 @@
+using FastConv.Backends;
+using FastConv.Gpu.Backends;
+using FastConv.Interop;
+using FastConv.Ops;
+
+namespace FastConv.Gpu.FcKernels;
+
+/// <summary>What the <c>cuda</c> / <c>cuda-emu</c> backends may choose; a kernel name forces that variant (for checks and benchmarks).</summary>
+public sealed record FcKernelOptions
+{
+    /// <summary>True forbids TF32 tensor cores (the conv then stays in FP32 on CUDA cores).</summary>
+    public bool Exact { get; init; }
+
+    /// <summary>Force a conv2d kernel (one of <see cref="FcKernelVariants.Conv2d"/>); planning throws when it cannot run the shape.</summary>
+    public string? Conv2d { get; init; }
+    public string? Pool2d { get; init; }
+    public string? GlobalPool { get; init; }
+    public string? Activation { get; init; }
+    public string? Softmax { get; init; }
+    public string? Gemm { get; init; }
+}
+
+/// <summary>The kernel variants of native/kernels, per op, and which shapes each can run.</summary>
+public static class FcKernelVariants
+{
+    /// <summary>Largest dynamic shared memory a plan asks for without an opt-in attribute (the default limit on every GPU).</summary>
+    public const int DefaultSharedLimit = 48 * 1024;
+
+    public static IReadOnlyList<string> Conv2d { get; } = ["conv2d_naive", "conv2d_v1_depthwise", "conv2d_v2_direct", "conv2d_v3_igemm_fp32", "conv2d_v4_igemm_tf32"];
+    public static IReadOnlyList<string> Pool2d { get; } = ["pool2d_naive", "pool2d_v1_tiled"];
+    public static IReadOnlyList<string> GlobalPool { get; } = ["global_pool_naive", "global_pool_v1_warp"];
+    public static IReadOnlyList<string> Activation { get; } = ["activation_naive", "activation_v1_vec4"];
+    public static IReadOnlyList<string> Softmax { get; } = ["softmax_naive", "softmax_v1_warp"];
+    public static IReadOnlyList<string> Gemm { get; } = ["gemm_naive", "gemm_v1_tiled"];
+
+    /// <summary>Dynamic shared bytes of the depthwise kernel: the 8×32 tile's input patch plus the filter (conv2d.cu).</summary>
+    public static long DepthwiseSharedBytes(Conv2dShape s)
+        => 4L * ((7L * s.Params.StrideH + (s.R - 1L) * s.Params.DilationH + 1) * (31L * s.Params.StrideW + (s.S - 1L) * s.Params.DilationW + 1) + s.R * s.S);
+
+    /// <summary>Dynamic shared bytes of the direct kernel: 8 output channels' filters.</summary>
+    public static long DirectSharedBytes(Conv2dShape s) => 4L * 8 * s.InputChannelsPerGroup * s.R * s.S;
+
+    /// <summary>Dynamic shared bytes of the tiled pool: the 8×32 tile's input patch (pool2d.cu).</summary>
+    public static long PoolSharedBytes(Pool2dShape s)
+        => 4L * ((7L * s.Params.StrideH + (s.R - 1L) * s.Params.DilationH + 1) * (31L * s.Params.StrideW + (s.S - 1L) * s.Params.DilationW + 1));
+
+    /// <summary>Null when <paramref name="kernel"/> can run <paramref name="s"/>, else why not.</summary>
+    public static string? WhyNot(string kernel, Conv2dShape s) => kernel switch
+    {
+        "conv2d_naive" or "conv2d_v3_igemm_fp32" or "conv2d_v4_igemm_tf32" => s.Groups > 65535 ? "more than 65535 groups (gridDim.z)" : null,
+        "conv2d_v1_depthwise" => s.InputChannelsPerGroup != 1 ? $"needs C/groups = 1, has {s.InputChannelsPerGroup}"
+            : (long)s.N * s.K > 65535 ? "N·K above 65535 (gridDim.z)"
+            : DepthwiseSharedBytes(s) > DefaultSharedLimit ? $"its input patch needs {DepthwiseSharedBytes(s)} B of shared memory" : null,
+        "conv2d_v2_direct" => DirectSharedBytes(s) > DefaultSharedLimit ? $"8 filters need {DirectSharedBytes(s)} B of shared memory" : null,
+        _ => $"unknown conv2d kernel (known: {string.Join(", ", Conv2d)})",
+    };
+
+    public static string? WhyNot(string kernel, Pool2dShape s) => kernel switch
+    {
+        "pool2d_naive" => null,
+        "pool2d_v1_tiled" => (long)s.N * s.C > 65535 ? "N·C above 65535 (gridDim.z)"
+            : PoolSharedBytes(s) > DefaultSharedLimit ? $"its input patch needs {PoolSharedBytes(s)} B of shared memory" : null,
+        _ => $"unknown pool2d kernel (known: {string.Join(", ", Pool2d)})",
+    };
+
+    /// <summary>The automatic choice for a conv: depthwise, then direct for few input channels, then implicit GEMM (TF32 unless exact).</summary>
+    public static string ChooseConv(Conv2dShape s, bool exact)
+    {
+        if (WhyNot("conv2d_v1_depthwise", s) is null)
+        {
+            return "conv2d_v1_depthwise";
+        }
+        // Few channels per group (the stem's C = 3): a GEMM_K of C·R·S ≤ ~100 leaves the implicit GEMM's K tiles
+        // mostly padding; the direct kernel reuses each input value for 8 output channels instead.
+        if (s.InputChannelsPerGroup <= 4 && WhyNot("conv2d_v2_direct", s) is null)
+        {
+            return "conv2d_v2_direct";
+        }
+        // Tensor cores pay once the GEMM fills a 64×64 tile with a K of more than two 16-deep slices.
+        bool bigEnough = (long)s.N * s.P * s.Q >= 64 && s.OutputChannelsPerGroup >= 16 && s.InputChannelsPerGroup * s.R * s.S >= 32;
+        return !exact && bigEnough ? "conv2d_v4_igemm_tf32" : "conv2d_v3_igemm_fp32";
+    }
+}
+
+/// <summary>
+/// The <c>cuda</c> and <c>cuda-emu</c> backends: FastConv's own kernels (native/kernels), planned and launched by
+/// one managed path over an <see cref="IGpuDriver"/> — libcuda on a GPU, the CUDA-on-CPU emulator otherwise.
+/// A plan holds device buffers for its constants, input and output; Execute copies the host input in, launches,
+/// and copies the output back (nothing allocated per run).
+/// </summary>
+public sealed class FcKernelBackend : IBackend
+{
+    private readonly GpuDevice _device;
+    private readonly bool _ownsDevice;
+
+    /// <summary>A backend over <paramref name="device"/>, which it disposes (drops its reference to) when disposed.</summary>
+    public FcKernelBackend(string name, GpuDevice device, FcKernelOptions? options = null)
+        : this(name, device, options, ownsDevice: true)
+    {
+    }
+
+    private FcKernelBackend(string name, GpuDevice device, FcKernelOptions? options, bool ownsDevice)
+    {
+        Name = name;
+        _device = device;
+        _ownsDevice = ownsDevice;
+        Options = options ?? new FcKernelOptions();
+    }
+
+    /// <summary>
+    /// The same backend on the same device with other options (e.g. a forced kernel variant); it shares this one's
+    /// device and memory cache and must not outlive it (disposing it releases nothing).
+    /// </summary>
+    public FcKernelBackend With(FcKernelOptions options) => new(Name, _device, options, ownsDevice: false);
+
+    public string Name { get; }
+    public FcKernelOptions Options { get; }
+    public GpuDevice Device => _device;
+
+    /// <summary>The <c>cuda-emu</c> backend: the kernels compiled into libfastconv_emu.so, run by the emulator.</summary>
+    public static FcKernelBackend CreateEmulated(FcKernelOptions? options = null, EmuThreadOrder? order = null, ulong? seed = null)
+    {
+        try
+        {
+            return new FcKernelBackend(BackendNames.CudaEmu, new GpuDevice(new EmuGpuDriver(order, seed)), options);
+        }
+        catch (NativeLibraryNotFoundException e)
+        {
+            throw new BackendUnavailableException(BackendNames.CudaEmu, $"the emulator library {EmuNative.LibraryName} is missing (build src/FastConv, which runs native/emu/build.sh): {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The <c>cuda</c> backend on device 0; throws <see cref="BackendUnavailableException"/> with the reason (no driver
+    /// library, no device — remembered per process, as for cudnn and cublas) when there is no GPU.
+    /// </summary>
+    public static FcKernelBackend CreateCuda(FcKernelOptions? options = null)
+        => (FcKernelBackend)GpuBackendFactory.Create(BackendNames.Cuda, () =>
+        {
+            GpuBackendFactory.RequireDevice(BackendNames.Cuda);
+            return new FcKernelBackend(BackendNames.Cuda, GpuDevice.Shared(), options);
+        });
+
+    private string Pick(string? forced, string auto, IReadOnlyList<string> known, string op)
+    {
+        string k = forced ?? auto;
+        if (!known.Contains(k))
+        {
+            throw new InvalidHyperparameterException($"{Name}: unknown {op} kernel '{k}' (known: {string.Join(", ", known)}).");
+        }
+        return k;
+    }
+
+    public IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
+    {
+        shape.Validate(weights.Shape, bias?.Shape);
+        epilogue.Validate(shape.K, shape.ToString());
+        string kernel = Pick(Options.Conv2d, FcKernelVariants.ChooseConv(shape, Options.Exact), FcKernelVariants.Conv2d, "conv2d");
+        if (FcKernelVariants.WhyNot(kernel, shape) is { } why)
+        {
+            throw new InvalidShapeException($"{Name}: {kernel} cannot run this convolution: {why}; {shape}.");
+        }
+        return new FcConvPlan(_device, shape, weights, bias, epilogue, kernel);
+    }
+
+    public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max)
+    {
+        string op = max ? "MaxPool2d" : "AvgPool2d";
+        shape.Validate(op);
+        if (!max && (shape.Params.DilationH != 1 || shape.Params.DilationW != 1))
+        {
+            throw new InvalidHyperparameterException($"{op}: dilation must be 1, got ({shape.Params.DilationH},{shape.Params.DilationW}); {shape.Describe()}.");
+        }
+        string auto = FcKernelVariants.WhyNot("pool2d_v1_tiled", shape) is null ? "pool2d_v1_tiled" : "pool2d_naive";
+        string kernel = Pick(Options.Pool2d, auto, FcKernelVariants.Pool2d, "pool2d");
+        if (FcKernelVariants.WhyNot(kernel, shape) is { } why)
+        {
+            throw new InvalidShapeException($"{Name}: {kernel} cannot run {op} {shape}: {why}.");
+        }
+        return new FcPool2dPlan(_device, shape, max, kernel);
+    }
+
+    public IUnaryPlan PlanGlobalPool(TensorShape input, bool max)
+    {
+        input.RequireRank(4, "input", max ? "GlobalMaxPool" : "GlobalAveragePool");
+        string kernel = Pick(Options.GlobalPool, "global_pool_v1_warp", FcKernelVariants.GlobalPool, "global pool");
+        return new FcGlobalPoolPlan(_device, input, max, kernel);
+    }
+
+    public IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
+    {
+        if (activation.Kind is < ActivationKind.None or > ActivationKind.HardSwish)
+        {
+            throw new InvalidHyperparameterException($"Activation: unknown kind {activation.Kind}.");
+        }
+        string kernel = Pick(Options.Activation, "activation_v1_vec4", FcKernelVariants.Activation, "activation");
+        return new FcActivationPlan(_device, activation, shape, kernel);
+    }
+
+    public IUnaryPlan PlanSoftmax(TensorShape shape, int axis)
+    {
+        int a = shape.NormalizeAxis(axis, "Softmax");
+        int inner = 1;
+        for (int i = a + 1; i < shape.Rank; i++)
+        {
+            inner *= shape[i];
+        }
+        string kernel = Pick(Options.Softmax, inner == 1 ? "softmax_v1_warp" : "softmax_naive", FcKernelVariants.Softmax, "softmax");
+        if (kernel == "softmax_v1_warp" && inner != 1)
+        {
+            throw new InvalidShapeException($"{Name}: softmax_v1_warp needs the softmax axis to be the last non-unit one; X={shape} axis={axis}.");
+        }
+        return new FcSoftmaxPlan(_device, shape, a, kernel);
+    }
+
+    public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p)
+    {
+        string kernel = Pick(Options.Gemm, "gemm_v1_tiled", FcKernelVariants.Gemm, "gemm");
+        return new FcGemmPlan(_device, aShape, b, c, p, kernel);
+    }
+
+    public void Dispose()
+    {
+        if (_ownsDevice)
+        {
+            _device.Dispose();
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using FastConv.Backends;
+using FastConv.Cli.Commands;
+using FastConv.Cpu;
+using FastConv.Gpu.FcKernels;
+using FastConv.Ops;
+
+namespace FastConv.Tests.Emu;
+
+/// <summary><c>fastconv check</c>: the edges set on cuda-emu passes with every kernel variant; a wrong backend is caught, reported and dumped.</summary>
+[TestFixture]
+[Category("Emu")]
+public sealed class CheckCommandTests
+{
+    [Test]
+    public void EdgesOnCudaEmuPassWithEveryKernelVariant()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["check", "--backend", "cuda-emu", "--set", "edges", "--seed", "1"], null, output);
+        string text = output.ToString();
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(rc, Is.Zero, text);
+        Assert.That(lines[^1], Does.Match(@"^\d+ cases, 0 mismatches$"), text);
+        int cases = int.Parse(lines[^1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(cases, Is.GreaterThanOrEqualTo(200));
+        Assert.That(lines.Take(lines.Length - 1), Has.All.StartWith("ok "));
+        string[] variants =
+        [
+            .. FcKernelVariants.Conv2d, .. FcKernelVariants.Pool2d, .. FcKernelVariants.GlobalPool, .. FcKernelVariants.Activation,
+            .. FcKernelVariants.Softmax, .. FcKernelVariants.Gemm,
+        ];
+        foreach (string v in variants)
+        {
+            Assert.That(lines.Count(l => l.Contains($" {v} ", StringComparison.Ordinal)), Is.GreaterThan(0), $"no case ran {v}:\n{text}");
+        }
+    }
+
+    [Test]
+    public void UnavailableBackendIsSkippedWithItsReason()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["check", "--backend", "cudnn", "--backend", "reference", "--set", "edges"], null, output);
+        Assert.That(rc, Is.Zero, output.ToString());
+        Assert.That(output.ToString(), Does.Contain("skip cudnn: "));
+    }
+
+    [Test]
+    public void UnknownSetIsRejected()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["check", "--set", "lenet"], null, output);
+        Assert.That(rc, Is.Not.Zero);
+        Assert.That(output.ToString(), Does.Contain("lenet"));
+    }
+
+    [Test]
+    public void WrongBackendIsCaughtCountedAndDumped()
+    {
+        BackendRegistry.Register("test-off-by-a-bit", _ => new OffByABitBackend());
+        string dir = Path.Combine(Path.GetTempPath(), "fastconv-check-dump-" + Environment.ProcessId);
+        try
+        {
+            var output = new StringWriter();
+            int rc = FastConv.Cli.Cli.Run(["check", "--backend", "test-off-by-a-bit", "--set", "edges", "--dump", dir], null, output);
+            string text = output.ToString();
+            string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.That(rc, Is.EqualTo(1), text);
+            int convCases = lines.Count(l => l.Contains(" Conv2d ", StringComparison.Ordinal));
+            Assert.That(lines[^1], Does.EndWith($" cases, {convCases} mismatches"), text);
+            Assert.That(lines.Where(l => l.Contains(" Conv2d ", StringComparison.Ordinal)), Has.All.StartWith("MISMATCH"));
+            string[] outputs = Directory.GetFiles(dir, "*-output.npy");
+            Assert.That(outputs, Has.Length.EqualTo(convCases));
+            Assert.That(Directory.GetFiles(dir, "*-reference.npy"), Has.Length.EqualTo(convCases));
+            Assert.That(Directory.GetFiles(dir, "*-input.npy"), Has.Length.EqualTo(convCases));
+
+            // The .npy is well formed: magic, v1.0, a header padded to 64 bytes naming float32 and the shape, then the data.
+            byte[] npy = File.ReadAllBytes(outputs[0]);
+            Assert.That(npy[..6], Is.EqualTo(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y' }));
+            int headerLength = BitConverter.ToUInt16(npy, 8);
+            Assert.That((10 + headerLength) % 64, Is.Zero);
+            string header = Encoding.ASCII.GetString(npy, 10, headerLength);
+            Assert.That(header, Does.StartWith("{'descr': '<f4', 'fortran_order': False, 'shape': (").And.EndWith("\n"));
+            int[] dims = header[(header.IndexOf("'shape': (", StringComparison.Ordinal) + 10)..header.IndexOf(')', StringComparison.Ordinal)]
+                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToArray();
+            Assert.That(npy.Length - 10 - headerLength, Is.EqualTo(4 * dims.Aggregate(1, (a, b) => a * b)));
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Test]
+    public void KernelArgumentStructsHaveTheSizesTheKernelsAssert()
+    {
+        // native/kernels/fc_common.cuh static_asserts the same sizes on the C side.
+        Assert.Multiple(() =>
+        {
+            Assert.That(Unsafe.SizeOf<FcConv2dArgs>(), Is.EqualTo(136));
+            Assert.That(Unsafe.SizeOf<FcPool2dArgs>(), Is.EqualTo(88));
+            Assert.That(Unsafe.SizeOf<FcGlobalPoolArgs>(), Is.EqualTo(32));
+            Assert.That(Unsafe.SizeOf<FcActivationArgs>(), Is.EqualTo(32));
+            Assert.That(Unsafe.SizeOf<FcSoftmaxArgs>(), Is.EqualTo(32));
+            Assert.That(Unsafe.SizeOf<FcGemmArgs>(), Is.EqualTo(72));
+        });
+    }
+
+    /// <summary>The reference, except that every conv output's first element is 0.5 off: what a wrong kernel looks like.</summary>
+    private sealed class OffByABitBackend : IBackend
+    {
+        private readonly ReferenceBackend _inner = new();
+
+        public string Name => "test-off-by-a-bit";
+
+        public IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
+            => new Plan(_inner.PlanConv2d(shape, weights, bias, epilogue));
+
+        public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max) => _inner.PlanPool2d(shape, max);
+        public IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => _inner.PlanGlobalPool(input, max);
+        public IUnaryPlan PlanActivation(Activation activation, TensorShape shape) => _inner.PlanActivation(activation, shape);
+        public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => _inner.PlanSoftmax(shape, axis);
+        public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => _inner.PlanGemm(aShape, b, c, p);
+        public void Dispose() => _inner.Dispose();
+
+        private sealed class Plan(IConv2dPlan inner) : IConv2dPlan
+        {
+            public Conv2dShape Shape => inner.Shape;
+            public string Algorithm => "off-by-a-bit";
+            public long WorkspaceBytes => 0;
+            public TensorShape OutputShape => inner.OutputShape;
+
+            public void Execute(Tensor x, Tensor y, Tensor? residual = null)
+            {
+                inner.Execute(x, y, residual);
+                y.Span[0] += 0.5f; // far outside any fp32 bound on these sizes (Σ|terms| ≤ ~10³ → bound ≤ ~0.1)
+            }
+
+            public void Dispose() => inner.Dispose();
+        }
+    }
+}
