@@ -30,17 +30,18 @@ public static class RunCommand
         var threads = new Option<int?>("--threads") { Description = "CPU worker threads (default: FASTCONV_THREADS or the core count)." };
         var outDir = new Option<string?>("--out") { Description = "Folder to write each output to, as NAME.npy." };
         var runs = new Option<int>("--runs") { Description = "Timed runs after the first (the median is printed).", DefaultValueFactory = _ => 0 };
+        var profile = new Option<bool>("--profile") { Description = "Also print each node's backend, algorithm and median time over the runs." };
         var command = new Command("run", "Run a model once (or --runs times) and write its outputs as .npy files.")
         {
-            model, inputs, backend, threads, outDir, runs,
+            model, inputs, backend, threads, outDir, runs, profile,
         };
         command.SetAction(parse => Execute(
             parse.GetValue(model)!, parse.GetValue(inputs) ?? [], parse.GetValue(backend)!, parse.GetValue(threads),
-            parse.GetValue(outDir), parse.GetValue(runs), parse.InvocationConfiguration.Output));
+            parse.GetValue(outDir), parse.GetValue(runs), parse.InvocationConfiguration.Output, parse.GetValue(profile)));
         return command;
     }
 
-    public static int Execute(string model, IReadOnlyList<string> inputArgs, string backend, int? threads, string? outDir, int runs, TextWriter output)
+    public static int Execute(string model, IReadOnlyList<string> inputArgs, string backend, int? threads, string? outDir, int runs, TextWriter output, bool profile = false)
     {
         if (threads is < 1)
         {
@@ -129,16 +130,33 @@ public static class RunCommand
         if (runs > 0)
         {
             var times = new double[runs];
+            using var process = Process.GetCurrentProcess();
+            TimeSpan cpuBefore = process.TotalProcessorTime;
             for (int r = 0; r < runs; r++)
             {
                 clock.Restart();
                 session.Run(inNames, feeds, outNames, results);
                 times[r] = clock.Elapsed.TotalMilliseconds;
             }
+            process.Refresh();
+            double cpuPerRun = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds / runs;
             Array.Sort(times);
-            timing += Invariant($", median of {runs} runs {times[runs / 2]:F2} ms (min {times[0]:F2} ms)");
+            // CPU time (all threads of the process) per run: on a shared, loaded machine it still shows the work done.
+            timing += Invariant($", median of {runs} runs {times[runs / 2]:F2} ms (min {times[0]:F2} ms), process CPU time {cpuPerRun:F2} ms per run");
         }
         output.WriteLine(timing);
+        if (profile)
+        {
+            var feedMap = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            for (int i = 0; i < feeds.Length; i++)
+            {
+                feedMap[inNames[i]] = feeds[i];
+            }
+            foreach (var (node, ms) in session.Profile(feedMap, Math.Max(runs, 5)))
+            {
+                output.WriteLine(Invariant($"  {ms,9:F3} ms  {node.Backend,-9} {node.Algorithm,-28} {node.Node}"));
+            }
+        }
 
         if (outDir is not null)
         {
