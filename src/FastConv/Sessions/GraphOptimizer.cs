@@ -147,7 +147,7 @@ public static class GraphOptimizer
         foreach (Node n in g.Nodes.ToList())
         {
             string[] present = [.. n.Inputs.Where(i => i.Length > 0)];
-            if (present.Length == 0 || !present.All(g.Constants.ContainsKey) || g.Constants[n.Inputs[0]].Type != ConstantType.Float32)
+            if (present.Length == 0 || !n.HasInput(0) || !present.All(g.Constants.ContainsKey) || g.Constants[n.Inputs[0]].Type != ConstantType.Float32)
             {
                 continue;
             }

@@ -130,6 +130,34 @@ public sealed class SessionTests
     }
 
     [Test]
+    public void ProfileTimesEveryNode()
+    {
+        Network net = TestNetworks.MiniResNet();
+        using var session = net.CreateSession(BackendNames.Cpu);
+        var profile = session.Profile(TestNetworks.RandomInputs(net.Graph, 1), runs: 3);
+        Assert.That(profile.Select(p => p.Node), Is.EqualTo(session.NodePlans));
+        Assert.That(profile.Select(p => p.MedianMs), Is.All.GreaterThanOrEqualTo(0));
+    }
+
+    [Test]
+    public void SoftmaxBeforeOpset13NormalizesTheFlattenedTail()
+    {
+        // Opset 11 Softmax(axis=1) on [2,3,4] normalizes over the 12 values of each batch row, not over axis 1 alone.
+        var g = new Graph("softmax11");
+        g.Inputs.Add(new GraphValue("x", TensorShape.Of(2, 3, 4)));
+        g.Nodes.Add(new Node("Softmax", "s", ["x"], ["y"], new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Of(1L) }) { Opset = 11 });
+        g.Outputs.Add("y");
+        Tensor x = TestData.Floats(new Random(3), TensorShape.Of(2, 3, 4));
+        foreach (string backend in new[] { BackendNames.Reference, BackendNames.Cpu })
+        {
+            using var session = new Session(g, new SessionOptions { Backend = backend });
+            float[] y = session.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray();
+            Assert.That(y.Take(12).Sum(), Is.EqualTo(1f).Within(1e-5f), backend);
+            Assert.That(y.Skip(12).Sum(), Is.EqualTo(1f).Within(1e-5f), backend);
+        }
+    }
+
+    [Test]
     public void PlannerFallsBackPerNodeAndReportsIt()
     {
         using var session = TestNetworks.EveryOp().CreateSession(BackendNames.Cpu);
