@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using FastConv.Backends;
+using FastConv.Cpu;
+using FastConv.Ops;
+
+namespace FastConv.Bench;
+
+/// <summary>
+/// A fast loop for tuning one kernel, not a replacement for the BenchmarkDotNet table: the conv layers of a
+/// named set, FastConv (with a chosen algorithm) and ONNX Runtime set up exactly as <see cref="Conv2dBenchmarks"/>
+/// does (same data, output check included), then timed alternately — FastConv, ORT, FastConv, ... — so that
+/// noise from other processes hits both about equally; prints the median of each and their ratio.
+/// <code>
+/// dotnet run -c Release --project bench/FastConv.Bench -- quick vgg16 conv3_2,conv4_2 --threads 1,2 --batch 1,8 --algo winograd --reps 15
+/// </code>
+/// Layers: a comma list or <c>all</c>; <c>--algo</c> forces a FastConv algorithm (default: the automatic choice).
+/// </summary>
+internal static class QuickTiming
+{
+    public static int Run(string[] args)
+    {
+        if (args.Length < 2)
+        {
+            Console.Error.WriteLine("usage: quick <vgg16|resnet50|mobilenet> <layer,...|all|3x3s1> [--threads 1,2] [--batch 1,8] [--algo name] [--reps n] [--min-ms t]");
+            return 2;
+        }
+        IReadOnlyList<NamedConv2d> set = args[0].ToLowerInvariant() switch
+        {
+            "vgg16" => ShapeSets.Vgg16,
+            "resnet50" => ShapeSets.ResNet50,
+            "mobilenet" => ShapeSets.MobileNet,
+            _ => throw new ArgumentException($"unknown set '{args[0]}'"),
+        };
+        IEnumerable<NamedConv2d> layers = args[1] switch
+        {
+            "all" => set,
+            "3x3s1" => set.Where(l => Conv2dBenchmarks.IsWinogradCandidate(l.WithBatch(1))),
+            _ => args[1].Split(',').Select(n => set.FirstOrDefault(l => l.Name == n) ?? throw new ArgumentException($"no layer '{n}'")),
+        };
+        int[] threads = [1, 2], batches = [1, 8];
+        string? algo = null;
+        int reps = 11;
+        double minMs = 300;
+        for (int i = 2; i < args.Length; i += 2)
+        {
+            string v = args[i + 1];
+            switch (args[i])
+            {
+                case "--threads": threads = v.Split(',').Select(int.Parse).ToArray(); break;
+                case "--batch": batches = v.Split(',').Select(int.Parse).ToArray(); break;
+                case "--algo": algo = v; break;
+                case "--reps": reps = int.Parse(v); break;
+                case "--min-ms": minMs = double.Parse(v); break;
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+        Console.WriteLine($"{"layer",-22} {"thr",3} {"N",3} {"algorithm",-12} {"FastConv ms",11} {"ORT ms",9} {"ratio",6}");
+        foreach (NamedConv2d layer in layers)
+        {
+            foreach (int t in threads)
+            {
+                foreach (int n in batches)
+                {
+                    Case(layer, t, n, algo, reps, minMs);
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static void Case(NamedConv2d layer, int threads, int batch, string? algo, int reps, double minMs)
+    {
+        Conv2dShape shape = layer.WithBatch(batch);
+        float gain = 1f / MathF.Sqrt(shape.InputChannelsPerGroup * shape.R * shape.S);
+        float[] weights = new float[shape.WeightShape.ElementCount];
+        AlignedBuffer.Uniform(weights, AlignedBuffer.StableSeed(layer.ToString(), 2), -gain, gain);
+        float[] bias = new float[shape.K];
+        AlignedBuffer.Uniform(bias, AlignedBuffer.StableSeed(layer.ToString(), 3), -0.1f, 0.1f);
+        var x = new AlignedBuffer(shape.InputShape).FillUniform(AlignedBuffer.StableSeed(layer.ToString(), 1), -1f, 1f);
+        var yf = new AlignedBuffer(shape.OutputShape);
+        var yo = new AlignedBuffer(shape.OutputShape);
+        using var backend = new CpuBackend(new CpuBackendOptions { Threads = threads, ConvAlgorithm = algo });
+        using IConv2dPlan plan = backend.PlanConv2d(shape, Tensor.FromArray(weights, shape.WeightShape.Dims), Tensor.FromArray(bias, shape.K), ConvEpilogue.None);
+        using var ort = OrtOneNode.Conv(shape, weights, bias, threads, x, yo);
+        yf.Poison();
+        plan.Execute(x.Tensor, yf.Tensor);
+        ort.Run();
+        OutputCheck.Agree($"{layer} N={batch} threads={threads} {plan.Algorithm}", yf.Span, yo.Span, OutputCheck.FastTolerance);
+
+        // Calls per sample so a sample lasts ≥ ~minMs / reps.
+        var sw = Stopwatch.StartNew();
+        plan.Execute(x.Tensor, yf.Tensor);
+        ort.Run();
+        double once = Math.Max(sw.Elapsed.TotalMilliseconds, 0.01);
+        int inner = Math.Max(1, (int)(minMs / reps / once));
+        var f = new double[reps];
+        var o = new double[reps];
+        for (int r = 0; r < reps; r++)
+        {
+            sw.Restart();
+            for (int i = 0; i < inner; i++)
+            {
+                plan.Execute(x.Tensor, yf.Tensor);
+            }
+            f[r] = sw.Elapsed.TotalMilliseconds / inner;
+            sw.Restart();
+            for (int i = 0; i < inner; i++)
+            {
+                ort.Run();
+            }
+            o[r] = sw.Elapsed.TotalMilliseconds / inner;
+        }
+        Array.Sort(f);
+        Array.Sort(o);
+        double fm = f[reps / 2], om = o[reps / 2];
+        Console.WriteLine($"{layer,-22} {threads,3} {batch,3} {plan.Algorithm,-12} {fm,11:F3} {om,9:F3} {fm / om,6:F2}");
+    }
+}
