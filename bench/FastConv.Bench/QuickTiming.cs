@@ -21,7 +21,7 @@ internal static class QuickTiming
     {
         if (args.Length < 2)
         {
-            Console.Error.WriteLine("usage: quick <vgg16|resnet50|mobilenet> <layer,...|all|3x3s1> [--threads 1,2] [--batch 1,8] [--algo name] [--reps n] [--min-ms t]");
+            Console.Error.WriteLine("usage: quick <vgg16|resnet50|mobilenet> <layer,...|all|3x3s1> [--threads 1,2] [--batch 1,8] [--algo name] [--reps n] [--min-ms t] [--wino-t tiles] [--wino-mode shared|private]");
             return 2;
         }
         IReadOnlyList<NamedConv2d> set = args[0].ToLowerInvariant() switch
@@ -40,6 +40,7 @@ internal static class QuickTiming
         int[] threads = [1, 2], batches = [1, 8];
         string? algo = null;
         int reps = 11;
+        var schedule = new FastConv.Cpu.Conv2d.WinogradSchedule(0, null);
         double minMs = 300;
         for (int i = 2; i < args.Length; i += 2)
         {
@@ -50,6 +51,8 @@ internal static class QuickTiming
                 case "--batch": batches = v.Split(',').Select(int.Parse).ToArray(); break;
                 case "--algo": algo = v; break;
                 case "--reps": reps = int.Parse(v); break;
+                case "--wino-t": schedule = schedule with { BlockTiles = int.Parse(v) }; break;
+                case "--wino-mode": schedule = schedule with { Cooperative = v == "shared" }; break;
                 case "--min-ms": minMs = double.Parse(v); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
@@ -61,14 +64,14 @@ internal static class QuickTiming
             {
                 foreach (int n in batches)
                 {
-                    Case(layer, t, n, algo, reps, minMs);
+                    Case(layer, t, n, algo, schedule, reps, minMs);
                 }
             }
         }
         return 0;
     }
 
-    private static void Case(NamedConv2d layer, int threads, int batch, string? algo, int reps, double minMs)
+    private static void Case(NamedConv2d layer, int threads, int batch, string? algo, FastConv.Cpu.Conv2d.WinogradSchedule schedule, int reps, double minMs)
     {
         Conv2dShape shape = layer.WithBatch(batch);
         float gain = 1f / MathF.Sqrt(shape.InputChannelsPerGroup * shape.R * shape.S);
@@ -80,7 +83,10 @@ internal static class QuickTiming
         var yf = new AlignedBuffer(shape.OutputShape);
         var yo = new AlignedBuffer(shape.OutputShape);
         using var backend = new CpuBackend(new CpuBackendOptions { Threads = threads, ConvAlgorithm = algo });
-        using IConv2dPlan plan = backend.PlanConv2d(shape, Tensor.FromArray(weights, shape.WeightShape.Dims), Tensor.FromArray(bias, shape.K), ConvEpilogue.None);
+        Tensor w = Tensor.FromArray(weights, shape.WeightShape.Dims), b = Tensor.FromArray(bias, shape.K);
+        using IConv2dPlan plan = schedule == default || algo != "winograd"
+            ? backend.PlanConv2d(shape, w, b, ConvEpilogue.None)
+            : FastConv.Cpu.Conv2d.WinogradConv2d.F4.Plan(shape, w, b, ConvEpilogue.None, backend.Context, schedule);
         using var ort = OrtOneNode.Conv(shape, weights, bias, threads, x, yo);
         yf.Poison();
         plan.Execute(x.Tensor, yf.Tensor);

@@ -71,9 +71,30 @@ public sealed class WinogradConv2d : IConv2dAlgorithm
         {
             throw new InvalidHyperparameterException($"cpu backend: conv algorithm '{Name}' does not support {shape} (precision {context.Options.Precision}).");
         }
-        return new WinogradConv2dPlan(Name, _m, shape, weights, bias, epilogue, context);
+        return new WinogradConv2dPlan(Name, _m, shape, weights, bias, epilogue, context, default);
+    }
+
+    /// <summary>
+    /// Plans with a forced schedule instead of the automatic one: tests use it to put block boundaries inside
+    /// tile rows and to run both thread modes on small problems, the benchmarks' quick loop to tune.
+    /// </summary>
+    internal IConv2dPlan Plan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context, WinogradSchedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(context);
+        if (!Supports(shape, context))
+        {
+            throw new InvalidHyperparameterException($"cpu backend: conv algorithm '{Name}' does not support {shape} (precision {context.Options.Precision}).");
+        }
+        return new WinogradConv2dPlan(Name, _m, shape, weights, bias, epilogue, context, schedule);
     }
 }
+
+/// <summary>
+/// A forced Winograd schedule: <paramref name="BlockTiles"/> tiles per block (0: automatic) and whether the threads
+/// share each block (<c>true</c>), run whole blocks each (<c>false</c>) or as the plan decides (null).
+/// </summary>
+internal readonly record struct WinogradSchedule(int BlockTiles, bool? Cooperative);
 
 /// <summary>
 /// A planned Winograd convolution. Output tiles (m×m, read from α×α input tiles, α = m + 2) are numbered
@@ -139,7 +160,7 @@ internal sealed unsafe class WinogradConv2dPlan : IConv2dPlan
     // The tensors of the run in progress (pinned by Execute for its duration).
     private float* _x, _y, _r;
 
-    public WinogradConv2dPlan(string name, int m, Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context)
+    public WinogradConv2dPlan(string name, int m, Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context, WinogradSchedule schedule)
     {
         Algorithm = name;
         Shape = shape;
@@ -210,19 +231,14 @@ internal sealed unsafe class WinogradConv2dPlan : IConv2dPlan
         // Threads run blocks of their own when each gets a few blocks of ≥ 48 tiles (so U, reread per block,
         // is used ≥ 48 times per load); otherwise they share each block.
         _cooperative = threads > 1 && !(privateTiles >= 48 && _tiles >= 3L * threads * privateTiles);
-        string? mode = Environment.GetEnvironmentVariable("FASTCONV_WINO_MODE");
-        if (mode == "coop")
+        if (schedule.Cooperative is bool forcedMode)
         {
-            _cooperative = threads > 1;
-        }
-        else if (mode == "private")
-        {
-            _cooperative = false;
+            _cooperative = forcedMode && threads > 1;
         }
         int tb = _cooperative || threads == 1 ? Math.Max(sharedTiles, 16) : Math.Max(privateTiles, 16);
-        if (int.TryParse(Environment.GetEnvironmentVariable("FASTCONV_WINO_T"), out int forced) && forced > 0)
+        if (schedule.BlockTiles > 0)
         {
-            tb = forced;
+            tb = schedule.BlockTiles;
         }
         _blockTiles = Math.Min(tb, _tiles);
         _blocks = (_tiles + _blockTiles - 1) / _blockTiles;
