@@ -110,10 +110,11 @@ internal readonly record struct WinogradSchedule(int BlockTiles, bool? Cooperati
 /// outputs written once.</item>
 /// </list>
 /// <para>
-/// Threads: with one thread, or with many tiles and few channels (V and M of a block small enough for one
-/// thread's L2), each thread takes whole blocks (no synchronisation). Otherwise all threads share each block,
-/// every phase split across them (channels, GEMM items, output channels) — so two threads scale at batch 1 even
-/// when the whole layer is one block, and U (MBs for deep layers) is streamed once per block, not once per thread.
+/// Threads: each takes whole blocks, handed out dynamically, with its own V and M (one pool call per run; blocks
+/// are sized so every thread gets one). A forced schedule can instead have all threads share each block, every
+/// phase split across them (channels, GEMM items, output channels), which streams U once per block rather than
+/// once per thread but costs three pool calls per block — each a wait for the slowest helper, ruinous on a
+/// machine shared with other work.
 /// </para>
 /// <para>
 /// At AVX-512 with F(4×4) the transforms work on whole tile rows straight from and to the tensors
@@ -125,14 +126,11 @@ internal readonly record struct WinogradSchedule(int BlockTiles, bool? Cooperati
 internal sealed unsafe class WinogradConv2dPlan : IConv2dPlan
 {
     /// <summary>
-    /// Bytes of V + M for a block that all threads share: they live in L3 between the phases (written by one
-    /// phase, read by the next), and a block this size keeps U's stream (U is reread once per block) below
-    /// about one byte per 25 flops even for 512 channels.
+    /// Bytes of V + M for one block: they live in L2/L3 between the phases (written by one phase, read by the
+    /// next), and a block this size keeps U's stream (U is reread once per block) below about one byte per 25
+    /// flops even for 512 channels.
     /// </summary>
-    private const long SharedBlockBytes = 6L << 20;
-
-    /// <summary>Bytes of V + M for a block one thread runs alone: its share of L2 plus a little L3.</summary>
-    private const long PrivateBlockBytes = 1L << 20;
+    private const long BlockBytes = 6L << 20;
 
     private readonly int _m, _alpha, _points, _c, _k, _mr, _kBlocks;
     private readonly SimdLevel _level;
@@ -225,18 +223,21 @@ internal sealed unsafe class WinogradConv2dPlan : IConv2dPlan
         _tiles = (int)tiles;
         int threads = context.Pool.Threads;
 
-        // Block size. Every tile costs 4·α²·(C + K) bytes of V and M.
+        // Block size. Every tile costs 4·α²·(C + K) bytes of V and M; a block's V and M live in L2/L3 between the
+        // phases, and U is streamed once per block, so blocks are as large as that budget allows — but no larger
+        // than a thread's share of the tiles, so that every thread has a block.
         long perTile = 4L * _points * (_c + kPad);
-        int privateTiles = RoundDown16(PrivateBlockBytes / perTile);
-        int sharedTiles = RoundDown16(SharedBlockBytes / perTile);
-        // Threads run blocks of their own when each gets a few blocks of ≥ 48 tiles (so U, reread per block,
-        // is used ≥ 48 times per load); otherwise they share each block.
-        _cooperative = threads > 1 && !(privateTiles >= 48 && _tiles >= 3L * threads * privateTiles);
-        if (schedule.Cooperative is bool forcedMode)
+        int budgetTiles = Math.Max(16, RoundDown16(BlockBytes / perTile));
+        int share = (int)(((long)_tiles + threads - 1) / threads + 15) / 16 * 16;
+        int tb = Math.Min(budgetTiles, share);
+        // Threads run whole blocks of their own (one pool call per run). Sharing every block phase by phase
+        // (three pool calls per block) scaled as well on a quiet machine but collapsed on a busy one, where
+        // each phase waits for a descheduled helper: it is kept for forced schedules (and tested) only.
+        _cooperative = schedule.Cooperative is true && threads > 1;
+        if (_cooperative)
         {
-            _cooperative = forcedMode && threads > 1;
+            tb = budgetTiles;
         }
-        int tb = _cooperative || threads == 1 ? Math.Max(sharedTiles, 16) : Math.Max(privateTiles, 16);
         if (schedule.BlockTiles > 0)
         {
             tb = schedule.BlockTiles;
