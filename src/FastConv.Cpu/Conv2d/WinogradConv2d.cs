@@ -111,10 +111,10 @@ internal readonly record struct WinogradSchedule(int BlockTiles, bool? Cooperati
 /// </list>
 /// <para>
 /// Threads: each takes whole blocks, handed out dynamically, with its own V and M (one pool call per run; blocks
-/// are sized so every thread gets one). A forced schedule can instead have all threads share each block, every
-/// phase split across them (channels, GEMM items, output channels), which streams U once per block rather than
-/// once per thread but costs three pool calls per block — each a wait for the slowest helper, ruinous on a
-/// machine shared with other work.
+/// are sized so every thread gets one). When the tiles are too few for that (≤ 16 per spare thread), all threads
+/// share the block instead, every phase split across them (channels, GEMM items, output channels): U is then
+/// streamed once per block rather than once per thread, but each phase is a pool call that waits for the
+/// slowest helper — cheap on a quiet machine, ruinous on one shared with other work.
 /// </para>
 /// <para>
 /// At AVX-512 with F(4×4) the transforms work on whole tile rows straight from and to the tensors
@@ -230,10 +230,12 @@ internal sealed unsafe class WinogradConv2dPlan : IConv2dPlan
         int budgetTiles = Math.Max(16, RoundDown16(BlockBytes / perTile));
         int share = (int)(((long)_tiles + threads - 1) / threads + 15) / 16 * 16;
         int tb = Math.Min(budgetTiles, share);
-        // Threads run whole blocks of their own (one pool call per run). Sharing every block phase by phase
-        // (three pool calls per block) scaled as well on a quiet machine but collapsed on a busy one, where
-        // each phase waits for a descheduled helper: it is kept for forced schedules (and tested) only.
-        _cooperative = schedule.Cooperative is true && threads > 1;
+        // Threads run whole blocks of their own (one pool call per run). Only when there are too few tiles for
+        // a block per thread (≤ 16 tiles, e.g. 14×14 at batch 1) do they share the one block phase by phase:
+        // three pool calls per block, each a wait for the slowest helper — cheap on a quiet machine, costly on a
+        // busy one, so not the default where private blocks work.
+        _cooperative = schedule.Cooperative ?? (threads > 1 && _tiles <= 16 * (threads - 1));
+        _cooperative &= threads > 1;
         if (_cooperative)
         {
             tb = budgetTiles;
