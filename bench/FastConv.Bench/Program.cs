@@ -8,6 +8,10 @@ if (args.Length > 0 && args[0] == "report")
 {
     return CpuBenchmarkReport.Run(args[1..]);
 }
+if (args.Length > 0 && args[0] == "quick")
+{
+    return QuickTiming.Run(args[1..]);
+}
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Conv2dBenchmarks).Assembly).Run(args, BenchConfig.Create(args));
 // A case whose output check (or run) failed has no result: exit non-zero so ./build.sh --target=Bench fails too.
 var failed = summaries.SelectMany(s => s.Reports).Where(r => !r.Success).Select(r => r.BenchmarkCase.DisplayInfo).ToList();

@@ -38,8 +38,13 @@ public abstract class BackendConformanceTests
     [TestCaseSource(nameof(ConvCases))]
     public void Conv2d(ConvCase c) => CheckConv(Backend, c, ConvErrorFactor);
 
-    /// <summary>Plans and runs <paramref name="c"/> on <paramref name="backend"/> and compares it with the reference.</summary>
-    internal static void CheckConv(IBackend backend, ConvCase c, Func<IConv2dPlan, double> errorFactor)
+    /// <summary>
+    /// Plans and runs <paramref name="c"/> on <paramref name="backend"/> and compares it with the reference;
+    /// <paramref name="planner"/>, when given, plans instead of the backend's PlanConv2d (e.g. an algorithm with a
+    /// forced schedule).
+    /// </summary>
+    internal static void CheckConv(IBackend backend, ConvCase c, Func<IConv2dPlan, double> errorFactor,
+        Func<Conv2dShape, Tensor, Tensor?, ConvEpilogue, IConv2dPlan>? planner = null)
     {
         var rng = new Random(c.Seed);
         Conv2dShape s = c.Shape;
@@ -52,7 +57,7 @@ public abstract class BackendConformanceTests
         var expected = TestData.Poisoned(s.OutputShape);
         Reference.Conv2dFused(x, w, bias, s.Params, epilogue, residual, expected);
 
-        using IConv2dPlan plan = backend.PlanConv2d(s, w, bias, epilogue);
+        using IConv2dPlan plan = planner is null ? backend.PlanConv2d(s, w, bias, epilogue) : planner(s, w, bias, epilogue);
         var actual = TestData.Poisoned(s.OutputShape);
         plan.Execute(x, actual, residual);
 

@@ -1,5 +1,6 @@
 using FastConv.Backends;
 using FastConv.Cpu;
+using FastConv.Cpu.Conv2d;
 using FastConv.Ops;
 using FastConv.Tests.Backends;
 using FastConv.Tests.Support;
@@ -71,11 +72,62 @@ public sealed class WinogradTests
         });
     }
 
+    /// <summary>
+    /// Problems for the block machinery's rarer roads: tile rows wider than 16 tiles (two lane groups, the second
+    /// partial) and exactly 16, C and K multiples of no micro-kernel height (19, 37), batch 2 and 3, asymmetric
+    /// padding, a last tile row with one valid output row, the residual and scale/shift epilogues.
+    /// </summary>
+    private static ConvCase[] ScheduleProblems()
+    {
+        var rng = new Random(77);
+        return
+        [
+            new(new Conv2dShape(2, 19, 30, 70, 37, 3, 3, new Conv2dParams { Padding = new Padding2d(1, 0, 2, 1) }), true, ConvCaseSource.EpilogueFor(3, 37, rng), 7001),
+            new(new Conv2dShape(3, 24, 13, 9, 20, 3, 3, Conv2dParams.Create(pad: 1)), false, ConvCaseSource.EpilogueFor(4, 20, rng), 7002),
+            new(new Conv2dShape(1, 16, 67, 66, 8, 3, 3, Conv2dParams.Create(pad: 0)), true, ConvCaseSource.EpilogueFor(2, 8, rng), 7003),
+        ];
+    }
+
+    /// <summary>
+    /// Forced schedules: blocks of 16, 23 and 40 tiles (so block boundaries fall inside tile rows and across
+    /// images), threads sharing each block or running whole blocks, and the automatic choice.
+    /// </summary>
+    private static readonly (int Tiles, bool? Shared)[] Schedules = [(16, true), (23, false), (40, true), (0, null)];
+
+    public static IEnumerable<TestCaseData> ScheduleCases()
+    {
+        ConvCase[] problems = ScheduleProblems();
+        foreach (string algorithm in Algorithms)
+        {
+            foreach (SimdLevel level in Levels)
+            {
+                foreach ((int tiles, bool? shared) in Schedules)
+                {
+                    for (int i = 0; i < problems.Length; i++)
+                    {
+                        string mode = shared is null ? "auto" : shared.Value ? "shared" : "private";
+                        yield return new TestCaseData(algorithm, level, tiles, shared, problems[i])
+                            .SetName($"{algorithm}/{level}/blocks of {(tiles == 0 ? "auto" : tiles.ToString())}, {mode}: Conv2d({problems[i]}) #{i}");
+                    }
+                }
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(ScheduleCases))]
+    public void MatchesReferenceWithForcedSchedule(string algorithm, SimdLevel level, int blockTiles, bool? shared, ConvCase c)
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Simd = level, Threads = 2 });
+        var wino = (WinogradConv2d)Conv2dAlgorithms.Find(algorithm)!;
+        BackendConformanceTests.CheckConv(backend, c, plan => CpuConvErrorFactors.For(plan.Algorithm),
+            (s, w, b, e) => wino.Plan(s, w, b, e, backend.Context, new WinogradSchedule(blockTiles, shared)));
+    }
+
     [Test]
     public void FewTilesAreLeftToDirectUnlessForced()
     {
-        // 14×14 at batch 1 is 4×4 = 16 tiles of F(4×4): measured 2.5–3× slower than direct, so not chosen.
-        var shape = new Conv2dShape(1, 64, 14, 14, 64, 3, 3, Conv2dParams.Create(pad: 1));
+        // 7×7 at batch 1 is 2×2 = 4 tiles of F(4×4): U, reread for every block, outweighs the saved multiplies.
+        var shape = new Conv2dShape(1, 64, 7, 7, 64, 3, 3, Conv2dParams.Create(pad: 1));
         var w = TestData.Floats(new Random(1), shape.WeightShape);
         using (var auto = new CpuBackend(new CpuBackendOptions { Threads = 2 }))
         using (IConv2dPlan plan = auto.PlanConv2d(shape, w, null, ConvEpilogue.None))
@@ -87,9 +139,9 @@ public sealed class WinogradTests
         {
             Assert.That(plan.Algorithm, Is.EqualTo("winograd"));
         }
-        // The same layer at batch 8 has 128 tiles: Winograd again.
+        // The same layer at batch 4 has 16 tiles: Winograd again.
         using (var auto = new CpuBackend(new CpuBackendOptions { Threads = 2 }))
-        using (IConv2dPlan plan = auto.PlanConv2d(shape with { N = 8 }, w, null, ConvEpilogue.None))
+        using (IConv2dPlan plan = auto.PlanConv2d(shape with { N = 4 }, w, null, ConvEpilogue.None))
         {
             Assert.That(plan.Algorithm, Is.EqualTo("winograd"));
         }
