@@ -35,7 +35,15 @@ public sealed class WorkerPool : IDisposable
     private IParallelJob? _job;
     private int _count;
     private int _next;
-    private int _pending;
+    // Admission of helpers to the current call: ≥ 0 counts the helpers that joined, negative means closed.
+    // The caller closes it once it has drained the indices itself, then waits only for helpers that joined —
+    // never for one the OS has not scheduled yet (on a loaded machine that wait cost milliseconds per call).
+    private int _admission = int.MinValue;
+    // Helpers still working, plus Unjoined until the caller closes admission and subtracts it (adding the count
+    // that joined): whoever brings it to zero is the last one out. If that is a helper, the caller is waiting and
+    // gets the signal; if it is the caller, every helper is gone and it does not wait. No signal outlives its call.
+    private const int Unjoined = 1 << 30;
+    private int _remaining;
     private ExceptionDispatchInfo? _failure;
     private volatile bool _disposed;
 
@@ -98,10 +106,15 @@ public sealed class WorkerPool : IDisposable
             _count = count;
             _next = 0;
             _failure = null;
-            int helpers = Math.Min(Threads - 1, count - 1);
-            _pending = helpers;
+            _remaining = Unjoined;
             _done.Reset();
-            _start.Release(helpers);
+            Volatile.Write(ref _admission, 0);
+            // Wake as many helpers as could take an index; permits left over from a call they slept through count.
+            int wake = Math.Min(Threads - 1, count - 1) - _start.CurrentCount;
+            if (wake > 0)
+            {
+                _start.Release(wake);
+            }
             t_inJob = true;
             try
             {
@@ -116,7 +129,11 @@ public sealed class WorkerPool : IDisposable
             {
                 t_inJob = false;
             }
-            _done.Wait();
+            int joined = Interlocked.Exchange(ref _admission, int.MinValue);
+            if (Interlocked.Add(ref _remaining, joined - Unjoined) != 0)
+            {
+                _done.Wait();
+            }
             _job = null;
             _failure?.Throw();
         }
@@ -142,6 +159,10 @@ public sealed class WorkerPool : IDisposable
             {
                 return;
             }
+            if (!TryJoin())
+            {
+                continue; // woken for a call that the caller already finished alone
+            }
             try
             {
                 Work();
@@ -153,12 +174,27 @@ public sealed class WorkerPool : IDisposable
             }
             finally
             {
-                if (Interlocked.Decrement(ref _pending) == 0)
+                if (Interlocked.Decrement(ref _remaining) == 0)
                 {
                     _done.Set();
                 }
             }
         }
+    }
+
+    private bool TryJoin()
+    {
+        int admitted;
+        do
+        {
+            admitted = Volatile.Read(ref _admission);
+            if (admitted < 0)
+            {
+                return false;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _admission, admitted + 1, admitted) != admitted);
+        return true;
     }
 
     public void Dispose()
