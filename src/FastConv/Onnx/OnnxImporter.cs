@@ -22,6 +22,7 @@ internal sealed class OnnxImporter
     private readonly IReadOnlyDictionary<string, int[]>? _inputShapes;
     private readonly string? _baseDirectory;
     private readonly List<string> _problems = [];
+    private readonly HashSet<Node> _listed = new(ReferenceEqualityComparer.Instance);
     private int _opset;
     private string _source = "model";
 
@@ -142,41 +143,38 @@ internal sealed class OnnxImporter
         {
             string domain = n.Domain ?? "";
             string opLabel = $"{n.OpType} '{n.Name}'";
-            if (domain.Length > 0 && domain != "ai.onnx")
-            {
-                _problems.Add($"{opLabel} (domain '{domain}'): only the default ONNX domain is supported");
-                continue;
-            }
+            bool foreign = domain.Length > 0 && domain != "ai.onnx";
+            if (foreign)
+                _problems.Add($"{opLabel} (opset {_opset}, domain '{domain}'): only the default ONNX domain is supported");
             var attrs = new Dictionary<string, AttributeValue>(StringComparer.Ordinal);
             foreach (var a in n.Attribute)
             {
                 var v = ConvertAttribute(a, n);
                 if (v is not null) attrs[a.Name] = v;
             }
-            if (n.OpType == "Constant")
+            if (n.OpType == "Constant" && !foreign)
             {
                 var value = ConstantValue(n, attrs);
                 if (value is not null && n.Output.Count > 0 && n.Output[0].Length > 0)
                     graph.AddConstant(n.Output[0], value);
                 continue;
             }
-            graph.Nodes.Add(new Node(n.OpType, n.Name, [.. n.Input], [.. n.Output], attrs) { Opset = _opset });
+            var node = new Node(n.OpType, n.Name, [.. n.Input], [.. n.Output], attrs) { Opset = _opset };
+            if (foreign) _listed.Add(node); // kept in place (its consumers are still judged), never run
+            graph.Nodes.Add(node);
         }
         foreach (var o in g.Output) graph.Outputs.Add(o.Name);
-        ThrowIfProblems();
 
+        // Every problem is collected before one error is thrown: unknown op types now, attribute-level ones once
+        // folding has put constants in place (a Reshape's shape, a Resize's scales).
         OpsetNormalizer.Normalize(graph, _opset, names, _problems);
-        ThrowIfProblems();
+        OnnxOpSupport.CheckKnown(graph, _listed, _problems);
 
-        OnnxOpSupport.CheckKnown(graph, _problems);
-        ThrowIfProblems();
-
-        var shapes = ShapeFolder.Run(graph, OnnxOpSupport.Infer, names, _problems, MaxValueElements, _source);
+        var shapes = ShapeFolder.Run(graph, OnnxOpSupport.Infer, names, _listed, _problems, MaxValueElements, _source);
         OpsetNormalizer.NormalizeAfterShapes(graph, shapes, names, _opset, _problems);
-        ThrowIfProblems();
-
         Prune(graph);
-        OnnxOpSupport.CheckWithShapes(graph, _problems);
+        OnnxOpSupport.CheckWithShapes(graph, _listed, _problems);
+        ThrowIfProblems();
         return graph;
     }
 

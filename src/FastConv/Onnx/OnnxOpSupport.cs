@@ -13,12 +13,19 @@ internal static class OnnxOpSupport
     private static readonly HashSet<string> Rewritten = new(StringComparer.Ordinal) { "Squeeze", "Unsqueeze" };
 
     /// <summary>First pass, op types only: every node whose type neither the registry, the folder nor the importer knows.</summary>
-    public static void CheckKnown(Graph graph, List<string> problems)
+    /// <param name="graph">The graph after opset normalization.</param>
+    /// <param name="listed">Nodes already listed (foreign domains); the ones listed here join them, so no node is listed twice.</param>
+    /// <param name="problems">Where each problem line goes.</param>
+    public static void CheckKnown(Graph graph, HashSet<Node> listed, List<string> problems)
     {
         foreach (var n in graph.Nodes)
         {
+            if (listed.Contains(n)) continue;
             if (!OpRegistry.TryGet(n.OpType, out _) && !ConstantEvaluator.Knows(n.OpType) && !Rewritten.Contains(n.OpType))
+            {
                 problems.Add($"{n.Describe()} (opset {n.Opset}): op type '{n.OpType}' is not supported");
+                listed.Add(n);
+            }
         }
     }
 
@@ -31,5 +38,15 @@ internal static class OnnxOpSupport
     }
 
     /// <summary>Last pass: what the registry says of every remaining node, with folded constants in place.</summary>
-    public static void CheckWithShapes(Graph graph, List<string> problems) => problems.AddRange(OpRegistry.UnsupportedNodes(graph));
+    public static void CheckWithShapes(Graph graph, HashSet<Node> listed, List<string> problems)
+    {
+        foreach (var n in graph.Nodes)
+        {
+            if (listed.Contains(n)) continue;
+            if (!OpRegistry.TryGet(n.OpType, out _))
+                problems.Add($"{n.Describe()} (opset {n.Opset}): op type '{n.OpType}' is only supported when FastConv can compute it at load (its inputs are constants or shapes)");
+            else if (!OpRegistry.IsSupported(n, graph, out string? problem))
+                problems.Add(problem!);
+        }
+    }
 }

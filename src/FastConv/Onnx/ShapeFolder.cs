@@ -22,7 +22,7 @@ internal static class ShapeFolder
     /// ConstantOfShape/Range/Expand must not make the loader allocate gigabytes.</summary>
     public const long MaxFoldElements = 1L << 24;
 
-    public static Dictionary<string, TensorShape> Run(Graph graph, InferShapes infer, NameScope names, List<string> problems, long maxValueElements, string source)
+    public static Dictionary<string, TensorShape> Run(Graph graph, InferShapes infer, NameScope names, ISet<Node> unsupported, List<string> problems, long maxValueElements, string source)
     {
         var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
         foreach (var i in graph.Inputs) shapes[i.Name] = i.Shape;
@@ -32,6 +32,11 @@ internal static class ShapeFolder
         var kept = new List<Node>(graph.Nodes.Count);
         foreach (var n in graph.Nodes)
         {
+            if (unsupported.Contains(n))
+            {
+                kept.Add(n); // already listed as unsupported: neither folded nor inferred, its outputs stay unknown
+                continue;
+            }
             var inputShapes = n.Inputs.Select(s => s.Length > 0 && shapes.TryGetValue(s, out var sh) ? sh : null).ToArray();
             GraphConstant[]? folded;
             try
