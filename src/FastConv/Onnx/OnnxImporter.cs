@@ -19,14 +19,14 @@ internal sealed class OnnxImporter
     /// <summary>Most elements a graph input or an inferred intermediate value may have (2^28 floats = 1 GiB).</summary>
     public const long MaxValueElements = 1L << 28;
 
-    private readonly IReadOnlyDictionary<string, int[]>? _inputShapes;
+    private readonly IReadOnlyDictionary<string, TensorShape>? _inputShapes;
     private readonly string? _baseDirectory;
     private readonly List<string> _problems = [];
     private readonly HashSet<Node> _listed = new(ReferenceEqualityComparer.Instance);
     private int _opset;
     private string _source = "model";
 
-    public OnnxImporter(IReadOnlyDictionary<string, int[]>? inputShapes, string? baseDirectory)
+    public OnnxImporter(IReadOnlyDictionary<string, TensorShape>? inputShapes, string? baseDirectory)
     {
         _inputShapes = inputShapes;
         _baseDirectory = baseDirectory;
@@ -249,7 +249,7 @@ internal sealed class OnnxImporter
             throw new UnsupportedModelException([$"{what} has element type {OnnxTensors.TypeName(tt.ElemType)}; FastConv runs float32 inputs"]);
 
         int[]? given = null;
-        if (_inputShapes is not null && _inputShapes.TryGetValue(vi.Name, out var g)) given = g;
+        if (_inputShapes is not null && _inputShapes.TryGetValue(vi.Name, out var g)) given = [.. g];
         var fileShape = tt?.Shape;
         int[] dims;
         if (fileShape is null)

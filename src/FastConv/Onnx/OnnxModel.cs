@@ -26,7 +26,7 @@ public static class OnnxModel
     /// <summary>Loads a model file; external data files are looked up beside it.</summary>
     /// <param name="path">The <c>.onnx</c> file.</param>
     /// <param name="inputShapes">Optional shapes for graph inputs by name (fixes symbolic dimensions; must agree with fixed ones).</param>
-    public static Graph Load(string path, IReadOnlyDictionary<string, int[]>? inputShapes = null)
+    public static Graph Load(string path, IReadOnlyDictionary<string, TensorShape>? inputShapes = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         byte[] bytes;
@@ -46,7 +46,7 @@ public static class OnnxModel
     /// <param name="model">The serialized <c>ModelProto</c>.</param>
     /// <param name="inputShapes">Optional shapes for graph inputs by name.</param>
     /// <param name="externalDataDirectory">Folder holding external data files; null forbids external data.</param>
-    public static Graph Load(byte[] model, IReadOnlyDictionary<string, int[]>? inputShapes = null, string? externalDataDirectory = null)
+    public static Graph Load(byte[] model, IReadOnlyDictionary<string, TensorShape>? inputShapes = null, string? externalDataDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         return new OnnxImporter(inputShapes, externalDataDirectory).Import(model, "model");

@@ -30,7 +30,7 @@ public class OnnxLoaderTests
     {
         var lenet = OnnxTestNets.LeNet();
         Assert.That(OnnxModel.Load(lenet.Model).Inputs[0].Shape, Is.EqualTo(TensorShape.Of(1, 1, 32, 32)));
-        Graph g = OnnxModel.Load(lenet.Model, new Dictionary<string, int[]> { ["input"] = [3, 1, 32, 32] });
+        Graph g = OnnxModel.Load(lenet.Model, new Dictionary<string, TensorShape> { ["input"] = TensorShape.Of(3, 1, 32, 32) });
         Assert.That(g.Inputs[0].Shape, Is.EqualTo(TensorShape.Of(3, 1, 32, 32)));
         // The flatten sub-graph folded with batch 3: Reshape to [3, -1].
         var reshape = g.Nodes.First(n => n.OpType == "Reshape");
@@ -45,7 +45,7 @@ public class OnnxLoaderTests
         b.Output(b.Relu(x));
         var e = Assert.Throws<InvalidModelException>(() => OnnxModel.Load(b.ToBytes()));
         Assert.That(e!.Message, Does.Contain("'x'").And.Contain("'H'"));
-        Graph g = OnnxModel.Load(b.ToBytes(), new Dictionary<string, int[]> { ["x"] = [1, 3, 5, 7] });
+        Graph g = OnnxModel.Load(b.ToBytes(), new Dictionary<string, TensorShape> { ["x"] = TensorShape.Of(1, 3, 5, 7) });
         Assert.That(g.Inputs[0].Shape, Is.EqualTo(TensorShape.Of(1, 3, 5, 7)));
     }
 
@@ -55,9 +55,9 @@ public class OnnxLoaderTests
         var b = new OnnxModelBuilder();
         string x = b.Input("x", 1, 3, 8, 8);
         b.Output(b.Relu(x));
-        Assert.Throws<InvalidShapeException>(() => OnnxModel.Load(b.ToBytes(), new Dictionary<string, int[]> { ["x"] = [1, 3, 9, 8] }));
-        Assert.Throws<InvalidShapeException>(() => OnnxModel.Load(b.ToBytes(), new Dictionary<string, int[]> { ["x"] = [1, 3, 8] }));
-        Assert.Throws<InvalidShapeException>(() => OnnxModel.Load(b.ToBytes(), new Dictionary<string, int[]> { ["y"] = [1, 3, 8, 8] }));
+        Assert.Throws<InvalidShapeException>(() => OnnxModel.Load(b.ToBytes(), new Dictionary<string, TensorShape> { ["x"] = TensorShape.Of(1, 3, 9, 8) }));
+        Assert.Throws<InvalidShapeException>(() => OnnxModel.Load(b.ToBytes(), new Dictionary<string, TensorShape> { ["x"] = TensorShape.Of(1, 3, 8) }));
+        Assert.Throws<InvalidShapeException>(() => OnnxModel.Load(b.ToBytes(), new Dictionary<string, TensorShape> { ["y"] = TensorShape.Of(1, 3, 8, 8) }));
     }
 
     [Test]
