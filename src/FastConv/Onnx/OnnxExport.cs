@@ -62,7 +62,7 @@ public static class OnnxExport
             float[] f = c.Floats;
             var bytes = new byte[f.Length * sizeof(float)];
             Buffer.BlockCopy(f, 0, bytes, 0, bytes.Length);
-            t.RawData = ByteString.CopyFrom(bytes);
+            t.RawData = UnsafeByteOperations.UnsafeWrap(bytes); // the array is ours and never written again
         }
         else
         {

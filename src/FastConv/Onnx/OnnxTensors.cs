@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using FastConv.Graphs;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
@@ -99,6 +100,11 @@ internal static class OnnxTensors
 
     private static GraphConstant FromRaw(ReadOnlySpan<byte> raw, int type, TensorShape shape, int count)
     {
+        // The common cases on a little-endian machine: one block copy (weights are most of a model's bytes).
+        if (BitConverter.IsLittleEndian && (DataType)type == DataType.Float)
+            return GraphConstant.Float32(shape, MemoryMarshal.Cast<byte, float>(raw).ToArray());
+        if (BitConverter.IsLittleEndian && (DataType)type == DataType.Int64)
+            return GraphConstant.Int64(shape, MemoryMarshal.Cast<byte, long>(raw).ToArray());
         if (IsFloat(type))
         {
             var f = new float[count];
