@@ -18,6 +18,9 @@ namespace FastConv.Tests.Onnx;
 /// output's magnitude; 1e-4 leaves a factor ~3 of margin, and is two orders below what a wrong index, a missed
 /// bias or a mis-normalized opset form produces (errors of the order of the values themselves). Measured worst
 /// case over these nets (printed by the test): 2.3e-6 of max|y| (vgg on cpu); most are below 1e-6.
+/// MobileNetV3-Large's layout is ~5× deeper (62 convs, 15 squeeze-excite products and residual adds, activations
+/// growing to ~2500 with these weights), so its bound scales with depth to 5e-4 (~60 layers × ~2.5e-6, ×3 margin);
+/// measured 3.4e-5 (reference) and 5.1e-5 (cpu) of max|y|.
 /// </remarks>
 public class OnnxNetworkTests
 {
@@ -45,7 +48,7 @@ public class OnnxNetworkTests
         {
             var got = actual[output];
             Assert.That(got.Shape, Is.EqualTo(want.Shape), $"{name} on {backend}: output '{output}'");
-            AssertClose(got.Span, want.Span, $"{name} on {backend}: output '{output}' {want.Shape}");
+            AssertClose(got.Span, want.Span, $"{name} on {backend}: output '{output}' {want.Shape}", name == "mobilenetv3-large" ? 5e-4 : RelativeToMax);
         }
     }
 
@@ -58,11 +61,11 @@ public class OnnxNetworkTests
         return t;
     }
 
-    internal static void AssertClose(ReadOnlySpan<float> got, ReadOnlySpan<float> want, string what)
+    internal static void AssertClose(ReadOnlySpan<float> got, ReadOnlySpan<float> want, string what, double relativeToMax = RelativeToMax)
     {
         double max = 0;
         foreach (float v in want) max = Math.Max(max, Math.Abs(v));
-        double bound = RelativeToMax * max + Absolute;
+        double bound = relativeToMax * max + Absolute;
         double worst = 0;
         int worstAt = -1;
         for (int i = 0; i < want.Length; i++)
@@ -76,6 +79,6 @@ public class OnnxNetworkTests
         }
         TestContext.Out.WriteLine($"{what}: max |Δ| = {worst:E2} = {worst / Math.Max(max, 1e-30):E2} of max|y| = {max:G4}");
         Assert.That(worst, Is.LessThanOrEqualTo(bound),
-            $"{what}: element {worstAt} is {(worstAt >= 0 ? got[worstAt] : 0)}, ONNX Runtime {(worstAt >= 0 ? want[worstAt] : 0)}; |Δ| {worst:E3} > bound {bound:E3} (1e-4·max|y| {max:G4} + 1e-6)");
+            $"{what}: element {worstAt} is {(worstAt >= 0 ? got[worstAt] : 0)}, ONNX Runtime {(worstAt >= 0 ? want[worstAt] : 0)}; |Δ| {worst:E3} > bound {bound:E3} ({relativeToMax:G2}·max|y| {max:G4} + 1e-6)");
     }
 }

@@ -26,6 +26,7 @@ internal static class OnnxTestNets
         yield return MobileNetV3(opset: 13, name: "mobilenetv3-opset13");
         yield return Fpn();
         yield return OldOpsets();
+        yield return MobileNetV3Large(96);
     }
 
     /// <summary>LeNet-5 (opset 9, typed float_data initializers): conv5x5-6, avg-pool, conv5x5-16, avg-pool, PyTorch flatten, FC 120/84/10, softmax.</summary>
@@ -133,6 +134,51 @@ internal static class OnnxTestNets
             y = b.BatchNorm(b.Conv(y, exp, k, 1, 1, bias: false), k);
             return strideH == 1 && strideW == 1 && c == k ? b.Op("Add", [y, x]) : y;
         }
+    }
+
+    /// <summary>
+    /// MobileNetV3-Large's layout (torchvision's table of 15 inverted residuals: depthwise 3x3 and 5x5, squeeze-excite,
+    /// ReLU or HardSwish), 3x<paramref name="size"/>x<paramref name="size"/> in, 1000 classes; seeded weights. The
+    /// benchmark network (same file on FastConv and ONNX Runtime).
+    /// </summary>
+    public static OnnxTestNet MobileNetV3Large(int size = 224)
+    {
+        var b = new OnnxModelBuilder(seed: 33, opset: 17);
+        string x = b.Input("input", 1, 3, size, size);
+        string y = b.HardSwish(b.BatchNorm(b.Conv(x, 3, 16, 3, 3, 2, 2, bias: false), 16));
+        int c = 16;
+        (int R, int Exp, int K, bool Se, bool Hs, int S)[] table =
+        [
+            (3, 16, 16, false, false, 1), (3, 64, 24, false, false, 2), (3, 72, 24, false, false, 1),
+            (5, 72, 40, true, false, 2), (5, 120, 40, true, false, 1), (5, 120, 40, true, false, 1),
+            (3, 240, 80, false, true, 2), (3, 200, 80, false, true, 1), (3, 184, 80, false, true, 1), (3, 184, 80, false, true, 1),
+            (3, 480, 112, true, true, 1), (3, 672, 112, true, true, 1),
+            (5, 672, 160, true, true, 2), (5, 960, 160, true, true, 1), (5, 960, 160, true, true, 1),
+        ];
+        foreach (var (r, exp, k, se, hs, stride) in table)
+        {
+            string Act(string v) => hs ? b.HardSwish(v) : b.Relu(v);
+            string h = exp != c ? Act(b.BatchNorm(b.Conv(y, c, exp, 1, 1, bias: false), exp)) : y;
+            h = Act(b.BatchNorm(b.Conv(h, exp, exp, r, r, stride, stride, group: exp, bias: false), exp));
+            if (se)
+            {
+                int squeeze = (exp / 4 + 4) / 8 * 8;
+                string s = b.Op("GlobalAveragePool", [h]);
+                s = b.Relu(b.Conv(s, exp, squeeze, 1, 1));
+                s = b.Op("HardSigmoid", [b.Conv(s, squeeze, exp, 1, 1)], OnnxModelBuilder.Attr("alpha", 1f / 6), OnnxModelBuilder.Attr("beta", 0.5f));
+                h = b.Op("Mul", [h, s]);
+            }
+            h = b.BatchNorm(b.Conv(h, exp, k, 1, 1, bias: false), k);
+            y = stride == 1 && c == k ? b.Op("Add", [h, y]) : h;
+            c = k;
+        }
+        y = b.HardSwish(b.BatchNorm(b.Conv(y, 160, 960, 1, 1, bias: false), 960));
+        y = b.Op("GlobalAveragePool", [y]);
+        y = b.TorchFlatten(y);
+        y = b.HardSwish(b.Linear(y, 960, 1280));
+        y = b.Linear(y, 1280, 1000);
+        b.Output(y);
+        return new("mobilenetv3-large", b.ToBytes(), x, [1, 3, size, size]);
     }
 
     /// <summary>FPN-style head (opset 13): three strided stages, 1x1 laterals, top-down nearest Resize ×2 and a
