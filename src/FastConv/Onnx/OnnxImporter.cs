@@ -254,7 +254,7 @@ internal sealed class OnnxImporter
         int[] dims;
         if (fileShape is null)
         {
-            dims = given ?? throw new InvalidModelException($"{what} has no shape in the file; give it at load (OnnxModel.Load(path, inputShapes), fastconv run --shape {vi.Name}=1x3x224x224)");
+            dims = given ?? throw new InvalidModelException($"{what} has no shape in the file; give its shape at load (inputShapes of OnnxModel.Load or ModelLoader.Load, e.g. ["{vi.Name}"] = [1,3,224,224])");
         }
         else
         {
@@ -284,7 +284,7 @@ internal sealed class OnnxImporter
                 else
                 {
                     string label = d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? $"'{d.DimParam}'" : "unknown";
-                    throw new InvalidModelException($"{what}: dimension {i} is {label} ({FormatDims(fileShape)}); give the input's shape at load (OnnxModel.Load(path, inputShapes) or fastconv run --shape {vi.Name}=...)");
+                    throw new InvalidModelException($"{what}: dimension {i} is {label} ({FormatDims(fileShape)}); give the input's shape at load (inputShapes of OnnxModel.Load or ModelLoader.Load)");
                 }
             }
         }

@@ -38,6 +38,24 @@ public class OnnxLoaderTests
     }
 
     [Test]
+    public void Model_loader_reads_onnx_files_through_the_importer()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"fastconv-lenet-{Environment.ProcessId}.onnx");
+        try
+        {
+            File.WriteAllBytes(path, OnnxTestNets.LeNet().Model);
+            Graph g = ModelLoader.Load(path, new Dictionary<string, TensorShape> { ["input"] = TensorShape.Of(2, 1, 32, 32) });
+            Assert.That(g.Inputs[0].Shape, Is.EqualTo(TensorShape.Of(2, 1, 32, 32)));
+            File.WriteAllBytes(path, OnnxTestNets.LeNet().Model[..100]);
+            Assert.Throws<InvalidModelException>(() => ModelLoader.Load(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
     public void Symbolic_non_batch_dimension_needs_a_shape()
     {
         var b = new OnnxModelBuilder();
