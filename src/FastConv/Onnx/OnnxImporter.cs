@@ -254,7 +254,7 @@ internal sealed class OnnxImporter
         int[] dims;
         if (fileShape is null)
         {
-            dims = given ?? throw new InvalidModelException($"{what} has no shape in the file; give its shape at load (inputShapes of OnnxModel.Load or ModelLoader.Load, e.g. ["{vi.Name}"] = [1,3,224,224])");
+            dims = given ?? throw new InvalidModelException($"{what} has no shape in the file; give its shape at load (inputShapes of OnnxModel.Load or ModelLoader.Load, e.g. {vi.Name} = [1,3,224,224])");
         }
         else
         {
