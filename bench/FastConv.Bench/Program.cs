@@ -4,6 +4,10 @@ using FastConv.Bench;
 // The CPU benchmarks of issue 4 (see Conv2dBenchmarks.cs for how to run each set):
 //   ./build.sh --target=Bench --filter='*ResNet50Benchmarks*'
 //   dotnet run -c Release --project bench/FastConv.Bench -- report    (rewrite docs/cpu-benchmarks.md from stored rows)
+if (args.Length > 0 && args[0] == "networks")
+{
+    return NetworkBenchmarks.Run(args[1..]); // whole networks from one ONNX file vs ONNX Runtime (issue 5)
+}
 if (args.Length > 0 && args[0] == "report")
 {
     return CpuBenchmarkReport.Run(args[1..]);
