@@ -4,7 +4,7 @@ using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
-namespace FastConv.Bench;
+namespace FastConv.Cli.Bench;
 
 /// <summary>
 /// ONNX Runtime as the peer: a one-node model (Conv, MaxPool or Relu) built in memory with the same

@@ -1,4 +1,4 @@
-namespace FastConv.Bench;
+namespace FastConv.Cli.Bench;
 
 /// <summary>
 /// The agreement check every benchmark runs in its GlobalSetup before anything is timed: a benchmark of
