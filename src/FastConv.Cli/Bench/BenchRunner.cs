@@ -10,6 +10,11 @@ namespace FastConv.Cli.Bench;
 /// <summary>What to run and how long to time it.</summary>
 internal sealed record BenchOptions
 {
+    private readonly TimeSpan? _warmup;
+    private readonly TimeSpan? _caseBudget;
+    private readonly int? _minRounds;
+    private readonly TimeSpan? _peakDuration;
+
     public required IReadOnlyList<string> Workloads { get; init; }
 
     /// <summary>Backend names (or auto) FastConv runs on.</summary>
@@ -26,13 +31,13 @@ internal sealed record BenchOptions
     public bool Exact { get; init; }
 
     /// <summary>Warm-up per case: every subject runs round-robin until this has passed (at least twice each).</summary>
-    public TimeSpan Warmup => Quick ? TimeSpan.FromMilliseconds(60) : TimeSpan.FromMilliseconds(300);
+    public TimeSpan Warmup { get => _warmup ?? (Quick ? TimeSpan.FromMilliseconds(60) : TimeSpan.FromMilliseconds(300)); init => _warmup = value; }
 
     /// <summary>Timing budget per case after warm-up; rounds stop when it is spent and <see cref="MinRounds"/> are done.</summary>
-    public TimeSpan CaseBudget => Quick ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromMilliseconds(2000);
+    public TimeSpan CaseBudget { get => _caseBudget ?? (Quick ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromMilliseconds(2000)); init => _caseBudget = value; }
 
     /// <summary>Rounds always timed: enough for a median and a p10/p90 even for a slow case.</summary>
-    public int MinRounds => Quick ? 5 : 11;
+    public int MinRounds { get => _minRounds ?? (Quick ? 5 : 11); init => _minRounds = value; }
 
     public int MaxRounds => Quick ? 101 : 501;
 
@@ -43,7 +48,7 @@ internal sealed record BenchOptions
     public TimeSpan MinSample => Quick ? TimeSpan.FromMilliseconds(0.5) : TimeSpan.FromMilliseconds(1);
 
     /// <summary>Duration of each ceiling measurement (FMA loop, copy) per thread count.</summary>
-    public TimeSpan PeakDuration => Quick ? TimeSpan.FromMilliseconds(150) : TimeSpan.FromMilliseconds(500);
+    public TimeSpan PeakDuration { get => _peakDuration ?? (Quick ? TimeSpan.FromMilliseconds(150) : TimeSpan.FromMilliseconds(500)); init => _peakDuration = value; }
 }
 
 /// <summary>What the runner reports while it runs (drives the progress bar).</summary>
@@ -64,9 +69,11 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
     private readonly Func<string, BackendOptions, (IBackend Backend, IReadOnlyList<string> Skipped)> _createBackend
         = createBackend ?? ((name, o) => BackendRegistry.Resolve(name, o));
 
-    public BenchReport Run(IBenchProgress? progress = null)
+    public BenchReport Run(IBenchProgress? progress = null) => Run(BenchWorkloads.Parse(options.Workloads), progress);
+
+    /// <summary>Runs the given workloads (tests pass their own tiny ones; the names in the options are only recorded).</summary>
+    public BenchReport Run(IReadOnlyList<BenchWorkload> workloads, IBenchProgress? progress = null)
     {
-        IReadOnlyList<BenchWorkload> workloads = BenchWorkloads.Parse(options.Workloads);
         var peaks = new List<BenchPeak>();
         var cases = new List<BenchCase>();
         var skipped = new List<BenchSkippedBackend>();

@@ -39,6 +39,8 @@ public static class BenchCommand
         command.SetAction(parse =>
         {
             string[] names = parse.GetValue(workloads) ?? [];
+            // Peer files are read first, so a wrong path fails before minutes of measuring.
+            var peerFiles = (parse.GetValue(peerJson) ?? []).Select(f => (Name: Path.GetFileName(f), File: PeerImport.Load(f))).ToList();
             BenchReport report;
             if (parse.GetValue(from) is { } fromFile)
             {
@@ -68,9 +70,9 @@ public static class BenchCommand
                     report = report with { Notes = [.. report.Notes, n] };
                 }
             }
-            foreach (string file in parse.GetValue(peerJson) ?? [])
+            foreach ((string name, PeerFile file) in peerFiles)
             {
-                report = PeerImport.Merge(report, PeerImport.Load(file), Path.GetFileName(file));
+                report = PeerImport.Merge(report, file, name);
             }
 
             BenchTable.Render(report, console);
