@@ -169,6 +169,7 @@ internal sealed record BenchImport(string File, string Peer, string Device, stri
 /// <summary>Source-generated (reflection-free, trim-safe) JSON for the report.</summary>
 [JsonSerializable(typeof(BenchReport))]
 [JsonSerializable(typeof(PeerFile))]
+[JsonSerializable(typeof(BenchLayerFile))]
 [JsonSourceGenerationOptions(
     WriteIndented = true,
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

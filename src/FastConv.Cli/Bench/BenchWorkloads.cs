@@ -24,8 +24,24 @@ internal abstract class BenchWorkload
 
     public abstract BenchProblem Create(int batch);
 
+    /// <summary>The problem as plain numbers for another program (bench/gpu/torch_bench.py), or null for a network.</summary>
+    public abstract BenchLayer? Layer(int batch);
+
     public override string ToString() => Id;
 }
+
+/// <summary>
+/// One layer as <c>--layers-json</c> writes it, so a peer in another language times exactly the same problem:
+/// input N×C×H×W, K output channels, R×S window, strides, paddings (top, left, bottom, right), dilations, groups.
+/// For pool, K = C and the window is the pooling window; for relu, R = S = 1 and K = C.
+/// </summary>
+internal sealed record BenchLayer(
+    string Workload, string Kind, int N, int C, int H, int W, int K, int R, int S,
+    int StrideH, int StrideW, int PadTop, int PadLeft, int PadBottom, int PadRight, int DilationH, int DilationW, int Groups,
+    double Flops, double Bytes, string Shape);
+
+/// <summary>What <c>--layers-json</c> writes.</summary>
+internal sealed record BenchLayerFile(string Schema, IReadOnlyList<BenchLayer> Layers);
 
 /// <summary>
 /// One problem at one batch size: the shared input (and weights), and the factories of the things that
@@ -193,6 +209,14 @@ internal sealed class ConvWorkload(NamedConv2d layer) : BenchWorkload
     public override string Kind => "conv";
 
     public override BenchProblem Create(int batch) => new ConvProblem(layer, layer.WithBatch(batch));
+
+    public override BenchLayer Layer(int batch)
+    {
+        Conv2dShape s = layer.WithBatch(batch);
+        Conv2dParams p = s.Params;
+        return new BenchLayer(Id, Kind, s.N, s.C, s.H, s.W, s.K, s.R, s.S, p.StrideH, p.StrideW, p.Padding.Top, p.Padding.Left, p.Padding.Bottom, p.Padding.Right,
+            p.DilationH, p.DilationW, p.Groups, s.Flops, ConvProblem.BytesOf(s), s.ToString());
+    }
 }
 
 /// <summary>A convolution problem: input U(−1,1), weights U(−1,1)/√fan-in, bias U(−0.1,0.1), all from seeds of the layer's name.</summary>
@@ -217,7 +241,9 @@ internal sealed class ConvProblem : BenchProblem
 
     public override string Shape => _shape.ToString();
     public override double Flops => _shape.Flops;
-    public override double Bytes => 4.0 * (_shape.InputShape.ElementCount + _shape.WeightShape.ElementCount + _shape.K + _shape.OutputShape.ElementCount);
+    public override double Bytes => BytesOf(_shape);
+
+    public static double BytesOf(Conv2dShape s) => 4.0 * (s.InputShape.ElementCount + s.WeightShape.ElementCount + s.K + s.OutputShape.ElementCount);
 
     public override float Tolerance(bool exact) => exact ? OutputCheck.SameSumsTolerance : OutputCheck.FastTolerance;
 
@@ -245,6 +271,8 @@ internal sealed class PoolWorkload : BenchWorkload
     public override string Kind => "pool";
 
     public override BenchProblem Create(int batch) => new UnaryProblem("pool", ShapeSets.PoolReluInput(batch), pool: true);
+
+    public override BenchLayer Layer(int batch) => UnaryProblem.Layer(this, batch);
 }
 
 /// <summary>The <c>relu</c> set: ReLU on N×64×224×224.</summary>
@@ -255,6 +283,8 @@ internal sealed class ReluWorkload : BenchWorkload
     public override string Kind => "relu";
 
     public override BenchProblem Create(int batch) => new UnaryProblem("relu", ShapeSets.PoolReluInput(batch), pool: false);
+
+    public override BenchLayer Layer(int batch) => UnaryProblem.Layer(this, batch);
 }
 
 /// <summary>Max-pool or ReLU on one input from a seed of the set's name.</summary>
@@ -271,15 +301,33 @@ internal sealed class UnaryProblem : BenchProblem
         _poolShape = Pool2dShape.From(input, ShapeSets.Pool2x2, "MaxPool2d");
     }
 
-    private TensorShape OutputShape => _pool ? _poolShape.OutputShape : _x.Shape;
+    /// <summary>The pool or relu problem as numbers (see <see cref="BenchLayer"/>), without allocating it.</summary>
+    public static BenchLayer Layer(BenchWorkload workload, int batch)
+    {
+        TensorShape x = ShapeSets.PoolReluInput(batch);
+        bool pool = workload.Kind == "pool";
+        Pool2dParams p = ShapeSets.Pool2x2;
+        Pool2dShape ps = Pool2dShape.From(x, p, "MaxPool2d");
+        return pool
+            ? new BenchLayer(workload.Id, workload.Kind, x[0], x[1], x[2], x[3], x[1], p.KernelH, p.KernelW, p.StrideH, p.StrideW,
+                p.Padding.Top, p.Padding.Left, p.Padding.Bottom, p.Padding.Right, p.DilationH, p.DilationW, x[1], FlopsOf(x, ps, true), BytesOf(x, ps, true), ShapeOf(x, ps, true))
+            : new BenchLayer(workload.Id, workload.Kind, x[0], x[1], x[2], x[3], x[1], 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, x[1], FlopsOf(x, ps, false), BytesOf(x, ps, false), ShapeOf(x, ps, false));
+    }
 
-    public override string Shape => _pool ? $"N={_poolShape.N} C={_poolShape.C} H={_poolShape.H} W={_poolShape.W} {ShapeSets.Pool2x2} -> P={_poolShape.P} Q={_poolShape.Q}" : $"x {_x.Shape}";
+    private static string ShapeOf(TensorShape x, Pool2dShape ps, bool pool)
+        => pool ? $"N={ps.N} C={ps.C} H={ps.H} W={ps.W} {ShapeSets.Pool2x2} -> P={ps.P} Q={ps.Q}" : $"x {x}";
 
-    public override double Flops => _pool
-        ? (double)(_poolShape.R * _poolShape.S - 1) * OutputShape.ElementCount
-        : _x.Shape.ElementCount;
+    private static double FlopsOf(TensorShape x, Pool2dShape ps, bool pool)
+        => pool ? (double)(ps.R * ps.S - 1) * ps.OutputShape.ElementCount : x.ElementCount;
 
-    public override double Bytes => 4.0 * (_x.Shape.ElementCount + OutputShape.ElementCount);
+    private static double BytesOf(TensorShape x, Pool2dShape ps, bool pool)
+        => 4.0 * (x.ElementCount + (pool ? ps.OutputShape.ElementCount : x.ElementCount));
+
+    public override string Shape => ShapeOf(_x.Shape, _poolShape, _pool);
+
+    public override double Flops => FlopsOf(_x.Shape, _poolShape, _pool);
+
+    public override double Bytes => BytesOf(_x.Shape, _poolShape, _pool);
 
     // Max and ReLU only select input values: bit-exact agreement is the right bar.
     public override float Tolerance(bool exact) => 0f;
@@ -294,7 +342,7 @@ internal sealed class UnaryProblem : BenchProblem
 
     public override IBenchSubject Ort(int threads)
     {
-        var y = new AlignedBuffer(OutputShape);
+        var y = new AlignedBuffer(_pool ? _poolShape.OutputShape : _x.Shape);
         OrtOneNode ort = _pool ? OrtOneNode.MaxPool(ShapeSets.Pool2x2, threads, _x, y) : OrtOneNode.Relu(threads, _x, y);
         return new BufferSubject("ort", null, "cpu", y, ort.Run, ort);
     }

@@ -17,6 +17,8 @@ internal static class NetworkWorkloads
         public override string Name => name;
         public override string Kind => "network";
 
+        public override BenchLayer? Layer(int batch) => null;
+
         public override BenchProblem Create(int batch)
             => throw new WorkloadUnavailableException(
                 $"network workloads ({name}) are not available yet: networks, sessions and ONNX import (issue 5) are not part of this build");

@@ -30,15 +30,25 @@ public static class BenchCommand
         var exact = new Option<bool>("--exact") { Description = "Forbid algorithms that change the arithmetic (Winograd, TF32); the check tightens to 1e-4." };
         var peerJson = new Option<string[]>("--peer-json") { Description = "Merge a peer's figures from another run (bench/gpu/torch_bench.py --json FILE); may repeat.", AllowMultipleArgumentsPerToken = true };
         var from = new Option<string?>("--from") { Description = "Re-render a report written by --json instead of running (with --peer-json to merge, --plot, --markdown)." };
+        var layersJson = new Option<string?>("--layers-json") { Description = "Write the workloads' layers (shapes, FLOPs, bytes) for --batch as JSON and exit: the input of bench/gpu/torch_bench.py." };
         var note = new Option<string[]>("--note") { Description = "A remark for the report's header (e.g. what else loaded the machine); may repeat." };
 
         var command = new Command("bench", "Time FastConv against ONNX Runtime (and other peers) in the same process, outputs checked first; table, JSON and plot.")
         {
-            workloads, backend, vs, threads, batch, json, plot, markdown, quick, exact, peerJson, from, note,
+            workloads, backend, vs, threads, batch, json, plot, markdown, quick, exact, peerJson, from, layersJson, note,
         };
         command.SetAction(parse =>
         {
             string[] names = parse.GetValue(workloads) ?? [];
+            if (parse.GetValue(layersJson) is { } layersPath)
+            {
+                IReadOnlyList<int> batches = Ints(parse.GetValue(batch) ?? "1", "--batch");
+                var layers = BenchWorkloads.Parse(names.Length == 0 ? ["default"] : names)
+                    .SelectMany(w => batches.Select(w.Layer)).OfType<BenchLayer>().ToList();
+                WriteText(layersPath, System.Text.Json.JsonSerializer.Serialize(new BenchLayerFile("fastconv-bench-layers/1", layers), BenchJsonContext.Default.BenchLayerFile));
+                console.MarkupLine($"{layers.Count} layers: {Markup.Escape(layersPath)}");
+                return 0;
+            }
             // Peer files are read first, so a wrong path fails before minutes of measuring.
             var peerFiles = (parse.GetValue(peerJson) ?? []).Select(f => (Name: Path.GetFileName(f), File: PeerImport.Load(f))).ToList();
             BenchReport report;

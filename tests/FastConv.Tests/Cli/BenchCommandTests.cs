@@ -164,6 +164,31 @@ public sealed class BenchCommandTests
     }
 
     [Test]
+    public void CommittedTorchLayersFileMatchesTheShapeSets()
+    {
+        // bench/gpu/torch_bench.py times the layers of this file; it must be the sets' current shapes.
+        string path = Path.Combine(TestContext.CurrentContext.WorkDirectory, "bench-layers-test.json");
+        int rc = FastConv.Cli.Cli.Run(["bench", "vgg16", "resnet50", "mobilenet", "pool", "relu", "--batch", "32", "--layers-json", path], new TestConsole());
+        Assert.That(rc, Is.Zero);
+        string committed = File.ReadAllText(Path.Combine(RepoRoot(), "bench", "gpu", "layers-n32.json"));
+        Assert.That(File.ReadAllText(path), Is.EqualTo(committed),
+            "regenerate with: fastconv bench vgg16 resnet50 mobilenet pool relu --batch 32 --layers-json bench/gpu/layers-n32.json");
+    }
+
+    [Test]
+    public void PercentilesInterpolateLikeNumpy()
+    {
+        double[] ten = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        Assert.Multiple(() =>
+        {
+            Assert.That(Samples.Quantile(ten, 0.1), Is.EqualTo(1.9).Within(1e-12));
+            Assert.That(Samples.Quantile(ten, 0.5), Is.EqualTo(5.5).Within(1e-12));
+            Assert.That(Samples.Quantile(ten, 0.9), Is.EqualTo(9.1).Within(1e-12));
+            Assert.That(Samples.Quantile([4.0], 0.9), Is.EqualTo(4.0));
+        });
+    }
+
+    [Test]
     public void WorkloadNamesExpand()
     {
         Assert.Multiple(() =>
