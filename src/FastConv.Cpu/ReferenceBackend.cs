@@ -49,6 +49,82 @@ public sealed class ReferenceBackend : IBackend
         return new UnaryPlan("Gemm", outShape, (a, y) => Reference.Gemm(a, bc, cc, p, y));
     }
 
+    public IUnaryPlan? PlanConvTranspose2d(ConvTranspose2dShape shape, Tensor weights, Tensor? bias)
+    {
+        shape.Validate(weights.Shape, bias?.Shape);
+        Tensor w = Copy(weights);
+        Tensor? b = bias is null ? null : Copy(bias);
+        return new UnaryPlan("ConvTranspose2d", shape.OutputShape, (x, y) => Reference.ConvTranspose2d(x, w, b, shape.Params, y));
+    }
+
+    public IBinaryPlan? PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b)
+    {
+        TensorShape outShape = Broadcast.BroadcastShape(a, b, op.ToString());
+        Action<Tensor, Tensor, Tensor> run = op switch
+        {
+            BinaryOpKind.Add => Reference.Add,
+            BinaryOpKind.Sub => Reference.Sub,
+            BinaryOpKind.Mul => Reference.Mul,
+            BinaryOpKind.Div => Reference.Div,
+            BinaryOpKind.Pow => Reference.Pow,
+            _ => throw new InvalidHyperparameterException($"Binary: unknown op {op}."),
+        };
+        return new BinaryPlan(op.ToString(), outShape, run);
+    }
+
+    public IUnaryPlan? PlanBatchNormalization(TensorShape x, Tensor scale, Tensor bias, Tensor mean, Tensor var, float epsilon)
+    {
+        Tensor g = Copy(scale), b = Copy(bias), m = Copy(mean), v = Copy(var);
+        return new UnaryPlan("BatchNormalization", x, (xi, y) => Reference.BatchNormalization(xi, g, b, m, v, epsilon, y));
+    }
+
+    public IUnaryPlan? PlanPRelu(TensorShape x, Tensor slope)
+    {
+        Broadcast.RequireUnidirectional(slope.Shape, x, "slope", "PRelu");
+        Tensor s = Copy(slope);
+        return new UnaryPlan("PRelu", x, (xi, y) => Reference.PRelu(xi, s, y));
+    }
+
+    public IUnaryPlan? PlanGelu(TensorShape x, GeluParams p) => new UnaryPlan("Gelu", x, (xi, y) => Reference.Gelu(xi, p, y));
+
+    public IUnaryPlan? PlanSqrt(TensorShape x) => new UnaryPlan("Sqrt", x, Reference.Sqrt);
+
+    public IBinaryPlan? PlanMatMul(TensorShape a, TensorShape b) => new BinaryPlan("MatMul", Reference.MatMulOutputShape(a, b), Reference.MatMul);
+
+    public INaryPlan? PlanConcat(IReadOnlyList<TensorShape> inputs, int axis)
+    {
+        TensorShape outShape = Reference.ConcatOutputShape(inputs, axis);
+        return new ConcatPlan(outShape, axis);
+    }
+
+    public IUnaryPlan? PlanTranspose(TensorShape x, IReadOnlyList<int> perm)
+    {
+        int[] p = [.. perm];
+        return new UnaryPlan("Transpose", Reference.TransposeOutputShape(x, p), (xi, y) => Reference.Transpose(xi, p, y));
+    }
+
+    public IUnaryPlan? PlanPad(TensorShape x, PadParams p) => new UnaryPlan("Pad", Reference.PadOutputShape(x, p), (xi, y) => Reference.Pad(xi, p, y));
+
+    public IUnaryPlan? PlanResize(TensorShape x, ResizeParams p) => new UnaryPlan("Resize", Reference.ResizeOutputShape(x, p), (xi, y) => Reference.Resize(xi, p, y));
+
+    public IUnaryPlan? PlanReduceMean(TensorShape x, IReadOnlyList<int> axes, bool keepDims)
+    {
+        int[] a = [.. axes];
+        var dims = new List<int>();
+        for (int d = 0; d < x.Rank; d++)
+        {
+            if (!a.Contains(d))
+            {
+                dims.Add(x[d]);
+            }
+            else if (keepDims)
+            {
+                dims.Add(1);
+            }
+        }
+        return new UnaryPlan("ReduceMean", new TensorShape([.. dims]), (xi, y) => Reference.ReduceMean(xi, a, keepDims, y));
+    }
+
     public void Dispose()
     {
     }
@@ -67,6 +143,32 @@ public sealed class ReferenceBackend : IBackend
             Reference.RequireShape(x, shape.InputShape, "input", "Conv2d", shape);
             Reference.Conv2dFused(x, weights, bias, shape.Params, epilogue, residual, y);
         }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class BinaryPlan(string algorithm, TensorShape outputShape, Action<Tensor, Tensor, Tensor> run) : IBinaryPlan
+    {
+        public string Algorithm => "reference " + algorithm;
+        public long WorkspaceBytes => 0;
+        public TensorShape OutputShape => outputShape;
+
+        public void Execute(Tensor a, Tensor b, Tensor y) => run(a, b, y);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class ConcatPlan(TensorShape outputShape, int axis) : INaryPlan
+    {
+        public string Algorithm => "reference Concat";
+        public long WorkspaceBytes => 0;
+        public TensorShape OutputShape => outputShape;
+
+        public void Execute(ReadOnlySpan<Tensor> inputs, Tensor y) => Reference.Concat(inputs.ToArray(), axis, y);
 
         public void Dispose()
         {

@@ -50,6 +50,61 @@ public interface IBackend : IDisposable
     /// <c>Y = Alpha·op(A)·op(B) + Beta·C</c> with A of <paramref name="aShape"/> supplied at execution.
     /// </summary>
     IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p);
+
+    // The plan methods below are what a whole network needs beyond the core CNN ops. Each has a default that
+    // returns null, meaning "this backend does not run it": a session then plans that node on the cpu backend
+    // (or the reference), so a backend implements only what it accelerates.
+
+    /// <summary>Plans a transposed convolution: weights C×(K/groups)×R×S and bias [K] are read now.</summary>
+    IUnaryPlan? PlanConvTranspose2d(ConvTranspose2dShape shape, Tensor weights, Tensor? bias) => null;
+
+    /// <summary>Plans an element-wise binary op with NumPy broadcasting of <paramref name="a"/> and <paramref name="b"/>.</summary>
+    IBinaryPlan? PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b) => null;
+
+    /// <summary>Plans BatchNormalization in inference mode; scale, bias, mean and var ([C]) are read now.</summary>
+    IUnaryPlan? PlanBatchNormalization(TensorShape x, Tensor scale, Tensor bias, Tensor mean, Tensor var, float epsilon) => null;
+
+    /// <summary>Plans PRelu with a constant slope that broadcasts unidirectionally to <paramref name="x"/>.</summary>
+    IUnaryPlan? PlanPRelu(TensorShape x, Tensor slope) => null;
+
+    /// <summary>Plans Gelu.</summary>
+    IUnaryPlan? PlanGelu(TensorShape x, GeluParams p) => null;
+
+    /// <summary>Plans an element-wise square root.</summary>
+    IUnaryPlan? PlanSqrt(TensorShape x) => null;
+
+    /// <summary>Plans MatMul of two run-time operands (NumPy semantics).</summary>
+    IBinaryPlan? PlanMatMul(TensorShape a, TensorShape b) => null;
+
+    /// <summary>Plans Concat of the inputs along <paramref name="axis"/>.</summary>
+    INaryPlan? PlanConcat(IReadOnlyList<TensorShape> inputs, int axis) => null;
+
+    /// <summary>Plans Transpose by <paramref name="perm"/> (a permutation of the axes).</summary>
+    IUnaryPlan? PlanTranspose(TensorShape x, IReadOnlyList<int> perm) => null;
+
+    /// <summary>Plans Pad.</summary>
+    IUnaryPlan? PlanPad(TensorShape x, PadParams p) => null;
+
+    /// <summary>Plans Resize of an N×C×H×W tensor.</summary>
+    IUnaryPlan? PlanResize(TensorShape x, ResizeParams p) => null;
+
+    /// <summary>Plans ReduceMean over <paramref name="axes"/> (normalized, sorted, distinct).</summary>
+    IUnaryPlan? PlanReduceMean(TensorShape x, IReadOnlyList<int> axes, bool keepDims) => null;
+}
+
+/// <summary>The element-wise binary ops (ONNX Add, Sub, Mul, Div, Pow), with NumPy broadcasting.</summary>
+public enum BinaryOpKind { Add, Sub, Mul, Div, Pow }
+
+/// <summary>A planned op with two run-time inputs and one output.</summary>
+public interface IBinaryPlan : IPlan
+{
+    void Execute(Tensor a, Tensor b, Tensor y);
+}
+
+/// <summary>A planned op with any number of run-time inputs (Concat) and one output.</summary>
+public interface INaryPlan : IPlan
+{
+    void Execute(ReadOnlySpan<Tensor> inputs, Tensor y);
 }
 
 /// <summary>What every plan reports: the algorithm chosen and the workspace it holds.</summary>

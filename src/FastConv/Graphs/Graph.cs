@@ -76,6 +76,9 @@ public sealed class Node
     /// <summary>The opset the op's semantics follow (ONNX default domain); 0 when built in code (latest semantics).</summary>
     public int Opset { get; init; }
 
+    /// <summary>The op's domain; empty (or "ai.onnx") is ONNX's default domain.</summary>
+    public string Domain { get; init; } = "";
+
     public bool HasInput(int i) => i < Inputs.Length && Inputs[i].Length > 0;
 
     public long GetInt(string name, long fallback) => Attributes.TryGetValue(name, out var a) ? a.AsInt(this, name) : fallback;
