@@ -165,7 +165,7 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
                 IBenchSubject fast;
                 try
                 {
-                    fast = problem.Plan(backend, $"fastconv:{backend.Name}");
+                    fast = problem.Plan(backend, $"fastconv:{backend.Name}", threads, options.Exact);
                 }
                 catch (FastConvException e)
                 {
@@ -258,7 +258,7 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
         (IBackend backend, _) = _createBackend(peer, new BackendOptions { Threads = threads, Exact = options.Exact });
         try
         {
-            IBenchSubject planned = problem.Plan(backend, peer);
+            IBenchSubject planned = problem.Plan(backend, peer, threads, options.Exact);
             return new OwningSubject(planned, backend);
         }
         catch

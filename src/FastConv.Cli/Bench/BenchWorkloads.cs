@@ -67,8 +67,11 @@ internal abstract class BenchProblem : IDisposable
     /// </summary>
     public abstract float Tolerance(bool exact);
 
-    /// <summary>FastConv's plan for this problem on <paramref name="backend"/>, writing its own pre-allocated output.</summary>
-    public abstract IBenchSubject Plan(IBackend backend, string label);
+    /// <summary>
+    /// FastConv's plan for this problem on <paramref name="backend"/>, writing its own pre-allocated output
+    /// (a network plans a session on the backend of that name, with <paramref name="threads"/> and <paramref name="exact"/>).
+    /// </summary>
+    public abstract IBenchSubject Plan(IBackend backend, string label, int threads, bool exact);
 
     /// <summary>ONNX Runtime (CPU execution provider) computing the same problem with <paramref name="threads"/> intra-op threads.</summary>
     public abstract IBenchSubject Ort(int threads);
@@ -247,7 +250,7 @@ internal sealed class ConvProblem : BenchProblem
 
     public override float Tolerance(bool exact) => exact ? OutputCheck.SameSumsTolerance : OutputCheck.FastTolerance;
 
-    public override IBenchSubject Plan(IBackend backend, string label)
+    public override IBenchSubject Plan(IBackend backend, string label, int threads, bool exact)
     {
         IConv2dPlan plan = backend.PlanConv2d(_shape, Tensor.FromArray(_weights, _shape.WeightShape.Dims), Tensor.FromArray(_bias, _shape.K), ConvEpilogue.None);
         var y = new AlignedBuffer(_shape.OutputShape);
@@ -332,7 +335,7 @@ internal sealed class UnaryProblem : BenchProblem
     // Max and ReLU only select input values: bit-exact agreement is the right bar.
     public override float Tolerance(bool exact) => 0f;
 
-    public override IBenchSubject Plan(IBackend backend, string label)
+    public override IBenchSubject Plan(IBackend backend, string label, int threads, bool exact)
     {
         IUnaryPlan plan = _pool ? backend.PlanPool2d(_poolShape, max: true) : backend.PlanActivation(Activation.Relu, _x.Shape);
         var y = new AlignedBuffer(plan.OutputShape);

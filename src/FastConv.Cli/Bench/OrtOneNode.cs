@@ -26,14 +26,7 @@ internal sealed class OrtOneNode : IDisposable
 
     private OrtOneNode(ModelProto model, int threads, AlignedBuffer x, AlignedBuffer y)
     {
-        _options = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = threads,
-            InterOpNumThreads = 1,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
+        _options = Options(threads);
         _session = new InferenceSession(model.ToByteArray(), _options);
         _x = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, x.Memory, x.Dims);
         _y = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, y.Memory, y.Dims);
@@ -41,6 +34,19 @@ internal sealed class OrtOneNode : IDisposable
         _binding.BindInput("X", _x);
         _binding.BindOutput("Y", _y);
     }
+
+    /// <summary>
+    /// ORT's best CPU settings for <paramref name="threads"/> intra-op threads: every graph optimization (the NCHWc
+    /// transformer included), sequential execution, no inter-op pool.
+    /// </summary>
+    public static SessionOptions Options(int threads) => new()
+    {
+        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        IntraOpNumThreads = threads,
+        InterOpNumThreads = 1,
+        LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+    };
 
     /// <summary>ORT Conv with weights K×(C/groups)×R×S and bias [K], reading <paramref name="x"/>, writing <paramref name="y"/>.</summary>
     public static OrtOneNode Conv(Conv2dShape shape, float[] weights, float[] bias, int threads, AlignedBuffer x, AlignedBuffer y)
