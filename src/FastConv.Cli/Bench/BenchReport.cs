@@ -125,7 +125,7 @@ internal sealed record BenchCase(
 /// <param name="MinMs">The fastest sample.</param>
 /// <param name="Gflops">Flops / median.</param>
 /// <param name="Gbs">Bytes / median.</param>
-/// <param name="PctPeak">Gflops / the FMA peak of the same thread count, in percent (CPU only).</param>
+/// <param name="PctPeak">Gflops / the FMA peak of the same thread count measured in the run (CPU), or / the H100 SXM's 67 TFLOP/s FP32 (GPU), in percent.</param>
 internal sealed record BenchTiming(
     string Subject,
     string? Algorithm,

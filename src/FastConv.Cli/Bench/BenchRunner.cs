@@ -208,7 +208,7 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
                 Dictionary<IBenchSubject, Samples> samples = Time(timed);
 
                 BenchTiming? Timing(IBenchSubject s) => samples.TryGetValue(s, out Samples? x)
-                    ? x.ToTiming(s.Name, s.Algorithm, problem.Flops, problem.Bytes, s.Device == "cpu" ? peak.FmaGflops : null)
+                    ? x.ToTiming(s.Name, s.Algorithm, problem.Flops, problem.Bytes, s.Device == "cpu" ? peak.FmaGflops : BenchDevices.H100SxmFp32Gflops)
                     : null;
 
                 BenchTiming? fastTiming = Timing(fast);

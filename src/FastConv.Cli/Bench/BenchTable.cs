@@ -73,6 +73,11 @@ internal static class BenchTable
 
     public static void Render(BenchReport report, IAnsiConsole console)
     {
+        // Redirected output (a log, CI) gets Spectre's default 80 columns, which would fold every cell; a log has no width limit.
+        if (!console.Profile.Capabilities.Interactive && Console.IsOutputRedirected)
+        {
+            console.Profile.Width = Math.Max(console.Profile.Width, 200);
+        }
         var table = new Table().Border(TableBorder.Rounded);
         foreach (string h in Header)
         {

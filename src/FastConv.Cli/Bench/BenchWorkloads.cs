@@ -351,8 +351,16 @@ internal sealed class UnaryProblem : BenchProblem
     }
 }
 
-/// <summary>Where a backend runs.</summary>
+/// <summary>Where a backend runs, and the GPU limits its figures are held against.</summary>
 internal static class BenchDevices
 {
     public static string Of(string backend) => backend is BackendNames.Cpu or BackendNames.Reference ? "cpu" : "gpu";
+
+    /// <summary>
+    /// The H100 SXM's datasheet limits, the 100 % of a GPU figure: 67 TFLOP/s FP32 (non-tensor) and 3.35 TB/s HBM3.
+    /// The CPU's 100 % is measured in the run instead (<see cref="FmaPeak"/>); a GPU's FMA loop is left to the GPU helpers.
+    /// </summary>
+    public const double H100SxmFp32Gflops = 67_000;
+
+    public const double H100SxmHbmGbs = 3_350;
 }
