@@ -12,6 +12,8 @@ public static class Cli
     {
         var root = new RootCommand("FastConv: convolutional neural networks, fast, on NVIDIA GPUs and on the CPU.");
         root.Subcommands.Add(InfoCommand.Create(console));
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(SummaryCommand.Create(console));
         root.Subcommands.Add(BenchCommand.Create(console));
         return root;
     }

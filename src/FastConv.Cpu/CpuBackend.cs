@@ -130,5 +130,17 @@ public sealed class CpuBackend : IBackend
 
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new CpuGemmPlan(aShape, b, c, p, Context);
 
+    public IBinaryPlan? PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b) => new Elementwise.CpuBinaryPlan(op, a, b);
+
+    public INaryPlan? PlanConcat(IReadOnlyList<TensorShape> inputs, int axis) => new Elementwise.CpuConcatPlan(inputs, axis);
+
+    public IUnaryPlan? PlanBatchNormalization(TensorShape x, Tensor scale, Tensor bias, Tensor mean, Tensor var, float epsilon)
+        => new Elementwise.CpuBatchNormPlan(x, scale, bias, mean, var, epsilon);
+
+    public IUnaryPlan? PlanSqrt(TensorShape x) => new Elementwise.CpuSqrtPlan(x);
+
+    // ConvTranspose, PRelu, Gelu, MatMul, Transpose, Pad, Resize, ReduceMean: not accelerated yet; sessions run
+    // them on the reference backend (the interface's default returns null).
+
     public void Dispose() => _reference.Dispose();
 }

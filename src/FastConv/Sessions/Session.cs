@@ -210,6 +210,36 @@ public sealed class Session : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs the model <paramref name="runs"/> times on <paramref name="inputs"/> timing each node, and returns each
+    /// node's plan with its median time in milliseconds (diagnostics: where a run spends its time).
+    /// </summary>
+    public IReadOnlyList<(SessionNodePlan Node, double MedianMs)> Profile(IReadOnlyDictionary<string, Tensor> inputs, int runs = 10)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
+        Run(inputs);
+        var times = new double[_steps.Length, runs];
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            for (int r = 0; r < runs; r++)
+            {
+                for (int i = 0; i < _steps.Length; i++)
+                {
+                    long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                    _steps[i].Execute();
+                    times[i, r] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                }
+            }
+        }
+        return [.. Enumerable.Range(0, _steps.Length).Select(i =>
+        {
+            double[] t = [.. Enumerable.Range(0, runs).Select(r => times[i, r]).Order()];
+            return (NodePlans[i], t[runs / 2]);
+        })];
+    }
+
     public void Dispose()
     {
         lock (_gate)
