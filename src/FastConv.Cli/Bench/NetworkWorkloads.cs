@@ -1,10 +1,8 @@
-using System.Runtime.InteropServices;
 using FastConv.Backends;
 using FastConv.Graphs;
+using FastConv.Onnx;
 using FastConv.Sessions;
-using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
-using Onnx;
 
 namespace FastConv.Cli.Bench;
 
@@ -109,7 +107,7 @@ internal static class NetworkWorkloads
         public override IBenchSubject Ort(int threads)
         {
             byte[] model = _model.StartsWith(ModelLoader.BuiltinPrefix, StringComparison.Ordinal)
-                ? GraphToOnnx.Export(_graph, _info).ToByteArray()
+                ? OnnxExport.ToBytes(_graph)
                 : File.ReadAllBytes(_model);
             var y = new AlignedBuffer(_outputShape);
             var ort = new OrtModel(model, threads, _input.Name, _x, _output, y);
@@ -149,109 +147,5 @@ internal static class NetworkWorkloads
             _session.Dispose();
             _options.Dispose();
         }
-    }
-}
-
-/// <summary>
-/// Writes a FastConv <see cref="Graph"/> as an ONNX model, so ONNX Runtime can run a built-in network with the very
-/// same weights. The graph's nodes already carry ONNX op types and attribute names; constants become initializers.
-/// </summary>
-internal static class GraphToOnnx
-{
-    private const int Opset = 17;
-
-    public static ModelProto Export(Graph graph, GraphInfo info)
-    {
-        var g = new GraphProto { Name = graph.Name };
-        foreach (GraphValue input in graph.Inputs)
-        {
-            g.Input.Add(ValueInfo(input.Name, input.Shape));
-        }
-        foreach (string output in graph.Outputs)
-        {
-            g.Output.Add(ValueInfo(output, info.Shapes[output]));
-        }
-        foreach ((string name, GraphConstant constant) in graph.Constants)
-        {
-            g.Initializer.Add(Tensor(name, constant));
-        }
-        foreach (Node node in graph.Nodes)
-        {
-            var n = new NodeProto { OpType = node.OpType, Name = node.Name, Domain = node.Domain == "ai.onnx" ? "" : node.Domain };
-            n.Input.AddRange(node.Inputs);
-            n.Output.AddRange(node.Outputs);
-            foreach ((string key, AttributeValue a) in node.Attributes)
-            {
-                n.Attribute.Add(Attribute(key, a));
-            }
-            g.Node.Add(n);
-        }
-        var model = new ModelProto { IrVersion = 8, ProducerName = "fastconv bench", Graph = g };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
-        return model;
-    }
-
-    private static AttributeProto Attribute(string name, AttributeValue a)
-    {
-        var p = new AttributeProto { Name = name };
-        switch (a.Kind)
-        {
-            case AttributeKind.Int:
-                p.Type = AttributeProto.Types.AttributeType.Int;
-                p.I = a.Int;
-                break;
-            case AttributeKind.Float:
-                p.Type = AttributeProto.Types.AttributeType.Float;
-                p.F = a.Float;
-                break;
-            case AttributeKind.String:
-                p.Type = AttributeProto.Types.AttributeType.String;
-                p.S = ByteString.CopyFromUtf8(a.String);
-                break;
-            case AttributeKind.Ints:
-                p.Type = AttributeProto.Types.AttributeType.Ints;
-                p.Ints.AddRange(a.Ints);
-                break;
-            case AttributeKind.Floats:
-                p.Type = AttributeProto.Types.AttributeType.Floats;
-                p.Floats.AddRange(a.Floats);
-                break;
-            case AttributeKind.Tensor:
-                p.Type = AttributeProto.Types.AttributeType.Tensor;
-                p.T = Tensor(name, a.Tensor!);
-                break;
-        }
-        return p;
-    }
-
-    private static TensorProto Tensor(string name, GraphConstant c)
-    {
-        var t = new TensorProto { Name = name };
-        t.Dims.AddRange(c.Shape.Dims.ToArray().Select(d => (long)d));
-        if (c.Type == ConstantType.Float32)
-        {
-            t.DataType = (int)TensorProto.Types.DataType.Float;
-            t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(c.Floats.AsSpan()));
-        }
-        else
-        {
-            t.DataType = (int)TensorProto.Types.DataType.Int64;
-            t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(c.Int64s.AsSpan()));
-        }
-        return t;
-    }
-
-    private static ValueInfoProto ValueInfo(string name, TensorShape shape)
-    {
-        var dims = new TensorShapeProto();
-        foreach (int d in shape.Dims)
-        {
-            dims.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
-        }
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = dims } },
-        };
     }
 }
