@@ -134,7 +134,7 @@ internal static class BenchTable
         sb.AppendLine("|---|---|");
         sb.AppendLine(Inv, $"| machine | {r.Machine.Cpu}, {r.Machine.LogicalCores} logical cores, {r.Machine.Os}; SIMD {r.Machine.Simd}; load average at the end {r.Machine.LoadAverage?.ToString("F2", Inv) ?? "?"} |");
         sb.AppendLine(Inv, $"| GPU | {r.Machine.Gpu} |");
-        sb.AppendLine(Inv, $"| versions | FastConv {r.Versions.Fastconv}; {r.Versions.Dotnet}; ONNX Runtime {r.Versions.OnnxRuntime} (CPU EP, ORT_ENABLE_ALL, same intra-op threads, pre-bound outputs) |");
+        sb.AppendLine(Inv, $"| versions | FastConv {r.Versions.Fastconv}; {r.Versions.Dotnet}; ONNX Runtime {r.Versions.OnnxRuntime} (CPU EP, ORT_ENABLE_ALL, same intra-op threads, pre-bound outputs, intra-op spinning {(OrtOneNode.SpinEnabled ? "on" : "off: spinning ORT threads took the cores from FastConv's in the same rounds")}) |");
         sb.AppendLine(Inv, $"| ceilings (same run) | {Peaks(r)} |");
         BenchSettingsRecord s = r.Settings;
         sb.AppendLine(Inv, $"| settings | backends {string.Join(",", s.Backends)}; peers {string.Join(",", s.Peers)}; threads {string.Join(",", s.Threads)}; batch {string.Join(",", s.Batches)}; {(s.Exact ? "exact" : "fast")} precision; warm-up {s.WarmupMs:F0} ms, ≥ {s.MinRounds} interleaved rounds within {s.CaseBudgetMs:F0} ms per case, samples ≥ {s.MinSampleMs:G3} ms |");

@@ -39,14 +39,28 @@ internal sealed class OrtOneNode : IDisposable
     /// ORT's best CPU settings for <paramref name="threads"/> intra-op threads: every graph optimization (the NCHWc
     /// transformer included), sequential execution, no inter-op pool.
     /// </summary>
-    public static SessionOptions Options(int threads) => new()
+    /// <summary>Whether ORT's intra-op threads may spin between runs (off unless FASTCONV_BENCH_ORT_SPIN=1).</summary>
+    public static bool SpinEnabled => Environment.GetEnvironmentVariable("FASTCONV_BENCH_ORT_SPIN") == "1";
+
+    public static SessionOptions Options(int threads)
     {
-        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-        IntraOpNumThreads = threads,
-        InterOpNumThreads = 1,
-        LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-    };
+        var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        // ORT's pool threads spin between runs by default; interleaved with FastConv on the same cores they took the
+        // cores from FastConv's threads (measured on 2 cores: FastConv 2-3x slower beside a spinning ORT, ORT itself
+        // within noise either way). Spinning off, both engines leave idle cores idle. FASTCONV_BENCH_ORT_SPIN=1 restores it.
+        if (!SpinEnabled)
+        {
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        }
+        return options;
+    }
 
     /// <summary>ORT Conv with weights K×(C/groups)×R×S and bias [K], reading <paramref name="x"/>, writing <paramref name="y"/>.</summary>
     public static OrtOneNode Conv(Conv2dShape shape, float[] weights, float[] bias, int threads, AlignedBuffer x, AlignedBuffer y)
