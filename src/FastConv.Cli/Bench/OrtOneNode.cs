@@ -35,13 +35,13 @@ internal sealed class OrtOneNode : IDisposable
         _binding.BindOutput("Y", _y);
     }
 
+    /// <summary>Whether ORT's intra-op threads may spin between runs (off unless FASTCONV_BENCH_ORT_SPIN=1).</summary>
+    public static bool SpinEnabled => Environment.GetEnvironmentVariable("FASTCONV_BENCH_ORT_SPIN") == "1";
+
     /// <summary>
     /// ORT's best CPU settings for <paramref name="threads"/> intra-op threads: every graph optimization (the NCHWc
     /// transformer included), sequential execution, no inter-op pool.
     /// </summary>
-    /// <summary>Whether ORT's intra-op threads may spin between runs (off unless FASTCONV_BENCH_ORT_SPIN=1).</summary>
-    public static bool SpinEnabled => Environment.GetEnvironmentVariable("FASTCONV_BENCH_ORT_SPIN") == "1";
-
     public static SessionOptions Options(int threads)
     {
         var options = new SessionOptions
