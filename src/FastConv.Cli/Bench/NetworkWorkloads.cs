@@ -2,7 +2,6 @@ using FastConv.Backends;
 using FastConv.Graphs;
 using FastConv.Onnx;
 using FastConv.Sessions;
-using Microsoft.ML.OnnxRuntime;
 
 namespace FastConv.Cli.Bench;
 
@@ -110,42 +109,8 @@ internal static class NetworkWorkloads
                 ? OnnxExport.ToBytes(_graph)
                 : File.ReadAllBytes(_model);
             var y = new AlignedBuffer(_outputShape);
-            var ort = new OrtModel(model, threads, _input.Name, _x, _output, y);
+            OrtOneNode ort = OrtOneNode.FromModel(model, threads, _input.Name, _x, _output, y);
             return new BufferSubject("ort", null, "cpu", y, ort.Run, ort);
-        }
-    }
-
-    /// <summary>ONNX Runtime on a whole model, input and output bound once to pre-allocated buffers (as <see cref="OrtOneNode"/>).</summary>
-    private sealed class OrtModel : IDisposable
-    {
-        private readonly Microsoft.ML.OnnxRuntime.SessionOptions _options;
-        private readonly InferenceSession _session;
-        private readonly RunOptions _runOptions = new();
-        private readonly OrtValue _x;
-        private readonly OrtValue _y;
-        private readonly OrtIoBinding _binding;
-
-        public OrtModel(byte[] model, int threads, string inputName, AlignedBuffer x, string outputName, AlignedBuffer y)
-        {
-            _options = OrtOneNode.Options(threads);
-            _session = new InferenceSession(model, _options);
-            _x = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, x.Memory, x.Dims);
-            _y = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, y.Memory, y.Dims);
-            _binding = _session.CreateIoBinding();
-            _binding.BindInput(inputName, _x);
-            _binding.BindOutput(outputName, _y);
-        }
-
-        public void Run() => _session.RunWithBinding(_runOptions, _binding);
-
-        public void Dispose()
-        {
-            _binding.Dispose();
-            _x.Dispose();
-            _y.Dispose();
-            _runOptions.Dispose();
-            _session.Dispose();
-            _options.Dispose();
         }
     }
 }

@@ -24,16 +24,25 @@ internal sealed class OrtOneNode : IDisposable
     private readonly OrtValue _y;
     private readonly OrtIoBinding _binding;
 
-    private OrtOneNode(ModelProto model, int threads, AlignedBuffer x, AlignedBuffer y)
+    private OrtOneNode(byte[] model, int threads, string inputName, AlignedBuffer x, string outputName, AlignedBuffer y)
     {
         _options = Options(threads);
-        _session = new InferenceSession(model.ToByteArray(), _options);
+        _session = new InferenceSession(model, _options);
         _x = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, x.Memory, x.Dims);
         _y = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, y.Memory, y.Dims);
         _binding = _session.CreateIoBinding();
-        _binding.BindInput("X", _x);
-        _binding.BindOutput("Y", _y);
+        _binding.BindInput(inputName, _x);
+        _binding.BindOutput(outputName, _y);
     }
+
+    private OrtOneNode(ModelProto model, int threads, AlignedBuffer x, AlignedBuffer y)
+        : this(model.ToByteArray(), threads, "X", x, "Y", y)
+    {
+    }
+
+    /// <summary>A whole ONNX model (one input, one output) with the same settings and bindings as the one-node models.</summary>
+    public static OrtOneNode FromModel(byte[] model, int threads, string inputName, AlignedBuffer x, string outputName, AlignedBuffer y)
+        => new(model, threads, inputName, x, outputName, y);
 
     /// <summary>Whether ORT's intra-op threads may spin between runs (off unless FASTCONV_BENCH_ORT_SPIN=1).</summary>
     public static bool SpinEnabled => Environment.GetEnvironmentVariable("FASTCONV_BENCH_ORT_SPIN") == "1";
