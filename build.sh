@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one entry point: installs prerequisites, restores the local Cake tool, runs a build.cake target.
-#   ./build.sh                  main job: build, then `fastconv info`
+#   ./build.sh                  main job: build the CLI, then `fastconv bench` (table, JSON, plot in docs/bench/)
 #   ./build.sh --target=Test    build and run every test
 #   ./build.sh --target=Bench   BenchmarkDotNet micro-benchmarks (bench/)
 #   ./build.sh --target=Publish self-contained, trimmed CLI in artifacts/publish

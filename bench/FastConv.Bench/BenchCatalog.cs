@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using FastConv.Cli.Bench;
 using FastConv.Backends;
 using FastConv.Cpu;
 using FastConv.Ops;

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using FastConv.Cli.Bench;
 using FastConv.Backends;
 using FastConv.Cpu;
 using FastConv.Ops;
@@ -34,12 +35,12 @@ namespace FastConv.Bench;
 [MemoryDiagnoser]
 public abstract class Conv2dBenchmarks
 {
-    private AlignedBuffer _x = null!;
-    private AlignedBuffer _yFastConv = null!;
-    private AlignedBuffer _yOrt = null!;
+    // The problem (seeded input, weights, bias), FastConv's plan and ORT's one-node model are the CLI's
+    // (FastConv.Cli.Bench), so `fastconv bench` and these benchmarks time exactly the same thing.
+    private ConvProblem? _problem;
+    private IBenchSubject? _fast;
+    private IBenchSubject? _ort;
     private CpuBackend? _backend;
-    private IConv2dPlan? _plan;
-    private OrtOneNode? _ort;
 
     /// <summary>The layers of this class's set.</summary>
     protected abstract IReadOnlyList<NamedConv2d> Set { get; }
@@ -72,20 +73,22 @@ public abstract class Conv2dBenchmarks
     public void OnnxRuntime() => _ort!.Run();
 
     [Benchmark]
-    public void FastConv() => _plan!.Execute(_x.Tensor, _yFastConv.Tensor);
+    public void FastConv() => _fast!.Run();
 
     [Benchmark]
-    public void FastConvExact() => _plan!.Execute(_x.Tensor, _yFastConv.Tensor);
+    public void FastConvExact() => _fast!.Run();
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _ort?.Dispose();
-        _plan?.Dispose();
+        _fast?.Dispose();
         _backend?.Dispose();
+        _problem?.Dispose();
         _ort = null;
-        _plan = null;
+        _fast = null;
         _backend = null;
+        _problem = null;
     }
 
     private void Setup(CpuPrecision precision)
@@ -93,26 +96,18 @@ public abstract class Conv2dBenchmarks
         NamedConv2d layer = Set.FirstOrDefault(l => l.Name == Layer)
             ?? throw new InvalidOperationException($"No layer '{Layer}' in {GetType().Name}.");
         Conv2dShape shape = layer.WithBatch(Batch);
-        // Weights U(−1,1)/√fan-in keep every output O(1) whatever the layer, so one relative tolerance fits all.
-        float gain = 1f / MathF.Sqrt(shape.InputChannelsPerGroup * shape.R * shape.S);
-        float[] weights = new float[shape.WeightShape.ElementCount];
-        AlignedBuffer.Uniform(weights, AlignedBuffer.StableSeed(layer.ToString(), 2), -gain, gain);
-        float[] bias = new float[shape.K];
-        AlignedBuffer.Uniform(bias, AlignedBuffer.StableSeed(layer.ToString(), 3), -0.1f, 0.1f);
-        _x = new AlignedBuffer(shape.InputShape).FillUniform(AlignedBuffer.StableSeed(layer.ToString(), 1), -1f, 1f);
-        _yFastConv = new AlignedBuffer(shape.OutputShape);
-        _yOrt = new AlignedBuffer(shape.OutputShape);
-
+        bool exact = precision == CpuPrecision.Exact;
+        _problem = new ConvProblem(layer, shape);
         _backend = new CpuBackend(new CpuBackendOptions { Threads = Threads, Precision = precision });
-        _plan = _backend.PlanConv2d(shape, Tensor.FromArray(weights, shape.WeightShape.Dims), Tensor.FromArray(bias, shape.K), ConvEpilogue.None);
-        _ort = OrtOneNode.Conv(shape, weights, bias, Threads, _x, _yOrt);
+        _fast = _problem.Plan(_backend, "FastConv", Threads, exact);
+        _ort = _problem.Ort(Threads);
 
-        _yFastConv.Poison();
-        _yOrt.Poison();
-        _plan.Execute(_x.Tensor, _yFastConv.Tensor);
+        _fast.Poison();
+        _ort.Poison();
+        _fast.Run();
         _ort.Run();
-        string what = $"{layer} N={Batch} threads={Threads} precision={precision} algorithm={_plan.Algorithm} ({shape})";
-        OutputCheck.Agree(what, _yFastConv.Span, _yOrt.Span, precision == CpuPrecision.Exact ? OutputCheck.SameSumsTolerance : OutputCheck.FastTolerance);
+        string what = $"{layer} N={Batch} threads={Threads} precision={precision} algorithm={_fast.Algorithm} ({shape})";
+        OutputCheck.Agree(what, _fast.Output, _ort.Output, _problem.Tolerance(exact));
         Console.WriteLine($"// FastConv check passed: {what}");
     }
 }

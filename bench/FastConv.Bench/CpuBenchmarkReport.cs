@@ -5,6 +5,7 @@ using System.Text.Json;
 using BenchmarkDotNet.Exporters;
 using BenchmarkDotNet.Loggers;
 using BenchmarkDotNet.Reports;
+using FastConv.Cli.Bench;
 using FastConv.Cpu;
 using Microsoft.ML.OnnxRuntime;
 

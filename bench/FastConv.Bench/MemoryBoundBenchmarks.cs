@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using FastConv.Backends;
+using FastConv.Cli.Bench;
 using FastConv.Cpu;
 using FastConv.Cpu.Threading;
 using FastConv.Ops;
@@ -81,26 +82,6 @@ public abstract class MemoryBoundBenchmarks
 
     /// <summary>ORT's one-node model for this set's op, reading <see cref="X"/> and writing <paramref name="y"/>.</summary>
     private protected abstract OrtOneNode CreateOrt(int threads, AlignedBuffer y);
-
-    /// <summary>
-    /// memcpy split into 64 chunks handed out by FastConv's worker pool, so the 2-thread copy uses both cores
-    /// like the ops it bounds; 64 chunks of ≥ 1.6 MB each keep the hand-out cost negligible and balance
-    /// the two threads. The job is allocated once, so a copy allocates nothing.
-    /// </summary>
-    private sealed class ParallelCopy(Memory<float> source, Memory<float> target, WorkerPool pool) : IParallelJob
-    {
-        private const int Chunks = 64;
-
-        public void Run() => pool.For(Chunks, this);
-
-        public void Run(int index)
-        {
-            int length = source.Length;
-            int start = (int)((long)length * index / Chunks);
-            int end = (int)((long)length * (index + 1) / Chunks);
-            source.Span[start..end].CopyTo(target.Span[start..end]);
-        }
-    }
 }
 
 /// <summary>The <c>pool</c> set: MaxPool 2×2 stride 2 (<see cref="ShapeSets.Pool2x2"/>) on N×64×224×224.</summary>

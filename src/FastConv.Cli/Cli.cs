@@ -15,6 +15,7 @@ public static class Cli
         root.Subcommands.Add(CheckCommand.Create(console));
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(SummaryCommand.Create(console));
+        root.Subcommands.Add(BenchCommand.Create(console));
         return root;
     }
 

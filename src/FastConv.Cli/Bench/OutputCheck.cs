@@ -1,4 +1,4 @@
-namespace FastConv.Bench;
+namespace FastConv.Cli.Bench;
 
 /// <summary>
 /// The agreement check every benchmark runs in its GlobalSetup before anything is timed: a benchmark of
@@ -27,16 +27,32 @@ internal static class OutputCheck
     /// <summary>Throws unless every |actual − expected| ≤ tolerance·max|expected| (tolerance 0: bit-exact).</summary>
     public static void Agree(string what, ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, float tolerance)
     {
+        Agreement a = Compare(actual, expected, tolerance, "FastConv", "ONNX Runtime");
+        if (!a.Agrees)
+        {
+            throw new InvalidOperationException($"{what}: {a.Detail} Not timing wrong answers.");
+        }
+    }
+
+    /// <summary>
+    /// Compares <paramref name="actual"/> (from <paramref name="actualName"/>) with <paramref name="expected"/>
+    /// element by element: each |actual − expected| must be ≤ tolerance·max|expected| (tolerance 0: bit-exact).
+    /// Never throws; the result says whether they agree, how far apart they are, and where the worst element is.
+    /// </summary>
+    public static Agreement Compare(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, float tolerance, string actualName, string expectedName)
+    {
         if (actual.Length != expected.Length)
         {
-            throw new InvalidOperationException($"{what}: FastConv wrote {actual.Length} values, ONNX Runtime {expected.Length}.");
+            return new Agreement(false, double.NaN, 0, tolerance, actual.Length,
+                $"{actualName} wrote {actual.Length} values, {expectedName} {expected.Length}.");
         }
         float scale = 0f;
         foreach (float e in expected)
         {
             if (!float.IsFinite(e))
             {
-                throw new InvalidOperationException($"{what}: ONNX Runtime's output holds a non-finite value {e}; the problem setup is wrong.");
+                return new Agreement(false, double.NaN, 0, tolerance, actual.Length,
+                    $"{expectedName}'s output holds a non-finite value {e}; the problem setup is wrong.");
             }
             scale = Math.Max(scale, Math.Abs(e));
         }
@@ -44,9 +60,11 @@ internal static class OutputCheck
         int worst = -1;
         float worstDiff = 0f;
         int bad = 0;
+        float maxDiff = 0f;
         for (int i = 0; i < actual.Length; i++)
         {
             float d = Math.Abs(actual[i] - expected[i]);
+            maxDiff = float.IsNaN(d) ? float.NaN : float.IsNaN(maxDiff) ? maxDiff : Math.Max(maxDiff, d);
             // !(d <= bound) is true for NaN too, so an unwritten (poisoned) element always fails.
             if (!(d <= bound))
             {
@@ -60,9 +78,19 @@ internal static class OutputCheck
         }
         if (bad > 0)
         {
-            throw new InvalidOperationException(
-                $"{what}: FastConv disagrees with ONNX Runtime at {bad} of {actual.Length} elements (tolerance {tolerance:G3} × max|ORT| {scale:G6} = {bound:G3}); "
-                + $"worst at flat index {worst}: FastConv {actual[worst]:G9}, ORT {expected[worst]:G9}. Not timing wrong answers.");
+            return new Agreement(false, maxDiff, bound, tolerance, bad,
+                $"{actualName} disagrees with {expectedName} at {bad} of {actual.Length} elements (tolerance {tolerance:G3} × max|{expectedName}| {scale:G6} = {bound:G3}); "
+                + $"worst at flat index {worst}: {actualName} {actual[worst]:G9}, {expectedName} {expected[worst]:G9}.");
         }
+        return new Agreement(true, maxDiff, bound, tolerance, 0, $"max |difference| {maxDiff:G3} ≤ {bound:G3}");
     }
 }
+
+/// <summary>The outcome of one output comparison.</summary>
+/// <param name="Agrees">Every element within the bound.</param>
+/// <param name="MaxAbsDiff">The largest |actual − expected| (NaN when an element was NaN or the lengths differ).</param>
+/// <param name="Bound">The absolute bound: tolerance × max|expected|.</param>
+/// <param name="Tolerance">The relative tolerance used.</param>
+/// <param name="BadElements">How many elements were out of bounds.</param>
+/// <param name="Detail">One line for a person: the bound, or the worst element when they disagree.</param>
+internal sealed record Agreement(bool Agrees, double MaxAbsDiff, double Bound, double Tolerance, int BadElements, string Detail);

@@ -1,4 +1,4 @@
-namespace FastConv.Bench;
+namespace FastConv.Cli.Bench;
 
 /// <summary>
 /// A float buffer on the pinned object heap whose first element sits on a 64-byte boundary, so that

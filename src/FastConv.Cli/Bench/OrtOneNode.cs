@@ -4,7 +4,7 @@ using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
-namespace FastConv.Bench;
+namespace FastConv.Cli.Bench;
 
 /// <summary>
 /// ONNX Runtime as the peer: a one-node model (Conv, MaxPool or Relu) built in memory with the same
@@ -24,9 +24,36 @@ internal sealed class OrtOneNode : IDisposable
     private readonly OrtValue _y;
     private readonly OrtIoBinding _binding;
 
-    private OrtOneNode(ModelProto model, int threads, AlignedBuffer x, AlignedBuffer y)
+    private OrtOneNode(byte[] model, int threads, string inputName, AlignedBuffer x, string outputName, AlignedBuffer y)
     {
-        _options = new SessionOptions
+        _options = Options(threads);
+        _session = new InferenceSession(model, _options);
+        _x = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, x.Memory, x.Dims);
+        _y = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, y.Memory, y.Dims);
+        _binding = _session.CreateIoBinding();
+        _binding.BindInput(inputName, _x);
+        _binding.BindOutput(outputName, _y);
+    }
+
+    private OrtOneNode(ModelProto model, int threads, AlignedBuffer x, AlignedBuffer y)
+        : this(model.ToByteArray(), threads, "X", x, "Y", y)
+    {
+    }
+
+    /// <summary>A whole ONNX model (one input, one output) with the same settings and bindings as the one-node models.</summary>
+    public static OrtOneNode FromModel(byte[] model, int threads, string inputName, AlignedBuffer x, string outputName, AlignedBuffer y)
+        => new(model, threads, inputName, x, outputName, y);
+
+    /// <summary>Whether ORT's intra-op threads may spin between runs (off unless FASTCONV_BENCH_ORT_SPIN=1).</summary>
+    public static bool SpinEnabled => Environment.GetEnvironmentVariable("FASTCONV_BENCH_ORT_SPIN") == "1";
+
+    /// <summary>
+    /// ORT's best CPU settings for <paramref name="threads"/> intra-op threads: every graph optimization (the NCHWc
+    /// transformer included), sequential execution, no inter-op pool.
+    /// </summary>
+    public static SessionOptions Options(int threads)
+    {
+        var options = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
@@ -34,12 +61,14 @@ internal sealed class OrtOneNode : IDisposable
             InterOpNumThreads = 1,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
-        _session = new InferenceSession(model.ToByteArray(), _options);
-        _x = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, x.Memory, x.Dims);
-        _y = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, y.Memory, y.Dims);
-        _binding = _session.CreateIoBinding();
-        _binding.BindInput("X", _x);
-        _binding.BindOutput("Y", _y);
+        // ORT's pool threads spin between runs by default; interleaved with FastConv on the same cores they took the
+        // cores from FastConv's threads (measured on 2 cores: FastConv 2-3x slower beside a spinning ORT, ORT itself
+        // within noise either way). Spinning off, both engines leave idle cores idle. FASTCONV_BENCH_ORT_SPIN=1 restores it.
+        if (!SpinEnabled)
+        {
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        }
+        return options;
     }
 
     /// <summary>ORT Conv with weights K×(C/groups)×R×S and bias [K], reading <paramref name="x"/>, writing <paramref name="y"/>.</summary>

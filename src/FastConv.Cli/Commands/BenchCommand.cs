@@ -1,0 +1,196 @@
+using System.CommandLine;
+using System.Globalization;
+using FastConv.Cli.Bench;
+using Spectre.Console;
+
+namespace FastConv.Cli.Commands;
+
+/// <summary>
+/// <c>fastconv bench [WORKLOADS] [--backend B,...] [--vs ort] [--threads 1,2] [--batch 1,8] [--json FILE]
+/// [--plot FILE.png] [--markdown FILE.md] [--quick]</c>: FastConv against its peers in the same process and
+/// rounds, outputs compared before times (see <see cref="BenchRunner"/>).
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create(IAnsiConsole console)
+    {
+        var workloads = new Argument<string[]>("workloads")
+        {
+            Arity = ArgumentArity.ZeroOrMore,
+            Description = "Sets (vgg16, resnet50, mobilenet, pool, relu), set/layer (resnet50/l1_3x3), builtin:NAME, FILE.onnx, or default (the embedded quick set; also when none is given).",
+        };
+        var backend = new Option<string>("--backend") { Description = "FastConv backends, comma-separated: auto (best available), cpu, reference, cuda, cudnn, cublas, cuda-emu.", DefaultValueFactory = _ => "auto" };
+        var vs = new Option<string?>("--vs") { Description = "Peers, comma-separated: ort, or a backend name (cudnn, reference); none for no peer. Default: ort on the CPU, cudnn on a GPU." };
+        var threads = new Option<string?>("--threads") { Description = "CPU thread counts, comma-separated (FastConv and ORT get the same). Default: every logical core." };
+        var batch = new Option<string>("--batch") { Description = "Batch sizes N, comma-separated.", DefaultValueFactory = _ => "1" };
+        var json = new Option<string?>("--json") { Description = "Write every figure, the machine, versions and settings as JSON (schema: docs/bench/bench.schema.json)." };
+        var plot = new Option<string?>("--plot") { Description = "Write a PNG: per workload FastConv beside its peers, and a roofline." };
+        var markdown = new Option<string?>("--markdown") { Description = "Write the table as Markdown, with the machine and settings in its header." };
+        var quick = new Option<bool>("--quick") { Description = "Shorter warm-up and fewer rounds: a smoke run, noisier figures." };
+        var exact = new Option<bool>("--exact") { Description = "Forbid algorithms that change the arithmetic (Winograd, TF32); the check tightens to 1e-4." };
+        var peerJson = new Option<string[]>("--peer-json") { Description = "Merge a peer's figures from another run (bench/gpu/torch_bench.py --json FILE); may repeat.", AllowMultipleArgumentsPerToken = true };
+        var from = new Option<string?>("--from") { Description = "Re-render a report written by --json instead of running (with --peer-json to merge, --plot, --markdown)." };
+        var layersJson = new Option<string?>("--layers-json") { Description = "Write the workloads' layers (shapes, FLOPs, bytes) for --batch as JSON and exit: the input of bench/gpu/torch_bench.py." };
+        var note = new Option<string[]>("--note") { Description = "A remark for the report's header (e.g. what else loaded the machine); may repeat." };
+
+        var command = new Command("bench", "Time FastConv against ONNX Runtime (and other peers) in the same process, outputs checked first; table, JSON and plot.")
+        {
+            workloads, backend, vs, threads, batch, json, plot, markdown, quick, exact, peerJson, from, layersJson, note,
+        };
+        command.SetAction(parse =>
+        {
+            string[] names = parse.GetValue(workloads) ?? [];
+            if (parse.GetValue(layersJson) is { } layersPath)
+            {
+                IReadOnlyList<int> batches = Ints(parse.GetValue(batch) ?? "1", "--batch");
+                var layers = BenchWorkloads.Parse(names.Length == 0 ? ["default"] : names)
+                    .SelectMany(w => batches.Select(w.Layer)).OfType<BenchLayer>().ToList();
+                WriteText(layersPath, System.Text.Json.JsonSerializer.Serialize(new BenchLayerFile("fastconv-bench-layers/1", layers), BenchJsonContext.Default.BenchLayerFile));
+                console.MarkupLine($"{layers.Count} layers: {Markup.Escape(layersPath)}");
+                return 0;
+            }
+            // Peer files are read first, so a wrong path fails before minutes of measuring.
+            var peerFiles = (parse.GetValue(peerJson) ?? []).Select(f => (Name: Path.GetFileName(f), File: PeerImport.Load(f))).ToList();
+            BenchReport report;
+            if (parse.GetValue(from) is { } fromFile)
+            {
+                if (!File.Exists(fromFile))
+                {
+                    throw new InvalidBenchArgumentException($"--from: no file '{fromFile}'");
+                }
+                report = BenchReport.FromJson(File.ReadAllText(fromFile));
+            }
+            else
+            {
+                var options = new BenchOptions
+                {
+                    Workloads = names.Length == 0 ? ["default"] : names,
+                    Backends = List(parse.GetValue(backend) ?? "auto", "--backend"),
+                    Peers = parse.GetValue(vs) is { } v ? (v == "none" ? [] : List(v, "--vs")) : null,
+                    Threads = parse.GetValue(threads) is { } t ? Ints(t, "--threads") : [Environment.ProcessorCount],
+                    Batches = Ints(parse.GetValue(batch) ?? "1", "--batch"),
+                    Quick = parse.GetValue(quick),
+                    Exact = parse.GetValue(exact),
+                };
+                // Parse the workloads now, so a typo fails before minutes of measuring.
+                _ = BenchWorkloads.Parse(options.Workloads);
+                report = RunWithProgress(options, console);
+                foreach (string n in parse.GetValue(note) ?? [])
+                {
+                    report = report with { Notes = [.. report.Notes, n] };
+                }
+            }
+            foreach ((string name, PeerFile file) in peerFiles)
+            {
+                report = PeerImport.Merge(report, file, name);
+            }
+
+            BenchTable.Render(report, console);
+            if (parse.GetValue(json) is { } jsonPath)
+            {
+                WriteText(jsonPath, report.ToJson());
+                console.MarkupLine($"JSON: {Markup.Escape(jsonPath)}");
+            }
+            if (parse.GetValue(markdown) is { } mdPath)
+            {
+                WriteText(mdPath, BenchTable.Markdown(report, "fastconv " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1))));
+                console.MarkupLine($"Markdown: {Markup.Escape(mdPath)}");
+            }
+            if (parse.GetValue(plot) is { } pngPath)
+            {
+                BenchPlot.Save(report, pngPath);
+                console.MarkupLine($"Plot: {Markup.Escape(pngPath)}");
+            }
+            if (report.Problems > 0)
+            {
+                console.MarkupLine($"[red]{report.Problems} case(s) disagreed with a peer or failed: see above.[/]");
+                return 1;
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static BenchReport RunWithProgress(BenchOptions options, IAnsiConsole console)
+    {
+        var runner = new BenchRunner(options);
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            return runner.Run(new LineProgress(console));
+        }
+        BenchReport? report = null;
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx => report = runner.Run(new SpectreProgress(ctx)));
+        return report!;
+    }
+
+    private static void WriteText(string path, string text)
+    {
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null)
+        {
+            Directory.CreateDirectory(dir);
+        }
+        File.WriteAllText(path, text);
+    }
+
+    internal static IReadOnlyList<string> List(string value, string option)
+    {
+        string[] items = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return items.Length == 0 ? throw new InvalidBenchArgumentException($"{option}: give at least one name (got '{value}')") : items;
+    }
+
+    internal static IReadOnlyList<int> Ints(string value, string option)
+    {
+        var result = new List<int>();
+        foreach (string item in List(value, option))
+        {
+            if (!int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || n > 4096)
+            {
+                throw new InvalidBenchArgumentException($"{option}: '{item}' is not a whole number from 1 to 4096 (write e.g. {option} 1,2)");
+            }
+            result.Add(n);
+        }
+        return [.. result.Distinct()];
+    }
+
+    /// <summary>Progress as a Spectre.Console bar (interactive terminals).</summary>
+    private sealed class SpectreProgress(ProgressContext ctx) : IBenchProgress
+    {
+        private ProgressTask? _task;
+        private int _done = -1;
+
+        public void Start(int cases) => _task = ctx.AddTask("bench", maxValue: Math.Max(cases, 1));
+
+        public void Case(string description)
+        {
+            if (_task is null)
+            {
+                return;
+            }
+            if (!description.StartsWith("ceilings", StringComparison.Ordinal))
+            {
+                _task.Value = Math.Max(0, ++_done);
+            }
+            _task.Description = Markup.Escape(description.Length > 60 ? description[..60] : description);
+        }
+    }
+
+    /// <summary>Progress as one line per case (logs, CI, redirected output).</summary>
+    private sealed class LineProgress(IAnsiConsole console) : IBenchProgress
+    {
+        private int _cases;
+        private int _done;
+
+        public void Start(int cases) => _cases = cases;
+
+        public void Case(string description)
+        {
+            bool ceiling = description.StartsWith("ceilings", StringComparison.Ordinal);
+            string counter = ceiling ? "" : $"[{++_done}/{_cases}] ";
+            console.MarkupLine($"[grey]{Markup.Escape(counter + description)}[/]");
+        }
+    }
+}
