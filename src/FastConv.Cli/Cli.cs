@@ -4,7 +4,7 @@ using Spectre.Console;
 
 namespace FastConv.Cli;
 
-/// <summary>The <c>fastconv</c> command: one verb per file under Commands/. Later issues add run, summary, check, bench.</summary>
+/// <summary>The <c>fastconv</c> command: one verb per file under Commands/ (info, check, run, summary, bench).</summary>
 public static class Cli
 {
     /// <summary>The root command with every verb; tests walk it to check each verb's help.</summary>
