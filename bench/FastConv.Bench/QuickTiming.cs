@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FastConv.Backends;
+using FastConv.Cli.Bench;
 using FastConv.Cpu;
 using FastConv.Ops;
 
