@@ -177,6 +177,50 @@ public sealed class Conv2dDirectKernelTests
         }
     }
 
+    /// <summary>
+    /// <c>depthwise</c> on the channel-vectorized path (m = 1, strided or narrow rows): channel counts below,
+    /// at and between multiples of the lane count, strides 1–3, dilation 1–2, asymmetric padding wider than
+    /// the kernel, batch 2, bias + residual + ReLU, equal bit for bit to the reference.
+    /// </summary>
+    [TestCaseSource(nameof(Levels))]
+    public void DepthwiseChannelBlocks(SimdLevel level)
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Simd = level, Threads = 2, ConvAlgorithm = Conv2dDepthwise.AlgorithmName });
+        var rng = new Random(11);
+        var cases = new (int C, int H, int W, int R, int S, int Stride, int Dil, Padding2d Pad)[]
+        {
+            (5, 7, 7, 3, 3, 1, 1, Padding2d.Symmetric(1)),
+            (16, 14, 14, 3, 3, 2, 1, new Padding2d(0, 0, 1, 1)),
+            (21, 9, 11, 3, 3, 3, 1, new Padding2d(1, 2, 0, 1)),
+            (37, 6, 5, 3, 5, 1, 2, new Padding2d(2, 4, 1, 3)),
+            (8, 4, 4, 3, 3, 2, 2, new Padding2d(4, 5, 3, 4)), // padding wider than the kernel
+            (33, 3, 2, 5, 5, 1, 1, Padding2d.Symmetric(2)),
+            (17, 12, 12, 7, 7, 2, 1, Padding2d.Symmetric(3)),
+        };
+        foreach (var t in cases)
+        {
+            var p = new Conv2dParams { StrideH = t.Stride, StrideW = t.Stride, DilationH = t.Dil, DilationW = t.Dil, Padding = t.Pad, Groups = t.C };
+            var shape = new Conv2dShape(2, t.C, t.H, t.W, t.C, t.R, t.S, p);
+            Tensor x = TestData.Ints(rng, shape.InputShape);
+            Tensor wt = TestData.Ints(rng, shape.WeightShape);
+            Tensor bias = TestData.Ints(rng, TensorShape.Of(t.C));
+            Tensor residual = TestData.Ints(rng, shape.OutputShape);
+            foreach (bool fused in new[] { false, true })
+            {
+                var epilogue = fused ? new ConvEpilogue { AddResidual = true, Activation = Activation.Relu } : new ConvEpilogue();
+                Tensor expected = TestData.Poisoned(shape.OutputShape);
+                Reference.Conv2dFused(x, wt, fused ? bias : null, shape.Params, epilogue, fused ? residual : null, expected);
+                using IConv2dPlan plan = backend.PlanConv2d(shape, wt, fused ? bias : null, epilogue);
+                Assert.That(plan.Algorithm, Is.EqualTo(Conv2dDepthwise.AlgorithmName));
+                Tensor actual = TestData.Poisoned(shape.OutputShape);
+                plan.Execute(x, actual, fused ? residual : null);
+                Compare.Exact(expected, actual, $"depthwise/{level}: Conv2d({shape}), fused {fused}");
+                plan.Execute(x, actual, fused ? residual : null); // the scratch padding must stay zero across runs
+                Compare.Exact(expected, actual, $"depthwise/{level}: Conv2d({shape}), fused {fused}, second run");
+            }
+        }
+    }
+
     private static void Sweep(SimdLevel level, int stride, string algorithm, int c, int k, int groups)
     {
         using var backend = new CpuBackend(new CpuBackendOptions { Simd = level, Threads = 2, ConvAlgorithm = algorithm });
