@@ -253,7 +253,11 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
         // (where the per-plane path wastes most lanes and pays a padded copy per plane anyway). Measured on
         // MobileNet at 16 lanes, 1 thread: dw576_14_s2 0.222 → 0.075 ms, dw960_7 0.182 → 0.069, dw192_28_s2
         // 0.202 → 0.102; at Q = 28 (> lanes, stride 1) the padded per-plane path stayed faster (0.172 vs 0.188).
-        if (shape.K == shape.C && TOps.Count >= 8 && !inPlace && (shape.Params.StrideW > 1 || shape.Q <= TOps.Count))
+        // The transposed block must stay cache-sized: dw96_112_s2 (817 KB at 16 lanes) measured 0.93 → 1.0 ms.
+        long blockBytes = 4L * TOps.Count * (shape.H + shape.Params.Padding.Top + shape.Params.Padding.Bottom + shape.R)
+            * (shape.W + shape.Params.Padding.Left + shape.Params.Padding.Right + shape.S);
+        if (shape.K == shape.C && TOps.Count >= 8 && !inPlace && (shape.Params.StrideW > 1 || shape.Q <= TOps.Count)
+            && blockBytes <= 512 * 1024)
         {
             _blockJob = new ChannelBlockJob(this);
             _chunks = _blockJob.Chunks;
