@@ -24,7 +24,7 @@ internal sealed class CpuGemmPlan : IUnaryPlan
     {
         ArgumentNullException.ThrowIfNull(b);
         ArgumentNullException.ThrowIfNull(p);
-        OutputShape = Reference.GemmOutputShape(aShape, b.Shape, p);
+        OutputShape = p.OutputShape(aShape, b.Shape);
         _aShape = aShape;
         _p = p;
         _pool = context.Pool;

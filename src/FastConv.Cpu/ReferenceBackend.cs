@@ -43,7 +43,7 @@ public sealed class ReferenceBackend : IBackend
 
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p)
     {
-        TensorShape outShape = Reference.GemmOutputShape(aShape, b.Shape, p);
+        TensorShape outShape = p.OutputShape(aShape, b.Shape);
         Tensor bc = Copy(b);
         Tensor? cc = c is null ? null : Copy(c);
         return new UnaryPlan("Gemm", outShape, (a, y) => Reference.Gemm(a, bc, cc, p, y));

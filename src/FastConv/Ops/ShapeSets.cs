@@ -135,4 +135,36 @@ public static class ShapeSets
             yield return shape;
         }
     }
+
+    /// <summary>
+    /// The pooling part of the <c>edges</c> set: seeded random small pools with kernel 1..4 (H ≠ W too), stride 1..3
+    /// (H ≠ W too), ceil mode on and off, padding below the kernel (asymmetric), count_include_pad on and off,
+    /// batch 1 and 2, odd and even H, W from 1 to 17, C from 1 to 19. Every problem is valid for max pooling.
+    /// </summary>
+    public static IEnumerable<Pool2dShape> Pool2dEdges(int count, int seed)
+    {
+        var rng = new Random(seed);
+        int made = 0;
+        while (made < count)
+        {
+            int k = rng.Next(1, 5), stride = rng.Next(1, 4);
+            var p = new Pool2dParams
+            {
+                KernelH = k, KernelW = rng.Next(3) == 0 ? rng.Next(1, 5) : k, StrideH = stride, StrideW = rng.Next(3) == 0 ? rng.Next(1, 4) : stride,
+                CeilMode = rng.Next(2) == 0, CountIncludePad = rng.Next(2) == 0,
+            };
+            p = p with { Padding = new Padding2d(rng.Next(0, p.KernelH), rng.Next(0, p.KernelW), rng.Next(0, p.KernelH), rng.Next(0, p.KernelW)) };
+            var shape = new Pool2dShape(rng.Next(2) == 0 ? 1 : 2, rng.Next(1, 20), rng.Next(1, 18), rng.Next(1, 18), p);
+            try
+            {
+                shape.Validate("MaxPool2d");
+            }
+            catch (FastConvException)
+            {
+                continue;
+            }
+            made++;
+            yield return shape;
+        }
+    }
 }

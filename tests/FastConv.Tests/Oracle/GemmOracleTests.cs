@@ -79,7 +79,7 @@ public sealed class GemmOracleTests
 
     private static Tensor RunReference(Tensor a, Tensor b, Tensor? c, GemmParams p)
     {
-        var y = TestData.Poisoned(Reference.GemmOutputShape(a.Shape, b.Shape, p));
+        var y = TestData.Poisoned(p.OutputShape(a.Shape, b.Shape));
         Reference.Gemm(a, b, c, p, y);
         return y;
     }
@@ -114,7 +114,7 @@ public sealed class GemmOracleTests
         var ex = Assert.Throws<InvalidShapeException>(() => Reference.Gemm(Tensor.Allocate(2, 3), Tensor.Allocate(4, 5), null, GemmParams.Default, Tensor.Allocate(2, 5)));
         Assert.That(ex!.Message, Does.Contain("[2,3]").And.Contain("[4,5]"));
         // With transB the inner dimension of B is its second.
-        var ex2 = Assert.Throws<InvalidShapeException>(() => Reference.GemmOutputShape(TensorShape.Of(2, 3), TensorShape.Of(3, 5), new GemmParams { TransB = true }));
+        var ex2 = Assert.Throws<InvalidShapeException>(() => new GemmParams { TransB = true }.OutputShape(TensorShape.Of(2, 3), TensorShape.Of(3, 5)));
         Assert.That(ex2!.Message, Does.Contain("[2,3]").And.Contain("[3,5]").And.Contain("transB=1"));
     }
 
@@ -128,7 +128,7 @@ public sealed class GemmOracleTests
     [Test]
     public void NonMatrixOperandThrows()
     {
-        var ex = Assert.Throws<InvalidShapeException>(() => Reference.GemmOutputShape(TensorShape.Of(2, 3, 1), TensorShape.Of(3, 4), GemmParams.Default));
+        var ex = Assert.Throws<InvalidShapeException>(() => GemmParams.Default.OutputShape(TensorShape.Of(2, 3, 1), TensorShape.Of(3, 4)));
         Assert.That(ex!.Message, Does.Contain("[2,3,1]").And.Contain("[3,4]"));
     }
 }

@@ -172,7 +172,7 @@ internal sealed class GpuGemmPlan : GpuUnaryPlan
     private readonly Dim3 _grid;
 
     public GpuGemmPlan(GpuBackendContext c, TensorShape aShape, Tensor b, Tensor? cTensor, GemmParams p)
-        : base(c, "Gemm", "cublas-sgemm", aShape, OutputOf(aShape, b.Shape, p))
+        : base(c, "Gemm", "cublas-sgemm", aShape, p.OutputShape(aShape, b.Shape))
     {
         try
         {
@@ -205,21 +205,6 @@ internal sealed class GpuGemmPlan : GpuUnaryPlan
             Dispose();
             throw;
         }
-    }
-
-    private static TensorShape OutputOf(TensorShape a, TensorShape b, GemmParams p)
-    {
-        if (a.Rank != 2 || b.Rank != 2)
-        {
-            throw new InvalidShapeException($"Gemm: A and B must be rank 2, got A {a} and B {b}; {p}.");
-        }
-        int m = p.TransA ? a[1] : a[0], ka = p.TransA ? a[0] : a[1];
-        int kb = p.TransB ? b[1] : b[0], n = p.TransB ? b[0] : b[1];
-        if (ka != kb)
-        {
-            throw new InvalidShapeException($"Gemm: inner dimensions differ: op(A) of A {a} is {m}x{ka}, op(B) of B {b} is {kb}x{n}; {p}.");
-        }
-        return TensorShape.Of(m, n);
     }
 
     public override void ExecuteDevice(ulong x, ulong y, nint stream)

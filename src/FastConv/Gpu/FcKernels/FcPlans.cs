@@ -337,7 +337,7 @@ internal sealed class FcGemmPlan : FcPlan, IUnaryPlan
     private readonly string _problem;
 
     public FcGemmPlan(GpuDevice device, TensorShape aShape, Tensor b, Tensor? c, GemmParams p, string kernel)
-        : base(device, kernel, OutputShapeOf(aShape, b.Shape, p), System.Runtime.CompilerServices.Unsafe.SizeOf<FcGemmArgs>())
+        : base(device, kernel, p.OutputShape(aShape, b.Shape), System.Runtime.CompilerServices.Unsafe.SizeOf<FcGemmArgs>())
     {
         _aShape = aShape;
         _problem = $"A {aShape}, B {b.Shape}, C {c?.Shape.ToString() ?? "none"}, {p}";
@@ -367,21 +367,6 @@ internal sealed class FcGemmPlan : FcPlan, IUnaryPlan
         {
             Prepare("gemm.cu", a, new Dim3(Blocks((long)m * n, 256)), new Dim3(256));
         }
-    }
-
-    private static TensorShape OutputShapeOf(TensorShape a, TensorShape b, GemmParams p)
-    {
-        if (a.Rank != 2 || b.Rank != 2)
-        {
-            throw new InvalidShapeException($"Gemm: A and B must be rank 2, got A {a} and B {b}; {p}.");
-        }
-        int m = p.TransA ? a[1] : a[0], ka = p.TransA ? a[0] : a[1];
-        int kb = p.TransB ? b[1] : b[0], n = p.TransB ? b[0] : b[1];
-        if (ka != kb)
-        {
-            throw new InvalidShapeException($"Gemm: inner dimensions differ: op(A) of A {a} is {m}x{ka}, op(B) of B {b} is {kb}x{n}; {p}.");
-        }
-        return TensorShape.Of(m, n);
     }
 
     public void Execute(Tensor x, Tensor y)

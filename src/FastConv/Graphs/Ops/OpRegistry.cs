@@ -465,18 +465,7 @@ internal sealed class GemmOp() : OpDefinition("Gemm")
     public override TensorShape[] InferShapes(OpContext context)
     {
         TensorShape a = context.Shape(0, "A"), b = context.Shape(1, "B");
-        GemmParams p = OpAttributes.Gemm(context.Node);
-        if (a.Rank != 2 || b.Rank != 2)
-        {
-            throw new InvalidShapeException($"A and B must be rank 2, got A {a} and B {b}; {p}.");
-        }
-        int m = p.TransA ? a[1] : a[0], ka = p.TransA ? a[0] : a[1];
-        int kb = p.TransB ? b[1] : b[0], n = p.TransB ? b[0] : b[1];
-        if (ka != kb)
-        {
-            throw new InvalidShapeException($"inner dimensions differ: op(A) of A {a} is {m}x{ka}, op(B) of B {b} is {kb}x{n}; {p}.");
-        }
-        var y = TensorShape.Of(m, n);
+        TensorShape y = OpAttributes.Gemm(context.Node).OutputShape(a, b);
         if (context.Has(2))
         {
             Broadcast.RequireUnidirectional(context.Shape(2, "C"), y, "C", "Gemm");
