@@ -72,7 +72,7 @@ public sealed class ReshapeOracleTests
         var rng = new Random(LayoutShapes.Seed(dims));
         var x = TestData.Floats(rng, new TensorShape(dims), -4, 4);
         var expected = new OnnxGraphBuilder("Reshape").Input("X", x).Constant("shape", shape).Run();
-        var y = TestData.Poisoned(Reference.ReshapeOutputShape(x.Shape, shape));
+        var y = TestData.Poisoned(OutputSize.Reshape(x.Shape, shape));
         Reference.Reshape(x, shape, y);
         Compare.Exact(expected, y, $"Reshape X={x.Shape} shape={LayoutShapes.Fmt(shape)}");
     }
@@ -82,10 +82,10 @@ public sealed class ReshapeOracleTests
     {
         Assert.Multiple(() =>
         {
-            Assert.That(Reference.ReshapeOutputShape(TensorShape.Of(2, 3, 4), [0, -1]), Is.EqualTo(TensorShape.Of(2, 12)));
-            Assert.That(Reference.ReshapeOutputShape(TensorShape.Of(2, 3, 4), [-1]), Is.EqualTo(TensorShape.Of(24)));
-            Assert.That(Reference.ReshapeOutputShape(TensorShape.Of(2, 3, 4), [4, 0, 2]), Is.EqualTo(TensorShape.Of(4, 3, 2)));
-            Assert.That(Reference.ReshapeOutputShape(TensorShape.Of(2, 3, 4), [1, -1, 0]), Is.EqualTo(TensorShape.Of(1, 6, 4)));
+            Assert.That(OutputSize.Reshape(TensorShape.Of(2, 3, 4), [0, -1]), Is.EqualTo(TensorShape.Of(2, 12)));
+            Assert.That(OutputSize.Reshape(TensorShape.Of(2, 3, 4), [-1]), Is.EqualTo(TensorShape.Of(24)));
+            Assert.That(OutputSize.Reshape(TensorShape.Of(2, 3, 4), [4, 0, 2]), Is.EqualTo(TensorShape.Of(4, 3, 2)));
+            Assert.That(OutputSize.Reshape(TensorShape.Of(2, 3, 4), [1, -1, 0]), Is.EqualTo(TensorShape.Of(1, 6, 4)));
         });
         var x = Tensor.FromArray([1f, 2f, 3f, 4f, 5f, 6f], 2, 3);
         var y = Tensor.Allocate(3, 2);
@@ -96,35 +96,35 @@ public sealed class ReshapeOracleTests
     [Test]
     public void TwoMinusOnesThrow()
     {
-        var ex = Assert.Throws<InvalidShapeException>(() => Reference.ReshapeOutputShape(TensorShape.Of(2, 3, 4), [-1, -1]));
+        var ex = Assert.Throws<InvalidShapeException>(() => OutputSize.Reshape(TensorShape.Of(2, 3, 4), [-1, -1]));
         Assert.That(ex!.Message, Does.Contain("[-1,-1]").And.Contain("[2,3,4]"));
     }
 
     [Test]
     public void CountMismatchThrows()
     {
-        var ex = Assert.Throws<InvalidShapeException>(() => Reference.ReshapeOutputShape(TensorShape.Of(2, 3, 4), [5, 5]));
+        var ex = Assert.Throws<InvalidShapeException>(() => OutputSize.Reshape(TensorShape.Of(2, 3, 4), [5, 5]));
         Assert.That(ex!.Message, Does.Contain("[5,5]").And.Contain("[2,3,4]"));
     }
 
     [Test]
     public void UninferableMinusOneThrows()
     {
-        var ex = Assert.Throws<InvalidShapeException>(() => Reference.ReshapeOutputShape(TensorShape.Of(2, 3, 4), [5, -1]));
+        var ex = Assert.Throws<InvalidShapeException>(() => OutputSize.Reshape(TensorShape.Of(2, 3, 4), [5, -1]));
         Assert.That(ex!.Message, Does.Contain("[5,-1]").And.Contain("[2,3,4]"));
     }
 
     [Test]
     public void ZeroPastInputRankThrows()
     {
-        var ex = Assert.Throws<InvalidShapeException>(() => Reference.ReshapeOutputShape(TensorShape.Of(6), [1, 0, -1]));
+        var ex = Assert.Throws<InvalidShapeException>(() => OutputSize.Reshape(TensorShape.Of(6), [1, 0, -1]));
         Assert.That(ex!.Message, Does.Contain("[1,0,-1]").And.Contain("[6]"));
     }
 
     [Test]
     public void NegativeBelowMinusOneThrows()
     {
-        var ex = Assert.Throws<InvalidShapeException>(() => Reference.ReshapeOutputShape(TensorShape.Of(6), [-2, -3]));
+        var ex = Assert.Throws<InvalidShapeException>(() => OutputSize.Reshape(TensorShape.Of(6), [-2, -3]));
         Assert.That(ex!.Message, Does.Contain("[-2,-3]").And.Contain("[6]"));
     }
 }

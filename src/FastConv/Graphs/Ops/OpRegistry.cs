@@ -618,55 +618,8 @@ internal sealed class ReshapeOp() : OpDefinition("Reshape")
         return problem is null;
     }
 
-    public static TensorShape OutputShape(TensorShape input, long[] shape)
-    {
-        var dims = new int[shape.Length];
-        int inferred = -1;
-        long known = 1;
-        for (int i = 0; i < shape.Length; i++)
-        {
-            long s = shape[i];
-            if (s == -1)
-            {
-                if (inferred >= 0)
-                {
-                    throw new InvalidShapeException($"shape [{string.Join(",", shape)}] has more than one -1; input {input}.");
-                }
-                inferred = i;
-                continue;
-            }
-            if (s < -1 || s > int.MaxValue)
-            {
-                throw new InvalidShapeException($"shape [{string.Join(",", shape)}] has {s} at {i}; input {input}.");
-            }
-            if (s == 0)
-            {
-                s = i < input.Rank ? input[i] : throw new InvalidShapeException($"shape [{string.Join(",", shape)}] has 0 at {i}, past the input rank; input {input}.");
-            }
-            dims[i] = (int)s;
-            known *= s;
-            if (known > int.MaxValue)
-            {
-                throw new InvalidShapeException($"shape [{string.Join(",", shape)}] has more elements than input {input}.");
-            }
-        }
-        if (inferred >= 0)
-        {
-            if (known == 0 || input.ElementCount % known != 0)
-            {
-                throw new InvalidShapeException($"cannot infer the -1 in shape [{string.Join(",", shape)}] for input {input} ({input.ElementCount} elements).");
-            }
-            dims[inferred] = (int)(input.ElementCount / known);
-        }
-        else if (known != input.ElementCount)
-        {
-            throw new InvalidShapeException($"shape [{string.Join(",", shape)}] has {known} elements but input {input} has {input.ElementCount}.");
-        }
-        return new TensorShape(dims);
-    }
-
     public override TensorShape[] InferShapes(OpContext context) =>
-        [OutputShape(context.Shape(0, "data"), context.RequireConstant(1, "shape").Int64s)];
+        [OutputSize.Reshape(context.Shape(0, "data"), context.RequireConstant(1, "shape").Int64s)];
 }
 
 internal sealed class TransposeOp() : OpDefinition("Transpose")
