@@ -405,21 +405,6 @@ internal static class CheckCases
         _ => throw new InvalidHyperparameterException($"check: unknown set '{set}' (known: {string.Join(", ", CheckCommand.Sets)})."),
     };
 
-    /// <summary>The epilogues a fused conv must support, in turn: none, Relu, folded BN + Relu6, residual + Relu, BN + residual + HardSwish, LeakyRelu.</summary>
-    private static ConvEpilogue EpilogueFor(int i, int k, Random rng)
-    {
-        float[] Values(float lo, float hi) => [.. Enumerable.Range(0, k).Select(_ => lo + (hi - lo) * rng.NextSingle())];
-        return (i % 6) switch
-        {
-            0 => ConvEpilogue.None,
-            1 => new ConvEpilogue { Activation = Activation.Relu },
-            2 => new ConvEpilogue { Scale = Values(0.5f, 2f), Shift = Values(-1f, 1f), Activation = Activation.Relu6 },
-            3 => new ConvEpilogue { AddResidual = true, Activation = Activation.Relu },
-            4 => new ConvEpilogue { Scale = Values(0.5f, 2f), Shift = Values(-1f, 1f), AddResidual = true, Activation = Activation.HardSwish },
-            _ => new ConvEpilogue { Activation = Activation.LeakyRelu(0.1f) },
-        };
-    }
-
     private static List<CheckCase> Edges(int seed)
     {
         var rng = new Random(seed);
@@ -427,7 +412,7 @@ internal static class CheckCases
         int i = 0;
         foreach (Conv2dShape s in ShapeSets.Edges(60, seed))
         {
-            cases.Add(new ConvCheck(s, i % 3 != 0, EpilogueFor(i, s.K, rng), seed * 1000 + i));
+            cases.Add(new ConvCheck(s, i % 3 != 0, ShapeSets.EdgeEpilogue(i, s.K, rng), seed * 1000 + i));
             i++;
         }
         int pools = 0;

@@ -1,3 +1,5 @@
+using FastConv.Backends;
+
 namespace FastConv.Ops;
 
 /// <summary>A named convolution layer of a real network; the batch N is chosen by the caller.</summary>
@@ -166,5 +168,24 @@ public static class ShapeSets
             made++;
             yield return shape;
         }
+    }
+
+    /// <summary>
+    /// The epilogues a fused conv must support, in turn by <paramref name="i"/>: none, Relu, folded BN + Relu6,
+    /// residual + Relu, BN + residual + HardSwish, LeakyRelu; BN scale and shift of length <paramref name="k"/> from <paramref name="rng"/>.
+    /// </summary>
+    public static ConvEpilogue EdgeEpilogue(int i, int k, Random rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        float[] Values(float lo, float hi) => [.. Enumerable.Range(0, k).Select(_ => lo + (hi - lo) * rng.NextSingle())];
+        return (i % 6) switch
+        {
+            0 => ConvEpilogue.None,
+            1 => new ConvEpilogue { Activation = Activation.Relu },
+            2 => new ConvEpilogue { Scale = Values(0.5f, 2f), Shift = Values(-1f, 1f), Activation = Activation.Relu6 },
+            3 => new ConvEpilogue { AddResidual = true, Activation = Activation.Relu },
+            4 => new ConvEpilogue { Scale = Values(0.5f, 2f), Shift = Values(-1f, 1f), AddResidual = true, Activation = Activation.HardSwish },
+            _ => new ConvEpilogue { Activation = Activation.LeakyRelu(0.1f) },
+        };
     }
 }

@@ -40,7 +40,7 @@ public sealed class WinogradTests
             {
                 continue; // a 3×3 window does not fit (e.g. H = 1 with little padding)
             }
-            cases.Add(new ConvCase(s, i % 3 != 1, ConvCaseSource.EpilogueFor(i, s.K, rng), 9000 + i));
+            cases.Add(new ConvCase(s, i % 3 != 1, ShapeSets.EdgeEpilogue(i, s.K, rng), 9000 + i));
             i++;
         }
         return cases;
@@ -82,9 +82,9 @@ public sealed class WinogradTests
         var rng = new Random(77);
         return
         [
-            new(new Conv2dShape(2, 19, 30, 70, 37, 3, 3, new Conv2dParams { Padding = new Padding2d(1, 0, 2, 1) }), true, ConvCaseSource.EpilogueFor(3, 37, rng), 7001),
-            new(new Conv2dShape(3, 24, 13, 9, 20, 3, 3, Conv2dParams.Create(pad: 1)), false, ConvCaseSource.EpilogueFor(4, 20, rng), 7002),
-            new(new Conv2dShape(1, 16, 67, 66, 8, 3, 3, Conv2dParams.Create(pad: 0)), true, ConvCaseSource.EpilogueFor(2, 8, rng), 7003),
+            new(new Conv2dShape(2, 19, 30, 70, 37, 3, 3, new Conv2dParams { Padding = new Padding2d(1, 0, 2, 1) }), true, ShapeSets.EdgeEpilogue(3, 37, rng), 7001),
+            new(new Conv2dShape(3, 24, 13, 9, 20, 3, 3, Conv2dParams.Create(pad: 1)), false, ShapeSets.EdgeEpilogue(4, 20, rng), 7002),
+            new(new Conv2dShape(1, 16, 67, 66, 8, 3, 3, Conv2dParams.Create(pad: 0)), true, ShapeSets.EdgeEpilogue(2, 8, rng), 7003),
         ];
     }
 
