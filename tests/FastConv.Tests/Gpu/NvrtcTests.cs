@@ -67,7 +67,7 @@ public sealed class NvrtcTests
         Assert.That(ptx, Does.Contain(".target sm_80").And.Contain(".entry sample_axpy"));
     }
 
-    /// <summary>Every .cu embedded in FastConv.Core (native/kernels and the runtime's support kernels) compiles for sm_80 and sm_90 with an empty log.</summary>
+    /// <summary>Every .cu embedded in FastConv.Gpu (native/kernels and the runtime's support kernels) compiles for sm_80 and sm_90 with an empty log.</summary>
     [TestCaseSource(nameof(EmbeddedSourcesByArchitecture))]
     public void EmbeddedKernelCompilesWithoutWarnings(string source, string arch)
     {

@@ -1,6 +1,5 @@
 using FastConv.Graphs;
 using FastConv.Graphs.Ops;
-using FastConv.Sessions;
 
 namespace FastConv.Networks;
 
@@ -310,12 +309,6 @@ public sealed class Network
     public long Flops => Info.TotalFlops;
 
     public ModelSummary Summary() => ModelSummary.Of(Info);
-
-    /// <summary>Plans a session on this network.</summary>
-    public Session CreateSession(SessionOptions? options = null) => new(Graph, options);
-
-    /// <summary>Shorthand for the common case: a session on backend <paramref name="backend"/>.</summary>
-    public Session CreateSession(string backend) => new(Graph, new SessionOptions { Backend = backend });
 
     public override string ToString() => $"{Name}: {Parameters:N0} parameters, {Flops / 1e6:F1} MFLOPs";
 }

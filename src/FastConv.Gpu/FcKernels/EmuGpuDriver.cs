@@ -23,7 +23,7 @@ public sealed class EmulatorException(string api, int code, string message)
 
 /// <summary>
 /// The entry points of libfastconv_emu.so (native/emu/fcemu.h), resolved once. The library is built by the
-/// managed build (native/emu/FastConv.Emu.targets) and copied beside FastConv.Core; <c>FASTCONV_EMU_LIBRARY</c>
+/// managed build (native/emu/FastConv.Emu.targets) and copied beside FastConv.Gpu; <c>FASTCONV_EMU_LIBRARY</c>
 /// names another file.
 /// </summary>
 internal static unsafe class EmuNative

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using FastConv.Backends;
 using FastConv.Interop;
 using FastConv.Ops;
@@ -7,26 +6,10 @@ namespace FastConv.Gpu.Backends;
 
 /// <summary>
 /// Opening the GPU for a backend, with the reason in words when it cannot be: no driver library, no device
-/// (<c>cuInit</c>: CUDA_ERROR_NO_DEVICE), a missing cuBLAS or cuDNN (with every path tried). Registers
-/// <c>cudnn</c> and <c>cublas</c> with <see cref="BackendRegistry"/>, and a stand-in for <c>cuda</c> that gives
-/// automatic selection the GPU's reason until the real <c>cuda</c> backend registers itself (it replaces this one).
+/// (<c>cuInit</c>: CUDA_ERROR_NO_DEVICE), a missing cuBLAS or cuDNN (with every path tried).
 /// </summary>
 public static class GpuBackendFactory
 {
-#pragma warning disable CA2255 // the registry is filled by module initializers, as FastConv.Cpu does
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Register()
-    {
-        BackendRegistry.Register(BackendNames.Cublas, o => Create(BackendNames.Cublas, () => new CublasBackend(GpuBackendOptions.From(o))));
-        BackendRegistry.Register(BackendNames.Cudnn, o => Create(BackendNames.Cudnn, () => new CudnnBackend(GpuBackendOptions.From(o))));
-        BackendRegistry.RegisterIfAbsent(BackendNames.Cuda, _ =>
-        {
-            RequireDevice(BackendNames.Cuda);
-            throw new BackendUnavailableException(BackendNames.Cuda, "our CUDA kernels are not built into this program");
-        });
-    }
-
     /// <summary>Runs <paramref name="create"/>, turning "no GPU here" exceptions into <see cref="BackendUnavailableException"/> with the reason.</summary>
     public static IBackend Create(string backend, Func<IBackend> create)
     {

@@ -6,7 +6,7 @@ using FastConv.Interop;
 namespace FastConv.Gpu;
 
 /// <summary>
-/// The CUDA C++ sources embedded in FastConv.Core: every <c>native/kernels/*.cu</c> and <c>*.cuh</c>, and the
+/// The CUDA C++ sources embedded in FastConv.Gpu: every <c>native/kernels/*.cu</c> and <c>*.cuh</c>, and the
 /// runtime's own support kernels (<c>src/FastConv/Gpu/Kernels</c>), under the names <c>FastConv.Kernels.FILE</c>.
 /// Headers are handed to NVRTC by name, so a kernel includes them as <c>#include "fc_x.cuh"</c>.
 /// </summary>
