@@ -1,4 +1,5 @@
 using FastConv.Backends;
+using FastConv.Graphs.Ops;
 using FastConv.Cpu.Threading;
 using FastConv.Ops;
 
@@ -72,7 +73,7 @@ public static class Conv2dAlgorithms
 /// The <c>cpu</c> backend: SIMD kernels chosen once from the CPU's features (or forced lower), threads
 /// from one persistent pool, weights packed at plan time, no allocation when a plan executes.
 /// </summary>
-public sealed class CpuBackend : IBackend
+public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner
 {
     private readonly ReferenceBackend _reference = new();
 
@@ -130,17 +131,20 @@ public sealed class CpuBackend : IBackend
 
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new CpuGemmPlan(aShape, b, c, p, Context);
 
-    public IBinaryPlan? PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b) => new Elementwise.CpuBinaryPlan(op, a, b);
+    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b) => new Elementwise.CpuBinaryPlan(op, a, b);
 
-    public INaryPlan? PlanConcat(IReadOnlyList<TensorShape> inputs, int axis) => new Elementwise.CpuConcatPlan(inputs, axis);
+    public INaryPlan PlanConcat(IReadOnlyList<TensorShape> inputs, int axis) => new Elementwise.CpuConcatPlan(inputs, axis);
 
-    public IUnaryPlan? PlanBatchNormalization(TensorShape x, Tensor scale, Tensor bias, Tensor mean, Tensor var, float epsilon)
+    public IUnaryPlan PlanBatchNormalization(TensorShape x, Tensor scale, Tensor bias, Tensor mean, Tensor var, float epsilon)
         => new Elementwise.CpuBatchNormPlan(x, scale, bias, mean, var, epsilon);
 
-    public IUnaryPlan? PlanSqrt(TensorShape x) => new Elementwise.CpuSqrtPlan(x);
+    public IUnaryPlan PlanSqrt(TensorShape x) => new Elementwise.CpuSqrtPlan(x);
 
-    // ConvTranspose, PRelu, Gelu, MatMul, Transpose, Pad, Resize, ReduceMean: not accelerated yet; sessions run
-    // them on the reference backend (the interface's default returns null).
+    /// <summary>Reorders with the reference's loops: a plain copy, not yet vectorized (no cpu kernel asks for a blocked layout yet).</summary>
+    public IUnaryPlan PlanReorder(TensorShape shape, TensorLayout from, TensorLayout to) => _reference.PlanReorder(shape, from, to);
+
+    // ConvTranspose, PRelu, Gelu, MatMul, Transpose, Pad, Resize, ReduceMean: not accelerated yet; the cpu backend does
+    // not implement their planners, so the place pass gives those nodes to the reference backend.
 
     public void Dispose() => _reference.Dispose();
 }

@@ -1,13 +1,17 @@
 using FastConv.Backends;
+using FastConv.Graphs.Ops;
 using FastConv.Ops;
 
 namespace FastConv.Cpu;
 
 /// <summary>
 /// The <c>reference</c> backend: the scalar oracle behind the backend interface. Plans only validate and
-/// keep copies of the constants; Execute calls <see cref="Reference"/>. Never fast, always right.
+/// keep copies of the constants; Execute calls <see cref="Reference"/>. Never fast, always right. It runs every op
+/// FastConv knows, so it implements every planner interface.
 /// </summary>
-public sealed class ReferenceBackend : IBackend
+public sealed class ReferenceBackend : IBackend, IConvTranspose2dPlanner, IBinaryPlanner, IBatchNormalizationPlanner, IPReluPlanner,
+    IGeluPlanner, ISqrtPlanner, IMatMulPlanner, IConcatPlanner, ITransposePlanner, IPadPlanner, IResizePlanner, IReduceMeanPlanner,
+    IReorderPlanner
 {
     public string Name => BackendNames.Reference;
 
@@ -49,7 +53,7 @@ public sealed class ReferenceBackend : IBackend
         return new UnaryPlan("Gemm", outShape, (a, y) => Reference.Gemm(a, bc, cc, p, y));
     }
 
-    public IUnaryPlan? PlanConvTranspose2d(ConvTranspose2dShape shape, Tensor weights, Tensor? bias)
+    public IUnaryPlan PlanConvTranspose2d(ConvTranspose2dShape shape, Tensor weights, Tensor? bias)
     {
         shape.Validate(weights.Shape, bias?.Shape);
         Tensor w = Copy(weights);
@@ -57,7 +61,7 @@ public sealed class ReferenceBackend : IBackend
         return new UnaryPlan("ConvTranspose2d", shape.OutputShape, (x, y) => Reference.ConvTranspose2d(x, w, b, shape.Params, y));
     }
 
-    public IBinaryPlan? PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b)
+    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b)
     {
         TensorShape outShape = Broadcast.BroadcastShape(a, b, op.ToString());
         Action<Tensor, Tensor, Tensor> run = op switch
@@ -72,57 +76,52 @@ public sealed class ReferenceBackend : IBackend
         return new BinaryPlan(op.ToString(), outShape, run);
     }
 
-    public IUnaryPlan? PlanBatchNormalization(TensorShape x, Tensor scale, Tensor bias, Tensor mean, Tensor var, float epsilon)
+    public IUnaryPlan PlanBatchNormalization(TensorShape x, Tensor scale, Tensor bias, Tensor mean, Tensor var, float epsilon)
     {
         Tensor g = Copy(scale), b = Copy(bias), m = Copy(mean), v = Copy(var);
         return new UnaryPlan("BatchNormalization", x, (xi, y) => Reference.BatchNormalization(xi, g, b, m, v, epsilon, y));
     }
 
-    public IUnaryPlan? PlanPRelu(TensorShape x, Tensor slope)
+    public IUnaryPlan PlanPRelu(TensorShape x, Tensor slope)
     {
         Broadcast.RequireUnidirectional(slope.Shape, x, "slope", "PRelu");
         Tensor s = Copy(slope);
         return new UnaryPlan("PRelu", x, (xi, y) => Reference.PRelu(xi, s, y));
     }
 
-    public IUnaryPlan? PlanGelu(TensorShape x, GeluParams p) => new UnaryPlan("Gelu", x, (xi, y) => Reference.Gelu(xi, p, y));
+    public IUnaryPlan PlanGelu(TensorShape x, GeluParams p) => new UnaryPlan("Gelu", x, (xi, y) => Reference.Gelu(xi, p, y));
 
-    public IUnaryPlan? PlanSqrt(TensorShape x) => new UnaryPlan("Sqrt", x, Reference.Sqrt);
+    public IUnaryPlan PlanSqrt(TensorShape x) => new UnaryPlan("Sqrt", x, Reference.Sqrt);
 
-    public IBinaryPlan? PlanMatMul(TensorShape a, TensorShape b) => new BinaryPlan("MatMul", Reference.MatMulOutputShape(a, b), Reference.MatMul);
+    public IBinaryPlan PlanMatMul(TensorShape a, TensorShape b) => new BinaryPlan("MatMul", Reference.MatMulOutputShape(a, b), Reference.MatMul);
 
-    public INaryPlan? PlanConcat(IReadOnlyList<TensorShape> inputs, int axis)
+    public INaryPlan PlanConcat(IReadOnlyList<TensorShape> inputs, int axis)
     {
         TensorShape outShape = Reference.ConcatOutputShape(inputs, axis);
         return new ConcatPlan(outShape, axis);
     }
 
-    public IUnaryPlan? PlanTranspose(TensorShape x, IReadOnlyList<int> perm)
+    public IUnaryPlan PlanTranspose(TensorShape x, IReadOnlyList<int> perm)
     {
         int[] p = [.. perm];
         return new UnaryPlan("Transpose", Reference.TransposeOutputShape(x, p), (xi, y) => Reference.Transpose(xi, p, y));
     }
 
-    public IUnaryPlan? PlanPad(TensorShape x, PadParams p) => new UnaryPlan("Pad", Reference.PadOutputShape(x, p), (xi, y) => Reference.Pad(xi, p, y));
+    public IUnaryPlan PlanPad(TensorShape x, PadParams p) => new UnaryPlan("Pad", Reference.PadOutputShape(x, p), (xi, y) => Reference.Pad(xi, p, y));
 
-    public IUnaryPlan? PlanResize(TensorShape x, ResizeParams p) => new UnaryPlan("Resize", Reference.ResizeOutputShape(x, p), (xi, y) => Reference.Resize(xi, p, y));
+    public IUnaryPlan PlanResize(TensorShape x, ResizeParams p) => new UnaryPlan("Resize", Reference.ResizeOutputShape(x, p), (xi, y) => Reference.Resize(xi, p, y));
 
-    public IUnaryPlan? PlanReduceMean(TensorShape x, IReadOnlyList<int> axes, bool keepDims)
+    public IUnaryPlan PlanReduceMean(TensorShape x, IReadOnlyList<int> axes, bool keepDims)
     {
         int[] a = [.. axes];
-        var dims = new List<int>();
-        for (int d = 0; d < x.Rank; d++)
-        {
-            if (!a.Contains(d))
-            {
-                dims.Add(x[d]);
-            }
-            else if (keepDims)
-            {
-                dims.Add(1);
-            }
-        }
-        return new UnaryPlan("ReduceMean", new TensorShape([.. dims]), (xi, y) => Reference.ReduceMean(xi, a, keepDims, y));
+        return new UnaryPlan("ReduceMean", ReduceMeanOp.OutputShape(x, a, keepDims), (xi, y) => Reference.ReduceMean(xi, a, keepDims, y));
+    }
+
+    public IUnaryPlan PlanReorder(TensorShape shape, TensorLayout from, TensorLayout to)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        shape.RequireRank(4, "value", "Reorder");
+        return new UnaryPlan("Reorder", to.PhysicalShape(shape), (x, y) => Reference.Reorder(x, shape, from, to, y));
     }
 
     public void Dispose()

@@ -15,17 +15,39 @@ public static class BackendNames
     public static IReadOnlyList<string> All { get; } = [Reference, Cpu, Cuda, Cudnn, Cublas, CudaEmu];
 }
 
+/// <summary>Where a backend's plans read and write the activations a session hands them.</summary>
+public enum MemorySpace
+{
+    /// <summary>Host memory (managed arrays, pinned where the backend wants it).</summary>
+    Host,
+    /// <summary>Device memory (a GPU's global memory, or the emulator's device address space).</summary>
+    Device,
+}
+
 /// <summary>
 /// One backend interface, per op "plan for this shape, then execute". Planning does everything that can
 /// be done once — validation, algorithm choice, packed or transformed weights, workspace — so that
 /// <c>Execute</c> only reads its inputs and writes its outputs, allocating nothing. The scalar reference
 /// implements it too, which is what lets one test body run on every backend.
+/// <para>
+/// Every backend runs the core CNN ops below (conv, pooling, activations, softmax, fully-connected). Any other op is
+/// a planner interface declared beside the op's definition (<c>src/FastConv.Core/Graphs/Ops</c>, e.g.
+/// <see cref="Graphs.Ops.IBinaryPlanner"/>) that a backend implements when it runs that op; the graph's place pass gives a node
+/// to the first backend of the session that implements its planner, so a backend implements only what it accelerates.
+/// </para>
 /// Plans are not thread-safe: one plan executes on one thread at a time (a session serializes or pools them).
 /// </summary>
 public interface IBackend : IDisposable
 {
     /// <summary>One of <see cref="BackendNames"/>.</summary>
     string Name { get; }
+
+    /// <summary>
+    /// Where the tensors given to this backend's plans live. Host for every backend today: the GPU backends take host
+    /// tensors and stage them through pinned buffers; a device-resident backend says <see cref="MemorySpace.Device"/>
+    /// and the place pass puts Copy nodes where data crosses between spaces.
+    /// </summary>
+    MemorySpace Memory => MemorySpace.Host;
 
     /// <summary>
     /// Plans a convolution: weights K×(C/groups)×R×S and bias [K] are read now (and may be packed,
@@ -50,50 +72,20 @@ public interface IBackend : IDisposable
     /// <c>Y = Alpha·op(A)·op(B) + Beta·C</c> with A of <paramref name="aShape"/> supplied at execution.
     /// </summary>
     IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p);
-
-    // The plan methods below are what a whole network needs beyond the core CNN ops. Each has a default that
-    // returns null, meaning "this backend does not run it": a session then plans that node on the cpu backend
-    // (or the reference), so a backend implements only what it accelerates.
-
-    /// <summary>Plans a transposed convolution: weights C×(K/groups)×R×S and bias [K] are read now.</summary>
-    IUnaryPlan? PlanConvTranspose2d(ConvTranspose2dShape shape, Tensor weights, Tensor? bias) => null;
-
-    /// <summary>Plans an element-wise binary op with NumPy broadcasting of <paramref name="a"/> and <paramref name="b"/>.</summary>
-    IBinaryPlan? PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b) => null;
-
-    /// <summary>Plans BatchNormalization in inference mode; scale, bias, mean and var ([C]) are read now.</summary>
-    IUnaryPlan? PlanBatchNormalization(TensorShape x, Tensor scale, Tensor bias, Tensor mean, Tensor var, float epsilon) => null;
-
-    /// <summary>Plans PRelu with a constant slope that broadcasts unidirectionally to <paramref name="x"/>.</summary>
-    IUnaryPlan? PlanPRelu(TensorShape x, Tensor slope) => null;
-
-    /// <summary>Plans Gelu.</summary>
-    IUnaryPlan? PlanGelu(TensorShape x, GeluParams p) => null;
-
-    /// <summary>Plans an element-wise square root.</summary>
-    IUnaryPlan? PlanSqrt(TensorShape x) => null;
-
-    /// <summary>Plans MatMul of two run-time operands (NumPy semantics).</summary>
-    IBinaryPlan? PlanMatMul(TensorShape a, TensorShape b) => null;
-
-    /// <summary>Plans Concat of the inputs along <paramref name="axis"/>.</summary>
-    INaryPlan? PlanConcat(IReadOnlyList<TensorShape> inputs, int axis) => null;
-
-    /// <summary>Plans Transpose by <paramref name="perm"/> (a permutation of the axes).</summary>
-    IUnaryPlan? PlanTranspose(TensorShape x, IReadOnlyList<int> perm) => null;
-
-    /// <summary>Plans Pad.</summary>
-    IUnaryPlan? PlanPad(TensorShape x, PadParams p) => null;
-
-    /// <summary>Plans Resize of an N×C×H×W tensor.</summary>
-    IUnaryPlan? PlanResize(TensorShape x, ResizeParams p) => null;
-
-    /// <summary>Plans ReduceMean over <paramref name="axes"/> (normalized, sorted, distinct).</summary>
-    IUnaryPlan? PlanReduceMean(TensorShape x, IReadOnlyList<int> axes, bool keepDims) => null;
 }
 
-/// <summary>The element-wise binary ops (ONNX Add, Sub, Mul, Div, Pow), with NumPy broadcasting.</summary>
-public enum BinaryOpKind { Add, Sub, Mul, Div, Pow }
+/// <summary>
+/// What a backend that wants a blocked activation layout (NCHW8c, NCHW16c) for some nodes tells the layout pass.
+/// Backends without it get <see cref="TensorLayout.Nchw"/> everywhere, and no Reorder node is ever inserted for them.
+/// </summary>
+public interface ILayoutPolicy
+{
+    /// <summary>
+    /// The layout in which the node of op <paramref name="opType"/> reads its activation inputs and writes its outputs
+    /// on this backend (<see cref="TensorLayout.Nchw"/> when it has no blocked kernel for it).
+    /// </summary>
+    TensorLayout Preferred(string opType, Graphs.Ops.OpContext context);
+}
 
 /// <summary>A planned op with two run-time inputs and one output.</summary>
 public interface IBinaryPlan : IPlan

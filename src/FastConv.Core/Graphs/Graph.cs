@@ -1,4 +1,5 @@
 using System.Collections.ObjectModel;
+using FastConv.Backends;
 
 namespace FastConv.Graphs;
 
@@ -16,6 +17,8 @@ public sealed class Graph
     private readonly Dictionary<string, GraphConstant> _constants = new(StringComparer.Ordinal);
     private readonly List<GraphValue> _inputs = [];
     private readonly List<string> _outputs = [];
+    private readonly Dictionary<string, ValueInfo> _values = new(StringComparer.Ordinal);
+    private readonly List<PassRecord> _passes = [];
 
     public Graph(string name = "graph") => Name = name;
 
@@ -33,6 +36,22 @@ public sealed class Graph
     /// <summary>The names of the values a run returns.</summary>
     public IList<string> Outputs => _outputs;
 
+    /// <summary>
+    /// What is known of each run-time value (graph inputs and node outputs): shape and element type from the infer
+    /// pass, memory space from the place pass, layout from the layout pass. Shapes are inferred once and kept: a
+    /// pass that adds a node adds its outputs here; nothing infers them again.
+    /// </summary>
+    public IDictionary<string, ValueInfo> Values => _values;
+
+    /// <summary>The passes that have run over this graph, in order, each with the node count it left.</summary>
+    public IList<PassRecord> Passes => _passes;
+
+    /// <summary>The shape of a value or constant; throws <see cref="InvalidModelException"/> when it is unknown.</summary>
+    public TensorShape ShapeOf(string name) =>
+        _values.TryGetValue(name, out ValueInfo? v) ? v.Shape
+        : _constants.TryGetValue(name, out GraphConstant? c) ? c.Shape
+        : throw new InvalidModelException($"graph '{Name}': value '{name}' has no known shape (run the infer pass first).");
+
     public Node AddNode(string opType, string name, IEnumerable<string> inputs, IEnumerable<string> outputs, IReadOnlyDictionary<string, AttributeValue>? attributes = null)
     {
         var node = new Node(opType, name, [.. inputs], [.. outputs], attributes ?? Node.NoAttributes);
@@ -47,6 +66,25 @@ public sealed class Graph
 
 /// <summary>A named value with a known shape (graph inputs; inferred intermediate shapes).</summary>
 public sealed record GraphValue(string Name, TensorShape Shape);
+
+/// <summary>
+/// One run-time value of a graph: its logical shape and element type (infer pass), the memory space it lives in
+/// (place pass) and its layout (layout pass: NCHW, or a channel-blocked NCHWc whose buffer holds
+/// <see cref="TensorLayout.PhysicalShape"/>).
+/// </summary>
+public sealed record ValueInfo(string Name, TensorShape Shape, ElementType Type = ElementType.Float32)
+{
+    public MemorySpace Memory { get; init; } = MemorySpace.Host;
+    public TensorLayout Layout { get; init; } = TensorLayout.Nchw;
+
+    /// <summary>The shape of the buffer that holds the value (the logical shape, or its blocked form).</summary>
+    public TensorShape PhysicalShape => Layout.PhysicalShape(Shape);
+
+    public override string ToString() => $"{Name}{Shape} {Type} {Layout} {Memory}";
+}
+
+/// <summary>One pass over a graph: its name and how many nodes the graph had after it (what <c>summary --plan</c> lists).</summary>
+public sealed record PassRecord(string Name, int Nodes, string Detail = "");
 
 /// <summary>
 /// One op application. <see cref="Inputs"/> may contain the empty string for an omitted optional input
@@ -78,6 +116,9 @@ public sealed class Node
 
     /// <summary>The op's domain; empty (or "ai.onnx") is ONNX's default domain.</summary>
     public string Domain { get; init; } = "";
+
+    /// <summary>The backend that runs the node (a <see cref="BackendNames"/> name), set by the place pass; null before.</summary>
+    public string? Backend { get; set; }
 
     public bool HasInput(int i) => i < Inputs.Length && Inputs[i].Length > 0;
 
@@ -141,8 +182,8 @@ public sealed record AttributeValue
     };
 }
 
-/// <summary>The element types a constant can hold: float32 data, and int64 for shape arithmetic and indices.</summary>
-public enum ConstantType { Float32, Int64 }
+/// <summary>The element types of values and constants: float32 data, and int64 for shape arithmetic and indices.</summary>
+public enum ElementType { Float32, Int64 }
 
 /// <summary>A constant tensor of the graph: float32 (weights) or int64 (shapes, axes, indices).</summary>
 public sealed class GraphConstant
@@ -158,7 +199,7 @@ public sealed class GraphConstant
     private readonly long[]? _longs;
 
     public TensorShape Shape { get; }
-    public ConstantType Type => _floats is not null ? ConstantType.Float32 : ConstantType.Int64;
+    public ElementType Type => _floats is not null ? ElementType.Float32 : ElementType.Int64;
 
     public static GraphConstant Float32(TensorShape shape, float[] data)
     {

@@ -34,37 +34,32 @@ public sealed class GraphInfo
     public long TotalFlops { get; }
 
     /// <summary>
-    /// Validates <paramref name="graph"/>, sorts its nodes topologically (in place) and infers every shape.
-    /// Throws <see cref="InvalidModelException"/> for structural faults, <see cref="UnsupportedModelException"/>
-    /// listing every unsupported node, and the shape errors of the first node whose shapes do not work.
+    /// Validates <paramref name="graph"/>, sorts its nodes topologically and records every value's shape (in place: the
+    /// infer pass, <see cref="Compilation.InferPass"/>; shapes the graph already keeps are not inferred again), then
+    /// counts each node's parameters and FLOPs. Throws <see cref="InvalidModelException"/> for structural faults,
+    /// <see cref="UnsupportedModelException"/> listing every unsupported node, and the shape errors of the first node
+    /// whose shapes do not work.
     /// </summary>
     public static GraphInfo Analyze(Graph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        SortTopologically(graph);
-        OpRegistry.ThrowIfUnsupported(graph);
-        var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
-        foreach (GraphValue input in graph.Inputs)
-        {
-            shapes[input.Name] = input.Shape;
-        }
+        Compilation.InferPass.Run(graph);
+        var shapes = new Dictionary<string, TensorShape>(graph.Values.Count + graph.Constants.Count, StringComparer.Ordinal);
         foreach (var (name, c) in graph.Constants)
         {
             shapes[name] = c.Shape;
         }
+        foreach (var (name, v) in graph.Values)
+        {
+            shapes[name] = v.Shape;
+        }
         var infos = new List<NodeInfo>(graph.Nodes.Count);
         foreach (Node node in graph.Nodes)
         {
-            var context = OpContext.For(node, graph, shapes);
-            TensorShape[] outs = OpRegistry.InferShapes(context);
-            for (int i = 0; i < outs.Length; i++)
-            {
-                if (node.Outputs[i].Length > 0)
-                {
-                    shapes[node.Outputs[i]] = outs[i];
-                }
-            }
-            infos.Add(new NodeInfo(node, outs, OpRegistry.Parameters(context), OpRegistry.Flops(context, outs)));
+            var context = OpContext.For(node, graph);
+            TensorShape[] outs = [.. node.Outputs.Where(o => o.Length > 0).Select(o => graph.Values[o].Shape)];
+            OpDefinition d = OpRegistry.Get(node);
+            infos.Add(new NodeInfo(node, outs, d.Parameters(context), d.Flops(context, outs)));
         }
         return new GraphInfo(graph, infos, shapes);
     }

@@ -13,7 +13,6 @@ namespace FastConv.Networks;
 public sealed class NetworkBuilder
 {
     private readonly Graph _graph;
-    private readonly Dictionary<string, TensorShape> _shapes = new(StringComparer.Ordinal);
     private readonly Random _random;
     private readonly Dictionary<string, int> _counters = new(StringComparer.Ordinal);
 
@@ -28,13 +27,13 @@ public sealed class NetworkBuilder
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(shape);
-        if (_shapes.ContainsKey(name))
+        if (_graph.Values.ContainsKey(name))
         {
             throw new InvalidModelException($"network '{_graph.Name}': the name '{name}' is already used.");
         }
         var v = new GraphValue(name, shape);
         _graph.Inputs.Add(v);
-        _shapes[name] = shape;
+        _graph.Values[name] = new ValueInfo(name, shape);
         return v;
     }
 
@@ -151,7 +150,7 @@ public sealed class NetworkBuilder
     public string Constant(string name, GraphConstant value)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        if (_shapes.ContainsKey(name) || _graph.Constants.ContainsKey(name))
+        if (_graph.Values.ContainsKey(name) || _graph.Constants.ContainsKey(name))
         {
             throw new InvalidModelException($"network '{_graph.Name}': the name '{name}' is already used.");
         }
@@ -185,7 +184,7 @@ public sealed class NetworkBuilder
     private GraphValue Add(string opType, string name, string[] inputs, Dictionary<string, AttributeValue> attributes)
     {
         string output = name;
-        if (_shapes.ContainsKey(output) || _graph.Constants.ContainsKey(output))
+        if (_graph.Values.ContainsKey(output) || _graph.Constants.ContainsKey(output))
         {
             throw new InvalidModelException($"network '{_graph.Name}': layer name '{name}' is already used.");
         }
@@ -196,8 +195,9 @@ public sealed class NetworkBuilder
             {
                 throw new UnsupportedModelException([problem!]);
             }
-            TensorShape shape = OpRegistry.InferShapes(OpContext.For(node, _graph, _shapes))[0];
-            _shapes[output] = shape;
+            // Inferred once, here, and kept in the graph: the compile passes do not infer it again.
+            TensorShape shape = OpRegistry.InferShapes(OpContext.For(node, _graph))[0];
+            _graph.Values[output] = new ValueInfo(output, shape);
             return new GraphValue(output, shape);
         }
         catch

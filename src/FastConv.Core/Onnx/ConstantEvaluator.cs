@@ -20,7 +20,7 @@ internal static class ConstantEvaluator
         public long[] Longs => L ?? ToLongs(F!);
         public float[] Floats => F ?? [.. L!.Select(v => (float)v)];
 
-        public static V Of(GraphConstant c) => c.Type == ConstantType.Int64 ? new([.. c.Shape], c.Int64s, null) : new([.. c.Shape], null, c.Floats);
+        public static V Of(GraphConstant c) => c.Type == ElementType.Int64 ? new([.. c.Shape], c.Int64s, null) : new([.. c.Shape], null, c.Floats);
 
         public GraphConstant ToConstant() => L is not null ? GraphConstant.Int64(Shape, L) : GraphConstant.Float32(Shape, F!);
 
@@ -191,7 +191,7 @@ internal static class ConstantEvaluator
                     Guard(shape, cap, n);
                     GraphConstant? value = n.Attributes.TryGetValue("value", out var a) ? a.Tensor : null;
                     if (value is not null && value.Shape.ElementCount != 1) throw new InvalidModelException($"{n.Describe()}: value must hold one element, has shape {value.Shape}");
-                    if (value is null || value.Type == ConstantType.Float32)
+                    if (value is null || value.Type == ElementType.Float32)
                         return new V([.. shape], null, Enumerable.Repeat(value?.Floats[0] ?? 0f, shape.ElementCount).ToArray());
                     return new V([.. shape], Enumerable.Repeat(value.Int64s[0], shape.ElementCount).ToArray(), null);
                 }

@@ -56,7 +56,7 @@ public static class OnnxExport
     {
         var t = new TensorProto { Name = name };
         foreach (int d in c.Shape) t.Dims.Add(d);
-        if (c.Type == ConstantType.Float32)
+        if (c.Type == ElementType.Float32)
         {
             t.DataType = (int)DataType.Float;
             float[] f = c.Floats;

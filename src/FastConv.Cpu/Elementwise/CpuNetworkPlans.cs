@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FastConv.Backends;
+using FastConv.Graphs.Ops;
 
 namespace FastConv.Cpu.Elementwise;
 

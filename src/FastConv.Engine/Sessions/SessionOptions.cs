@@ -1,4 +1,5 @@
 using FastConv.Backends;
+using FastConv.Compilation;
 
 namespace FastConv.Sessions;
 
@@ -16,24 +17,10 @@ public sealed record SessionOptions
 
     /// <summary>Which graph rewrites run before planning; <see cref="OptimizerOptions.None"/> runs the graph as given.</summary>
     public OptimizerOptions Optimizer { get; init; } = OptimizerOptions.All;
-}
 
-/// <summary>The graph rewrites of <see cref="GraphOptimizer"/>, each on its own switch (tests compare fused and unfused runs).</summary>
-public sealed record OptimizerOptions
-{
-    /// <summary>Drop Dropout and Identity (their consumers read the input directly).</summary>
-    public bool DropNoOps { get; init; } = true;
+    /// <summary>Most nodes a model may have; a bigger one is refused before any planning (<see cref="InferPass.DefaultMaxNodes"/>).</summary>
+    public int MaxNodes { get; init; } = InferPass.DefaultMaxNodes;
 
-    /// <summary>Evaluate (with the reference backend) every float node whose inputs are all constants.</summary>
-    public bool FoldConstants { get; init; } = true;
-
-    /// <summary>Fold an inference BatchNormalization into the Conv before it (new weights and bias).</summary>
-    public bool FoldBatchNorm { get; init; } = true;
-
-    /// <summary>Fuse Conv (+ bias) + activation, and Conv + Add (+ activation) into one conv with an epilogue.</summary>
-    public bool FuseConvEpilogue { get; init; } = true;
-
-    public static OptimizerOptions All { get; } = new();
-
-    public static OptimizerOptions None { get; } = new() { DropNoOps = false, FoldConstants = false, FoldBatchNorm = false, FuseConvEpilogue = false };
+    /// <summary>Cancels compiling and planning between nodes (an <see cref="OperationCanceledException"/>).</summary>
+    public CancellationToken Cancellation { get; init; }
 }

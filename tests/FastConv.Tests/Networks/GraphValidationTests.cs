@@ -136,6 +136,6 @@ public sealed class GraphValidationTests
         GraphValue y = b.Node("Conv", [x.Name, w], new Dictionary<string, AttributeValue> { ["auto_pad"] = AttributeValue.Of("SAME_UPPER"), ["strides"] = AttributeValue.Of(2L, 2L) }, "c");
         Assert.That(y.Shape, Is.EqualTo(TensorShape.Of(1, 1, 4, 4)));
         Node node = b.Build(y).Graph.Nodes[0];
-        Assert.That(OpAttributes.Conv(node, x.Shape, TensorShape.Of(1, 1, 3, 3)).Padding, Is.EqualTo(new FastConv.Ops.Padding2d(1, 0, 1, 1)));
+        Assert.That(ConvOp.Params(node, x.Shape, TensorShape.Of(1, 1, 3, 3)).Padding, Is.EqualTo(new FastConv.Ops.Padding2d(1, 0, 1, 1)));
     }
 }

@@ -1,4 +1,5 @@
 using FastConv.Backends;
+using FastConv.Graphs.Ops;
 using FastConv.Cpu;
 using FastConv.Tests.Support;
 
@@ -37,7 +38,7 @@ public sealed class CpuNetworkPlanTests
             {
                 TensorShape a = TensorShape.Of(swap ? sb : sa), b = TensorShape.Of(swap ? sa : sb);
                 Tensor x = TestData.Floats(rng, a, op == BinaryOpKind.Pow ? 0.1f : -2f, 2f), z = TestData.Floats(rng, b, -2f, 2f);
-                using IBinaryPlan fast = ((IBackend)cpu).PlanBinary(op, a, b)!, slow = ((IBackend)reference).PlanBinary(op, a, b)!;
+                using IBinaryPlan fast = cpu.PlanBinary(op, a, b)!, slow = reference.PlanBinary(op, a, b);
                 Tensor expected = TestData.Poisoned(slow.OutputShape), actual = TestData.Poisoned(fast.OutputShape);
                 slow.Execute(x, z, expected);
                 fast.Execute(x, z, actual);
@@ -58,7 +59,7 @@ public sealed class CpuNetworkPlanTests
             _ => [TensorShape.Of(2, 3, 4), TensorShape.Of(2, 3, 1), TensorShape.Of(2, 3, 7)],
         };
         Tensor[] inputs = [.. shapes.Select(s => TestData.Floats(rng, s))];
-        using INaryPlan plan = ((IBackend)cpu).PlanConcat(shapes, axis)!;
+        using INaryPlan plan = cpu.PlanConcat(shapes, axis);
         Tensor expected = TestData.Poisoned(plan.OutputShape), actual = TestData.Poisoned(plan.OutputShape);
         Reference.Concat(inputs, axis, expected);
         plan.Execute(inputs, actual);
@@ -73,14 +74,14 @@ public sealed class CpuNetworkPlanTests
         var shape = TensorShape.Of(2, 5, 3, 7);
         Tensor x = TestData.Floats(rng, shape, -3, 3);
         Tensor g = TestData.Floats(rng, TensorShape.Of(5), 0.5f, 2), b = TestData.Floats(rng, TensorShape.Of(5)), m = TestData.Floats(rng, TensorShape.Of(5)), v = TestData.Floats(rng, TensorShape.Of(5), 0.1f, 2);
-        using IUnaryPlan bn = ((IBackend)cpu).PlanBatchNormalization(shape, g, b, m, v, 1e-5f)!;
+        using IUnaryPlan bn = cpu.PlanBatchNormalization(shape, g, b, m, v, 1e-5f);
         Tensor expected = TestData.Poisoned(shape), actual = TestData.Poisoned(shape);
         Reference.BatchNormalization(x, g, b, m, v, 1e-5f, expected);
         bn.Execute(x, actual);
         // |x·s + t − exact| ≤ rounding of s and t (each ½ ulp relative) times |x·s| + |t|, plus the final two roundings: < 4 ulps of the magnitudes.
         Compare.Close(expected, actual, "BatchNormalization", 4e-6f * 10, 4e-7f * 4);
         Tensor pos = TestData.Floats(rng, shape, 0, 100);
-        using IUnaryPlan sqrt = ((IBackend)cpu).PlanSqrt(shape)!;
+        using IUnaryPlan sqrt = cpu.PlanSqrt(shape);
         sqrt.Execute(pos, actual);
         Reference.Sqrt(pos, expected);
         Compare.Exact(expected, actual, "Sqrt");

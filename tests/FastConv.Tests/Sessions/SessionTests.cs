@@ -1,4 +1,5 @@
 using FastConv.Backends;
+using FastConv.Compilation;
 using FastConv.Graphs;
 using FastConv.Graphs.Ops;
 using FastConv.Networks;
@@ -57,15 +58,15 @@ public sealed class SessionTests
     [Test]
     public void OptimizerFoldsBatchNormAndFusesResidualAndActivations()
     {
-        Graph g = GraphOptimizer.Optimize(TestNetworks.MiniResNet().Graph);
+        Graph g = GraphCompiler.Optimize(TestNetworks.MiniResNet().Graph);
         string[] ops = [.. g.Nodes.Select(n => n.OpType)];
         Assert.That(ops, Has.None.EqualTo("BatchNormalization").And.None.EqualTo("Relu").And.None.EqualTo("Add"), string.Join(" ", ops));
         // stem, block1 conv1, conv2(+add+relu), block2 conv1, conv2(+add+relu) are fused; the downsample conv (BN
         // folded in) only feeds the Add as its residual, so it stays a plain Conv.
-        Assert.That(ops.Count(o => o == OpAttributes.FusedConv), Is.EqualTo(5));
+        Assert.That(ops.Count(o => o == FastConvOps.FusedConv), Is.EqualTo(5));
         Assert.That(g.Nodes.Single(n => n.OpType == "Conv").Name, Is.EqualTo("block2.down"));
         Node residual = g.Nodes.Single(n => n.Outputs[0] == "block2.relu2");
-        Assert.That(residual.OpType, Is.EqualTo(OpAttributes.FusedConv));
+        Assert.That(residual.OpType, Is.EqualTo(FastConvOps.FusedConv));
         Assert.That(residual.Inputs, Has.Length.EqualTo(4));
         Assert.That(residual.GetString("activation", ""), Is.EqualTo("Relu"));
         // The caller's graph is untouched.
@@ -82,7 +83,7 @@ public sealed class SessionTests
         GraphValue t = b.Node("Mul", [s.Name, s.Name], name: "sq");  // constant → folded
         GraphValue y = b.Node("Add", [b.Dropout(x, "drop").Name, t.Name], name: "add");
         GraphValue z = b.Node("Identity", [y.Name], name: "out");
-        Graph g = GraphOptimizer.Optimize(b.Build(z).Graph);
+        Graph g = GraphCompiler.Optimize(b.Build(z).Graph, evaluator: new FastConv.Cpu.ReferenceBackend());
         Assert.That(g.Nodes.Select(n => n.OpType), Is.EqualTo(new[] { "Add" }));
         Assert.That(g.Nodes[0].Outputs[0], Is.EqualTo("out"), "the no-op's graph output is written by its producer");
         Assert.That(g.Constants[g.Nodes[0].Inputs[1]].Floats, Is.EqualTo(new[] { 1f, 4f, 9f }));
@@ -162,7 +163,7 @@ public sealed class SessionTests
     {
         using var session = TestNetworks.EveryOp().CreateSession(BackendNames.Cpu);
         var byNode = session.NodePlans.ToDictionary(p => p.Node, p => p.Backend);
-        Assert.That(byNode[session.NodePlans.First(p => p.Node.StartsWith(OpAttributes.FusedConv, StringComparison.Ordinal)).Node], Is.EqualTo(BackendNames.Cpu));
+        Assert.That(byNode[session.NodePlans.First(p => p.Node.StartsWith(FastConvOps.FusedConv, StringComparison.Ordinal)).Node], Is.EqualTo(BackendNames.Cpu));
         Assert.That(session.NodePlans.Select(p => p.Backend).Distinct(), Is.SubsetOf(new[] { BackendNames.Cpu, BackendNames.Reference, "session" }));
     }
 }

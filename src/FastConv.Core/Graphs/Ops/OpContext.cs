@@ -35,12 +35,11 @@ public sealed class OpContext
     public GraphConstant RequireConstant(int i, string what) =>
         Constant(i) ?? throw new UnsupportedModelException([$"{Node.Describe()} (opset {Node.Opset}): input {i} ({what}) must be a constant; FastConv does not compute it at run time."]);
 
-    /// <summary>Builds a context for <paramref name="node"/> of <paramref name="graph"/> from shapes known so far.</summary>
-    public static OpContext For(Node node, Graph graph, IReadOnlyDictionary<string, TensorShape> shapes)
+    /// <summary>Builds a context for <paramref name="node"/> of <paramref name="graph"/> from the shapes the graph keeps (<see cref="Graph.Values"/>).</summary>
+    public static OpContext For(Node node, Graph graph)
     {
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(graph);
-        ArgumentNullException.ThrowIfNull(shapes);
         var s = new TensorShape?[node.Inputs.Length];
         var c = new GraphConstant?[node.Inputs.Length];
         for (int i = 0; i < node.Inputs.Length; i++)
@@ -55,9 +54,9 @@ public sealed class OpContext
                 c[i] = k;
                 s[i] = k.Shape;
             }
-            else if (shapes.TryGetValue(name, out TensorShape? shape))
+            else if (graph.Values.TryGetValue(name, out ValueInfo? v))
             {
-                s[i] = shape;
+                s[i] = v.Shape;
             }
             else
             {

@@ -1,23 +1,29 @@
 using FastConv.Backends;
 
-namespace FastConv.Sessions;
+namespace FastConv.Compilation;
 
 /// <summary>
-/// One planned node of a session: a backend plan bound, at plan time, to the tensors it reads and writes
-/// (views of the session's arena and constants), so running it is one virtual call and no allocation.
+/// One planned node: a backend plan bound, at plan time, to the tensors it reads and writes (views of the session's
+/// arena and of constants), so running it is one virtual call and no allocation. Op definitions make them through
+/// <see cref="KernelBinding"/>.
 /// </summary>
-internal abstract class Step : IDisposable
+public abstract class Step : IDisposable
 {
-    protected Step(string node, string backend, IPlan? plan)
+    private protected Step(string node, string backend, IPlan? plan)
     {
         Node = node;
         Backend = backend;
         Plan = plan;
     }
 
+    /// <summary>The node, as errors name it ("Conv 'layer1.0.conv1'").</summary>
     public string Node { get; }
+
+    /// <summary>The backend whose plan runs (or "session" for a plain copy).</summary>
     public string Backend { get; }
+
     public IPlan? Plan { get; }
+
     public string Algorithm => Plan?.Algorithm ?? "copy";
 
     public abstract void Execute();
