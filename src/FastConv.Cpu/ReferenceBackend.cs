@@ -9,7 +9,7 @@ namespace FastConv.Cpu;
 /// keep copies of the constants; Execute calls <see cref="Reference"/>. Never fast, always right. It runs every op
 /// FastConv knows, so it implements every planner interface.
 /// </summary>
-public sealed class ReferenceBackend : IBackend, IConvTranspose2dPlanner, IBinaryPlanner, IBatchNormalizationPlanner, IPReluPlanner,
+public sealed partial class ReferenceBackend : IBackend, IConvTranspose2dPlanner, IBinaryPlanner, IBatchNormalizationPlanner, IPReluPlanner,
     IGeluPlanner, ISqrtPlanner, IMatMulPlanner, IConcatPlanner, ITransposePlanner, IPadPlanner, IResizePlanner, IReduceMeanPlanner,
     IReorderPlanner
 {

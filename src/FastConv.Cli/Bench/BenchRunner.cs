@@ -17,6 +17,9 @@ internal sealed record BenchOptions
 
     public required IReadOnlyList<string> Workloads { get; init; }
 
+    /// <summary>Input shapes of the network workloads (<c>--shape</c>): their dynamic dimensions; the batch comes from <see cref="Batches"/>.</summary>
+    public IReadOnlyDictionary<string, TensorShape>? Shapes { get; init; }
+
     /// <summary>Backend names (or auto) FastConv runs on.</summary>
     public IReadOnlyList<string> Backends { get; init; } = [BackendRegistry.Auto];
 
@@ -69,7 +72,7 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
     private readonly Func<string, BackendOptions, (IBackend Backend, IReadOnlyList<string> Skipped)> _createBackend
         = createBackend ?? ((name, o) => BackendRegistry.Resolve(name, o));
 
-    public BenchReport Run(IBenchProgress? progress = null) => Run(BenchWorkloads.Parse(options.Workloads), progress);
+    public BenchReport Run(IBenchProgress? progress = null) => Run(BenchWorkloads.Parse(options.Workloads, options.Shapes), progress);
 
     /// <summary>Runs the given workloads (tests pass their own tiny ones; the names in the options are only recorded).</summary>
     public BenchReport Run(IReadOnlyList<BenchWorkload> workloads, IBenchProgress? progress = null)

@@ -139,9 +139,9 @@ internal static class BenchWorkloads
     /// <summary>
     /// Expands names: a set name (every layer of it), "set/layer" (one layer), "builtin:NAME" or a path ending
     /// in .onnx (a network), "default" (<see cref="Default"/>). Throws <see cref="InvalidBenchArgumentException"/>
-    /// naming the bad name and what is known.
+    /// naming the bad name and what is known. <paramref name="shapes"/> (<c>--shape</c>) fixes the networks' input shapes.
     /// </summary>
-    public static IReadOnlyList<BenchWorkload> Parse(IEnumerable<string> names)
+    public static IReadOnlyList<BenchWorkload> Parse(IEnumerable<string> names, IReadOnlyDictionary<string, TensorShape>? shapes = null)
     {
         var result = new List<BenchWorkload>();
         foreach (string raw in names)
@@ -150,11 +150,11 @@ internal static class BenchWorkloads
             {
                 if (name == "default")
                 {
-                    result.AddRange(Parse(Default));
+                    result.AddRange(Parse(Default, shapes));
                 }
                 else if (name.StartsWith("builtin:", StringComparison.Ordinal) || name.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
                 {
-                    result.Add(NetworkWorkloads.Create(name));
+                    result.Add(NetworkWorkloads.Create(name, shapes));
                 }
                 else
                 {

@@ -15,16 +15,16 @@ public sealed class WorkloadUnavailableException(string message) : FastConvExcep
 /// </summary>
 internal static class NetworkWorkloads
 {
-    public static BenchWorkload Create(string name)
+    public static BenchWorkload Create(string name, IReadOnlyDictionary<string, TensorShape>? shapes = null)
     {
         if (!name.StartsWith(ModelLoader.BuiltinPrefix, StringComparison.Ordinal) && !File.Exists(name))
         {
             throw new InvalidBenchArgumentException($"no model file '{name}'; give a path to an .onnx file or builtin:NAME ({string.Join(", ", Networks.Builtins.Names.Select(n => ModelLoader.BuiltinPrefix + n))})");
         }
-        return new NetworkWorkload(name);
+        return new NetworkWorkload(name, shapes);
     }
 
-    private sealed class NetworkWorkload(string model) : BenchWorkload
+    private sealed class NetworkWorkload(string model, IReadOnlyDictionary<string, TensorShape>? shapes) : BenchWorkload
     {
         public override string Set => "network";
         public override string Name => model.StartsWith(ModelLoader.BuiltinPrefix, StringComparison.Ordinal) ? model : Path.GetFileName(model);
@@ -34,7 +34,7 @@ internal static class NetworkWorkloads
 
         public override BenchProblem Create(int batch)
         {
-            Graph graph = ModelLoader.Load(model);
+            Graph graph = ModelLoader.Load(model, shapes);
             if (graph.Inputs.Count != 1)
             {
                 throw new WorkloadUnavailableException($"{model}: the bench runs models with one input; this one has {graph.Inputs.Count}");

@@ -33,9 +33,10 @@ public static class BenchCommand
         var layersJson = new Option<string?>("--layers-json") { Description = "Write the workloads' layers (shapes, FLOPs, bytes) for --batch as JSON and exit: the input of bench/gpu/torch_bench.py." };
         var note = new Option<string[]>("--note") { Description = "A remark for the report's header (e.g. what else loaded the machine); may repeat." };
 
+        Option<string[]> shape = ShapeOption.Create();
         var command = new Command("bench", "Time FastConv against ONNX Runtime (and other peers) in the same process, outputs checked first; table, JSON and plot.")
         {
-            workloads, backend, vs, threads, batch, json, plot, markdown, quick, exact, peerJson, from, layersJson, note,
+            workloads, backend, vs, threads, batch, json, plot, markdown, quick, exact, peerJson, from, layersJson, note, shape,
         };
         command.SetAction(parse =>
         {
@@ -65,6 +66,7 @@ public static class BenchCommand
                 var options = new BenchOptions
                 {
                     Workloads = names.Length == 0 ? ["default"] : names,
+                    Shapes = ShapeOption.Parse(parse.GetValue(shape)),
                     Backends = List(parse.GetValue(backend) ?? "auto", "--backend"),
                     Peers = parse.GetValue(vs) is { } v ? (v == "none" ? [] : List(v, "--vs")) : null,
                     Threads = parse.GetValue(threads) is { } t ? Ints(t, "--threads") : [Environment.ProcessorCount],
@@ -73,7 +75,7 @@ public static class BenchCommand
                     Exact = parse.GetValue(exact),
                 };
                 // Parse the workloads now, so a typo fails before minutes of measuring.
-                _ = BenchWorkloads.Parse(options.Workloads);
+                _ = BenchWorkloads.Parse(options.Workloads, options.Shapes);
                 report = RunWithProgress(options, console);
                 foreach (string n in parse.GetValue(note) ?? [])
                 {

@@ -31,17 +31,19 @@ public static class RunCommand
         var outDir = new Option<string?>("--out") { Description = "Folder to write each output to, as NAME.npy." };
         var runs = new Option<int>("--runs") { Description = "Timed runs after the first (the median is printed).", DefaultValueFactory = _ => 0 };
         var profile = new Option<bool>("--profile") { Description = "Also print each node's backend, algorithm and median time over the runs." };
+        Option<string[]> shape = ShapeOption.Create();
         var command = new Command("run", "Run a model once (or --runs times) and write its outputs as .npy files.")
         {
-            model, inputs, backend, threads, outDir, runs, profile,
+            model, inputs, backend, threads, outDir, runs, profile, shape,
         };
         command.SetAction(parse => Execute(
             parse.GetValue(model)!, parse.GetValue(inputs) ?? [], parse.GetValue(backend)!, parse.GetValue(threads),
-            parse.GetValue(outDir), parse.GetValue(runs), parse.InvocationConfiguration.Output, parse.GetValue(profile)));
+            parse.GetValue(outDir), parse.GetValue(runs), parse.InvocationConfiguration.Output, parse.GetValue(profile), ShapeOption.Parse(parse.GetValue(shape))));
         return command;
     }
 
-    public static int Execute(string model, IReadOnlyList<string> inputArgs, string backend, int? threads, string? outDir, int runs, TextWriter output, bool profile = false)
+    public static int Execute(string model, IReadOnlyList<string> inputArgs, string backend, int? threads, string? outDir, int runs, TextWriter output, bool profile = false,
+        IReadOnlyDictionary<string, TensorShape>? shapes = null)
     {
         if (threads is < 1)
         {
@@ -71,7 +73,16 @@ public static class RunCommand
         }
 
         var clock = Stopwatch.StartNew();
-        Graph graph = ModelLoader.Load(model, given.Count > 0 && !given.ContainsKey("") ? given.ToDictionary(kv => kv.Key, kv => kv.Value.Shape) : null);
+        // Input shapes: --shape, and the shape of every named --input file (the two must agree).
+        var inputShapes = new Dictionary<string, TensorShape>(shapes ?? new Dictionary<string, TensorShape>(), StringComparer.Ordinal);
+        foreach (var (name, t) in given)
+        {
+            if (name.Length > 0 && !inputShapes.TryAdd(name, t.Shape) && inputShapes[name] != t.Shape)
+            {
+                throw new CommandLineException($"input '{name}': --shape {inputShapes[name]} differs from the file's shape {t.Shape}.");
+            }
+        }
+        Graph graph = ModelLoader.Load(model, inputShapes.Count > 0 ? inputShapes : null);
         if (given.Remove("", out Tensor? single))
         {
             if (graph.Inputs.Count != 1)

@@ -69,5 +69,5 @@ public sealed class KernelBinding
     public Step Nary(INaryPlan plan, Tensor[] inputs) => new NaryStep(Name, Backend.Name, plan, inputs, Output());
 
     /// <summary>A step copying input 0's elements into output 0 (reshapes, kept no-ops).</summary>
-    public Step Copy() => new CopyStep(Name, Input(0), Output());
+    public Step Copy() => new CopyStep(Name, Backend.Name, Input(0), Output());
 }

@@ -34,9 +34,10 @@ public static class LayoutPass
             OpContext context = OpContext.For(node, graph);
             OpDefinition definition = OpRegistry.Get(node);
             IBackend backend = byName[node.Backend ?? throw new InvalidModelException($"{node.Describe()}: not placed; run the place pass before the layout pass.")];
-            TensorLayout want = definition.IsLayoutAgnostic(context) && FirstActivation(node, graph) is { } first
-                ? graph.Values[first].Layout
-                : backend is ILayoutPolicy policy && node.OpType != FastConvOps.Reorder ? policy.Preferred(node.OpType, context) : TensorLayout.Nchw;
+            TensorLayout preferred = backend is ILayoutPolicy policy && node.OpType != FastConvOps.Reorder ? policy.Preferred(node.OpType, context) : TensorLayout.Nchw;
+            TensorLayout want = preferred.IsBlocked ? preferred
+                : definition.IsLayoutAgnostic(context) && FirstActivation(node, graph) is { } first ? graph.Values[first].Layout
+                : TensorLayout.Nchw;
             for (int i = 0; i < node.Inputs.Length; i++)
             {
                 string input = node.Inputs[i];

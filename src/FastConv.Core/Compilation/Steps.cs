@@ -19,7 +19,7 @@ public abstract class Step : IDisposable
     /// <summary>The node, as errors name it ("Conv 'layer1.0.conv1'").</summary>
     public string Node { get; }
 
-    /// <summary>The backend whose plan runs (or "session" for a plain copy).</summary>
+    /// <summary>The backend the node was placed on.</summary>
     public string Backend { get; }
 
     public IPlan? Plan { get; }
@@ -52,7 +52,7 @@ internal sealed class NaryStep(string node, string backend, INaryPlan plan, Tens
 }
 
 /// <summary>Reshape, Flatten, and a kept Identity/Dropout: the same elements under another shape.</summary>
-internal sealed class CopyStep(string node, Tensor x, Tensor y) : Step(node, "session", null)
+internal sealed class CopyStep(string node, string backend, Tensor x, Tensor y) : Step(node, backend, null)
 {
     public override void Execute()
     {

@@ -169,6 +169,7 @@ public sealed class NetworkBuilder
         {
             _graph.Outputs.Add(o.Name);
         }
+        _graph.Passes.Add(new PassRecord("import", _graph.Nodes.Count, "built in code"));
         return new Network(_graph);
     }
 

@@ -167,15 +167,40 @@ internal sealed class OnnxImporter
 
         // Every problem is collected before one error is thrown: unknown op types now, attribute-level ones once
         // folding has put constants in place (a Reshape's shape, a Resize's scales).
+        // The front of the compile pipeline (src/FastConv.Core/Compilation): import, normalize, infer. Shape inference
+        // happens here, once, interleaved with folding the shape sub-graphs; the graph keeps the shapes in its Values.
+        graph.Passes.Add(new PassRecord("import", graph.Nodes.Count));
         OpsetNormalizer.Normalize(graph, _opset, names, _problems);
         OnnxOpSupport.CheckKnown(graph, _listed, _problems);
+        graph.Passes.Add(new PassRecord("normalize", graph.Nodes.Count, $"opset {_opset}"));
 
         var shapes = ShapeFolder.Run(graph, OnnxOpSupport.Infer, names, _listed, _problems, MaxValueElements, _source);
         OpsetNormalizer.NormalizeAfterShapes(graph, shapes, names, _opset, _problems);
         Prune(graph);
         OnnxOpSupport.CheckWithShapes(graph, _listed, _problems);
         ThrowIfProblems();
+        KeepShapes(graph, shapes);
+        graph.Passes.Add(new PassRecord("infer", graph.Nodes.Count, "shape sub-graphs folded"));
         return graph;
+    }
+
+    /// <summary>Records the inferred shape of every graph input and node output that is still in the graph.</summary>
+    private static void KeepShapes(Graph graph, Dictionary<string, TensorShape> shapes)
+    {
+        foreach (GraphValue input in graph.Inputs)
+        {
+            graph.Values[input.Name] = new ValueInfo(input.Name, input.Shape);
+        }
+        foreach (Node n in graph.Nodes)
+        {
+            foreach (string o in n.Outputs)
+            {
+                if (o.Length > 0 && shapes.TryGetValue(o, out TensorShape? shape) && !graph.Constants.ContainsKey(o))
+                {
+                    graph.Values[o] = new ValueInfo(o, shape);
+                }
+            }
+        }
     }
 
     private void ThrowIfProblems()

@@ -5,8 +5,11 @@ using FastConv.Graphs.Ops;
 
 namespace FastConv.Sessions;
 
-/// <summary>How one node of a session was planned: its op, the backend that runs it, the algorithm, the layout it writes.</summary>
-public sealed record SessionNodePlan(string Node, string Op, string Backend, string Algorithm, string Layout, long WorkspaceBytes);
+/// <summary>
+/// How one node of a session was planned: the node as errors name it (<c>Conv 'conv1'</c>), its name (or its first
+/// output's, when unnamed), its op, the backend that runs it, the algorithm, the layout it writes.
+/// </summary>
+public sealed record SessionNodePlan(string Node, string Name, string Op, string Backend, string Algorithm, string Layout, long WorkspaceBytes);
 
 /// <summary>
 /// What compiling a session did, as <c>fastconv summary --plan</c> shows it: the passes run (with the node count each
@@ -34,6 +37,7 @@ public sealed class Session : IDisposable
     private readonly Lock _gate = new();
     private readonly List<IBackend> _backends = [];
     private readonly ExecutionPlan _plan;
+    private readonly Lazy<GraphInfo> _info;
     private readonly Dictionary<string, int> _inputIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _outputIndex = new(StringComparer.Ordinal);
     private bool _disposed;
@@ -68,7 +72,7 @@ public sealed class Session : IDisposable
             });
             _plan = ExecutionPlan.Create(compiled, _backends, Options.Cancellation);
             Graph optimized = compiled.Graph;
-            Info = GraphInfo.Analyze(optimized);
+            _info = new Lazy<GraphInfo>(() => GraphInfo.Analyze(optimized));
             Inputs = [.. optimized.Inputs];
             Outputs = [.. optimized.Outputs.Select(o => new GraphValue(o, optimized.ShapeOf(o)))];
             for (int i = 0; i < Inputs.Count; i++)
@@ -79,7 +83,7 @@ public sealed class Session : IDisposable
             {
                 _outputIndex[Outputs[i].Name] = i;
             }
-            NodePlans = [.. optimized.Nodes.Select((n, i) => new SessionNodePlan(_plan.Steps[i].Node, n.OpType, _plan.Steps[i].Backend, _plan.Steps[i].Algorithm,
+            NodePlans = [.. optimized.Nodes.Select((n, i) => new SessionNodePlan(_plan.Steps[i].Node, n.Name.Length > 0 ? n.Name : n.Outputs[0], n.OpType, _plan.Steps[i].Backend, _plan.Steps[i].Algorithm,
                 n.Outputs.Length > 0 && optimized.Values.TryGetValue(n.Outputs[0], out ValueInfo? v) ? v.Layout.ToString() : TensorLayout.Nchw.ToString(),
                 _plan.Steps[i].Plan?.WorkspaceBytes ?? 0))];
             Plan = new SessionPlan([.. optimized.Passes], NodePlans,
@@ -104,8 +108,8 @@ public sealed class Session : IDisposable
 
     public SessionOptions Options { get; }
 
-    /// <summary>The compiled graph as planned: shapes, parameters and FLOPs per node.</summary>
-    public GraphInfo Info { get; }
+    /// <summary>The compiled graph as planned: shapes, parameters and FLOPs per node (counted on first use).</summary>
+    public GraphInfo Info => _info.Value;
 
     /// <summary>The backend the options asked for (resolved from <c>auto</c>).</summary>
     public string BackendName => _backends[0].Name;

@@ -181,13 +181,9 @@ internal sealed class IdentityOp(string opType) : OpDefinition(opType)
 
     public override TensorShape[] InferShapes(OpContext context) => [context.Shape(0, "X")];
 
-    public override bool CanRun(IBackend backend, OpContext context) => backend.Memory == MemorySpace.Host;
+    public override bool CanRun(IBackend backend, OpContext context) => backend.Memory == MemorySpace.Host || backend is IMemoryCopyPlanner;
 
-    public override Step Plan(KernelBinding binding)
-    {
-        ArgumentNullException.ThrowIfNull(binding);
-        return binding.Copy();
-    }
+    public override Step Plan(KernelBinding binding) => ShapeOnlyOp.PlanCopy(binding);
 
     public override bool IsLayoutAgnostic(OpContext context) => true;
 }

@@ -176,6 +176,7 @@ public static class OpRegistry
         yield return new PadOp();
         yield return new ResizeOp();
         yield return new ReduceMeanOp();
+        yield return new LayerNormalizationOp();
         yield return new CopyOp();
         yield return new ReorderOp();
     }

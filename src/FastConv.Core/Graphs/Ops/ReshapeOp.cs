@@ -3,15 +3,27 @@ using FastConv.Compilation;
 
 namespace FastConv.Graphs.Ops;
 
-/// <summary>The ops that keep the elements and change only the shape: run as a plain copy on host memory.</summary>
+/// <summary>
+/// The ops that keep the elements and change only the shape: a plain copy on host memory, a device-to-device copy
+/// (<see cref="IMemoryCopyPlanner"/>) on a device backend, so a reshape never sends a value back to the host.
+/// </summary>
 internal abstract class ShapeOnlyOp(string opType) : OpDefinition(opType)
 {
-    public override bool CanRun(IBackend backend, OpContext context) => backend.Memory == MemorySpace.Host;
+    public override bool CanRun(IBackend backend, OpContext context) => backend.Memory == MemorySpace.Host || backend is IMemoryCopyPlanner;
 
-    public override Step Plan(KernelBinding binding)
+    public override Step Plan(KernelBinding binding) => PlanCopy(binding);
+
+    /// <summary>The same elements from input 0 into output 0, in the backend's memory space.</summary>
+    public static Step PlanCopy(KernelBinding binding)
     {
         ArgumentNullException.ThrowIfNull(binding);
-        return binding.Copy();
+        if (binding.Backend.Memory == MemorySpace.Host)
+        {
+            return binding.Copy();
+        }
+        TensorShape y = binding.OutputShapes[0];
+        IUnaryPlan plan = ((IMemoryCopyPlanner)binding.Backend).PlanCopy(y, MemorySpace.Device, MemorySpace.Device);
+        return binding.Unary(plan, binding.Input(0).Reshape(y));
     }
 }
 

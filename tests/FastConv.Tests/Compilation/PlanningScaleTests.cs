@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using FastConv.Backends;
+using FastConv.Graphs;
+using FastConv.Onnx;
+using FastConv.Sessions;
+using FastConv.Tests.Support;
+
+namespace FastConv.Tests.Compilation;
+
+/// <summary>
+/// Planning cost grows like n log n, not n²: a chain of Relu nodes (the worst case of the old all-pairs arena planner,
+/// 24 s at 100,000 nodes) is imported from ONNX bytes and planned on cpu at 10,000 and 100,000 nodes, and the ratio of
+/// the two times — measured in the same run, so the machine's speed cancels — must stay far below the 100× a quadratic
+/// step would give. The absolute times are printed for the record, not asserted.
+/// </summary>
+public sealed class PlanningScaleTests
+{
+    private static byte[] ReluChain(int n)
+    {
+        var b = new OnnxModelBuilder();
+        string x = b.Input("x", 1, 8);
+        for (int i = 0; i < n; i++)
+        {
+            x = b.Relu(x);
+        }
+        b.Output(x);
+        return b.ToBytes();
+    }
+
+    private static double PlanSeconds(byte[] model)
+    {
+        var clock = Stopwatch.StartNew();
+        using var session = new Session(OnnxModel.Load(model), new SessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
+        double seconds = clock.Elapsed.TotalSeconds;
+        var y = new float[8];
+        session.Run([-1f, 2, -3, 4, -5, 6, -7, 8], y);
+        Assert.That(y, Is.EqualTo(new[] { 0f, 2, 0, 4, 0, 6, 0, 8 }));
+        return seconds;
+    }
+
+    [Test]
+    public void ImportAndPlanScaleLinearlyWithChainLength()
+    {
+        byte[] small = ReluChain(10_000), large = ReluChain(100_000);
+        PlanSeconds(small); // warm up the code paths (JIT), so the small run is not charged for them
+        double tSmall = PlanSeconds(small), tLarge = PlanSeconds(large);
+        TestContext.Out.WriteLine($"import + plan: 10,000 nodes {tSmall:F3} s, 100,000 nodes {tLarge:F3} s, ratio {tLarge / tSmall:F1} (linear 10, quadratic 100)");
+        Assert.That(tLarge / tSmall, Is.LessThan(30), $"10,000 nodes {tSmall:F3} s, 100,000 nodes {tLarge:F3} s");
+    }
+
+    [Test]
+    public void GraphsOverTheNodeLimitAreRefusedBeforePlanning()
+    {
+        var e = Assert.Throws<InvalidModelException>(() => new Session(OnnxModel.Load(ReluChain(50)), new SessionOptions { Backend = BackendNames.Cpu, MaxNodes = 40 }));
+        Assert.That(e!.Message, Does.Contain("50 nodes").And.Contain("limit of 40").And.Contain("MaxNodes"));
+    }
+
+    [Test]
+    public void PlanningCanBeCancelled()
+    {
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        Assert.Throws<OperationCanceledException>(() => new Session(OnnxModel.Load(ReluChain(100)), new SessionOptions { Backend = BackendNames.Cpu, Cancellation = cts.Token }));
+    }
+}
