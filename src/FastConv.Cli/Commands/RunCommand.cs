@@ -90,10 +90,15 @@ public static class RunCommand
                 throw new CommandLineException($"the model has {graph.Inputs.Count} inputs ({string.Join(", ", graph.Inputs.Select(i => i.Name))}); give each as --input NAME=FILE.npy.");
             }
             given[graph.Inputs[0].Name] = single;
-            if (model.StartsWith(ModelLoader.BuiltinPrefix, StringComparison.Ordinal))
+            if (graph.IsDynamic || model.StartsWith(ModelLoader.BuiltinPrefix, StringComparison.Ordinal))
             {
+                // The file's shape sizes the model: a builtin's batch, an ONNX model's dynamic dimensions.
                 graph = ModelLoader.Load(model, new Dictionary<string, TensorShape> { [graph.Inputs[0].Name] = single.Shape });
             }
+        }
+        if (graph.Inputs.FirstOrDefault(i => !i.IsBound) is { } unbound)
+        {
+            throw new CommandLineException($"input '{unbound.Name}' {unbound.Declared} has dynamic dimensions: give its data (--input {unbound.Name}=FILE.npy) or its shape (--shape {unbound.Name}=DIMS).");
         }
         double loadMs = clock.Elapsed.TotalMilliseconds;
         clock.Restart();

@@ -46,6 +46,16 @@ public sealed class Graph
     /// <summary>The passes that have run over this graph, in order, each with the node count it left.</summary>
     public IList<PassRecord> Passes => _passes;
 
+    /// <summary>
+    /// For a model with dynamic input dimensions: the graph as imported, before shapes were inferred and shape
+    /// sub-graphs folded for this graph's input sizes, so a session can infer it again for other sizes
+    /// (<see cref="Compilation.InferPass.Bind"/>). Null for a graph whose inputs are all fixed.
+    /// </summary>
+    public Graph? Generic { get; set; }
+
+    /// <summary>Whether some graph input has a dynamic dimension.</summary>
+    public bool IsDynamic => _inputs.Any(i => i.IsDynamic);
+
     /// <summary>The shape of a value or constant; throws <see cref="InvalidModelException"/> when it is unknown.</summary>
     public TensorShape ShapeOf(string name) =>
         _values.TryGetValue(name, out ValueInfo? v) ? v.Shape
@@ -64,8 +74,26 @@ public sealed class Graph
     public override string ToString() => $"Graph '{Name}': {_inputs.Count} inputs, {_nodes.Count} nodes, {_constants.Count} constants, {_outputs.Count} outputs";
 }
 
-/// <summary>A named value with a known shape (graph inputs; inferred intermediate shapes).</summary>
-public sealed record GraphValue(string Name, TensorShape Shape);
+/// <summary>
+/// A named value with a shape (graph inputs; inferred intermediate shapes). A graph input of a model with dynamic
+/// dimensions also carries <see cref="Symbols"/>: the name of each dynamic dimension ("N", "height"), null for a fixed
+/// one; its <see cref="Shape"/> then holds the sizes the graph is inferred for, 0 where none was given yet.
+/// </summary>
+public sealed record GraphValue(string Name, TensorShape Shape)
+{
+    /// <summary>The symbol of each dynamic dimension (null for fixed ones); null when every dimension is fixed.</summary>
+    public IReadOnlyList<string?>? Symbols { get; init; }
+
+    /// <summary>Whether some dimension is dynamic (the model names a symbol for it).</summary>
+    public bool IsDynamic => Symbols is not null && Symbols.Any(s => s is not null);
+
+    /// <summary>Whether every dimension has a size (a dynamic one without a size yet is 0).</summary>
+    public bool IsBound => !Shape.Dims.Contains(0) || Symbols is null || Enumerable.Range(0, Shape.Rank).All(i => Symbols[i] is null || Shape[i] > 0);
+
+    /// <summary>The shape as the model declares it, symbols in place of dynamic sizes: <c>[N,3,H,W]</c>.</summary>
+    public string Declared => Symbols is null ? Shape.ToString()
+        : "[" + string.Join(",", Enumerable.Range(0, Shape.Rank).Select(i => Symbols[i] ?? Shape[i].ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
+}
 
 /// <summary>
 /// One run-time value of a graph: its logical shape and element type (infer pass), the memory space it lives in

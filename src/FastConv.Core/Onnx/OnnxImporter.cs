@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf;
+using FastConv.Compilation;
 using FastConv.Graphs;
 using Onnx;
 using AttrType = Onnx.AttributeProto.Types.AttributeType;
@@ -17,7 +18,7 @@ internal sealed class OnnxImporter
     public const int MaxOpset = 21;
 
     /// <summary>Most elements a graph input or an inferred intermediate value may have (2^28 floats = 1 GiB).</summary>
-    public const long MaxValueElements = 1L << 28;
+    public const long MaxValueElements = InferPass.MaxValueElements;
 
     private readonly IReadOnlyDictionary<string, TensorShape>? _inputShapes;
     private readonly string? _baseDirectory;
@@ -125,7 +126,7 @@ internal sealed class OnnxImporter
 
         // Inputs with fixed shapes.
         foreach (var vi in runtimeInputs)
-            graph.Inputs.Add(new GraphValue(vi.Name, InputShape(vi)));
+            graph.Inputs.Add(InputValue(vi));
 
         // Constants: only the initializers some node or output reads.
         var used = new HashSet<string>(StringComparer.Ordinal);
@@ -168,39 +169,27 @@ internal sealed class OnnxImporter
         // Every problem is collected before one error is thrown: unknown op types now, attribute-level ones once
         // folding has put constants in place (a Reshape's shape, a Resize's scales).
         // The front of the compile pipeline (src/FastConv.Core/Compilation): import, normalize, infer. Shape inference
-        // happens here, once, interleaved with folding the shape sub-graphs; the graph keeps the shapes in its Values.
+        // (with the shape sub-graphs folded) is the infer pass, as for every graph; the graph keeps the shapes.
         graph.Passes.Add(new PassRecord("import", graph.Nodes.Count));
         OpsetNormalizer.Normalize(graph, _opset, names, _problems);
-        OnnxOpSupport.CheckKnown(graph, _listed, _problems);
         graph.Passes.Add(new PassRecord("normalize", graph.Nodes.Count, $"opset {_opset}"));
-
-        var shapes = ShapeFolder.Run(graph, OnnxOpSupport.Infer, names, _listed, _problems, MaxValueElements, _source);
-        OpsetNormalizer.NormalizeAfterShapes(graph, shapes, names, _opset, _problems);
-        Prune(graph);
-        OnnxOpSupport.CheckWithShapes(graph, _listed, _problems);
+        if (graph.IsDynamic)
+        {
+            // Kept as imported, so a session can infer it again for the sizes of each run.
+            graph.Generic = GraphCompiler.Clone(graph);
+        }
+        if (graph.Inputs.All(i => i.IsBound))
+        {
+            InferPass.Run(graph, _problems, _listed, _source);
+            graph.Passes.Add(new PassRecord(InferPass.Name, graph.Nodes.Count, "shape sub-graphs folded"));
+        }
+        else
+        {
+            // Sizes come with the first run (or SessionOptions.InputShapes); unknown op types are reported now.
+            InferPass.CheckKnownOnly(graph, _listed, _problems);
+        }
         ThrowIfProblems();
-        KeepShapes(graph, shapes);
-        graph.Passes.Add(new PassRecord("infer", graph.Nodes.Count, "shape sub-graphs folded"));
         return graph;
-    }
-
-    /// <summary>Records the inferred shape of every graph input and node output that is still in the graph.</summary>
-    private static void KeepShapes(Graph graph, Dictionary<string, TensorShape> shapes)
-    {
-        foreach (GraphValue input in graph.Inputs)
-        {
-            graph.Values[input.Name] = new ValueInfo(input.Name, input.Shape);
-        }
-        foreach (Node n in graph.Nodes)
-        {
-            foreach (string o in n.Outputs)
-            {
-                if (o.Length > 0 && shapes.TryGetValue(o, out TensorShape? shape) && !graph.Constants.ContainsKey(o))
-                {
-                    graph.Values[o] = new ValueInfo(o, shape);
-                }
-            }
-        }
     }
 
     private void ThrowIfProblems()
@@ -264,7 +253,7 @@ internal sealed class OnnxImporter
         return order;
     }
 
-    private TensorShape InputShape(ValueInfoProto vi)
+    private GraphValue InputValue(ValueInfoProto vi)
     {
         string what = $"{_source}: input '{vi.Name}'";
         var tt = vi.Type?.TensorType;
@@ -277,6 +266,7 @@ internal sealed class OnnxImporter
         if (_inputShapes is not null && _inputShapes.TryGetValue(vi.Name, out var g)) given = [.. g];
         var fileShape = tt?.Shape;
         int[] dims;
+        string?[]? symbols = null;
         if (fileShape is null)
         {
             dims = given ?? throw new InvalidModelException($"{what} has no shape in the file; give its shape at load (inputShapes of OnnxModel.Load or ModelLoader.Load, e.g. {vi.Name} = [1,3,224,224])");
@@ -300,27 +290,31 @@ internal sealed class OnnxImporter
                 }
                 else if (given is not null)
                 {
+                    if (given[i] < 1)
+                        throw new InvalidShapeException($"{what}: the given shape [{string.Join(",", given)}] has size {given[i]} for dimension {i}; sizes must be >= 1");
                     dims[i] = given[i];
-                }
-                else if (i == 0)
-                {
-                    dims[i] = 1; // a symbolic batch dimension defaults to 1
+                    (symbols ??= new string?[dims.Length])[i] = Symbol(d, i);
                 }
                 else
                 {
-                    string label = d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? $"'{d.DimParam}'" : "unknown";
-                    throw new InvalidModelException($"{what}: dimension {i} is {label} ({FormatDims(fileShape)}); give the input's shape at load (inputShapes of OnnxModel.Load or ModelLoader.Load)");
+                    // A dynamic dimension: the batch (dimension 0) defaults to 1; any other gets its size from a run.
+                    dims[i] = i == 0 ? 1 : 0;
+                    (symbols ??= new string?[dims.Length])[i] = Symbol(d, i);
                 }
             }
         }
-        foreach (int d in dims)
+        for (int i = 0; i < dims.Length; i++)
         {
-            if (d <= 0)
+            if (dims[i] <= 0 && symbols?[i] is null)
                 throw new InvalidShapeException($"{what}: shape [{string.Join(",", dims)}] has a dimension ≤ 0");
         }
         OnnxTensors.CheckedElementCount([.. dims.Select(d => (long)d)], what, MaxValueElements);
-        return new TensorShape(dims);
+        return new GraphValue(vi.Name, new TensorShape(dims)) { Symbols = symbols };
     }
+
+    /// <summary>The name of a dynamic dimension: its dim_param, or "?i" for an unnamed one.</summary>
+    private static string Symbol(TensorShapeProto.Types.Dimension d, int i) =>
+        d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam && d.DimParam.Length > 0 ? d.DimParam : $"?{i}";
 
     private static string FormatDims(TensorShapeProto s) =>
         "[" + string.Join(",", s.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue
@@ -376,44 +370,5 @@ internal sealed class OnnxImporter
                 _problems.Add($"{at}: attribute '{name}' is not supported (sparse or string constants)");
                 return null;
         }
-    }
-
-    /// <summary>Drops nodes none of whose outputs reach a graph output, then constants nobody reads.</summary>
-    private static void Prune(Graph graph)
-    {
-        var live = new HashSet<string>(graph.Outputs, StringComparer.Ordinal);
-        var keep = new bool[graph.Nodes.Count];
-        for (int i = graph.Nodes.Count - 1; i >= 0; i--)
-        {
-            var n = graph.Nodes[i];
-            if (!n.Outputs.Any(o => o.Length > 0 && live.Contains(o))) continue;
-            keep[i] = true;
-            foreach (string s in n.Inputs) if (s.Length > 0) live.Add(s);
-        }
-        var kept = graph.Nodes.Where((_, i) => keep[i]).ToList();
-        graph.Nodes.Clear();
-        foreach (var n in kept) graph.Nodes.Add(n);
-        foreach (string c in graph.Constants.Keys.ToList())
-            if (!live.Contains(c)) graph.Constants.Remove(c);
-    }
-}
-
-/// <summary>Fresh value names that collide with nothing in the model.</summary>
-internal sealed class NameScope
-{
-    private readonly HashSet<string> _taken;
-    private int _counter;
-
-    public NameScope(IEnumerable<string> taken) => _taken = new HashSet<string>(taken, StringComparer.Ordinal);
-
-    public string Fresh(string hint)
-    {
-        string name;
-        do
-        {
-            name = $"{hint}__fc{_counter++}";
-        }
-        while (!_taken.Add(name));
-        return name;
     }
 }

@@ -1,3 +1,4 @@
+using FastConv.Compilation;
 using FastConv.Graphs;
 
 namespace FastConv.Onnx;
@@ -123,17 +124,17 @@ internal static class OpsetNormalizer
     }
 
     /// <summary>The rewrites that need shapes or folded constants (see the class comment).</summary>
-    public static void NormalizeAfterShapes(Graph graph, IReadOnlyDictionary<string, TensorShape> shapes, NameScope names, int opset, List<string> problems)
+    public static void NormalizeAfterShapes(Graph graph, IReadOnlyDictionary<string, TensorShape> shapes, NameScope names, List<string> problems)
     {
         for (int i = 0; i < graph.Nodes.Count; i++)
         {
             var n = graph.Nodes[i];
             if (n.OpType == "Resize" && n.Attributes.ContainsKey(OldResizeMarker))
             {
-                graph.Nodes[i] = SettleOldResize(graph, n, opset, problems);
+                graph.Nodes[i] = SettleOldResize(graph, n, n.Opset, problems);
                 continue;
             }
-            if (opset >= 13 || n.OpType is not ("Softmax" or "LogSoftmax" or "Hardmax")) continue;
+            if (n.Opset is 0 or >= 13 || n.OpType is not ("Softmax" or "LogSoftmax" or "Hardmax")) continue;
             if (!shapes.TryGetValue(n.Inputs[0], out var x)) continue;
             int axis = (int)n.GetInt("axis", 1);
             int a = x.NormalizeAxis(axis, n.Describe());

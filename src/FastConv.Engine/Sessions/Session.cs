@@ -18,16 +18,30 @@ public sealed record SessionNodePlan(string Node, string Name, string Op, string
 public sealed record SessionPlan(IReadOnlyList<PassRecord> Passes, IReadOnlyList<SessionNodePlan> Nodes, int Copies, int Reorders,
     IReadOnlyDictionary<MemorySpace, long> ArenaBytes);
 
+/// <summary>An input or output of a session: its name, element type, and dimensions (null where dynamic) with their symbols.</summary>
+public sealed record ValueMetadata(string Name, ElementType Type, IReadOnlyList<int?> Dims, IReadOnlyList<string?> Symbols)
+{
+    /// <summary><c>input: float32 [N,3,H,W]</c>.</summary>
+    public override string ToString() =>
+        $"{Name}: {Type.ToString().ToLowerInvariant()} [{string.Join(",", Dims.Select((d, i) => Symbols[i] ?? d?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"))}]";
+}
+
 /// <summary>
-/// A model compiled once and run many times, shaped like ONNX Runtime's <c>InferenceSession</c>: the graph goes
-/// through the compile passes (<see cref="GraphCompiler"/>: infer → fold → fuse → place → layout → memory), then every
-/// node is planned on the backend the place pass chose (<see cref="ExecutionPlan"/>): the chosen backend first, the
-/// <c>cpu</c> engine and then the <c>reference</c> for nodes it does not run; all activations in one arena per memory
-/// space placed by liveness; weights packed once by the plans.
+/// A model compiled once per input shape and run many times, shaped like ONNX Runtime's <c>InferenceSession</c>: the
+/// graph goes through the compile passes (<see cref="GraphCompiler"/>: infer → fold → fuse → place → layout → memory),
+/// then every node is planned on the backend the place pass chose (<see cref="ExecutionPlan"/>): the chosen backend
+/// first, the <c>cpu</c> engine and then the <c>reference</c> for nodes it does not run; all activations in one arena per
+/// memory space placed by liveness; weights packed once by the plans.
+/// <para>
+/// A model with dynamic input dimensions (an ONNX <c>dim_param</c>) keeps them symbolic until a run: a run with new
+/// input shapes infers the graph for them (shape sub-graphs folded anew), compiles and plans it, and keeps the plan for
+/// those shapes (up to <see cref="SessionOptions.MaxShapePlans"/>, least recently used dropped first), so a later run
+/// with the same shapes reuses it.
+/// </para>
 /// <para>
 /// Runs with caller-owned inputs and outputs (tensors or spans) allocate nothing on the managed heap after the
-/// first run (on backends whose plans allocate nothing, e.g. <c>cpu</c>). A session is thread-safe: runs from
-/// many threads are serialized on one lock, because the arena and the plans' scratch belong to the session
+/// first run for a shape (on backends whose plans allocate nothing, e.g. <c>cpu</c>). A session is thread-safe: runs
+/// from many threads are serialized on one lock, because the arena and the plans' scratch belong to the session
 /// (each run still uses every worker thread of the backend). For runs in parallel, create one session per
 /// concurrent caller (weights are packed per session).
 /// </para>
@@ -36,13 +50,18 @@ public sealed class Session : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly List<IBackend> _backends = [];
-    private readonly ExecutionPlan _plan;
-    private readonly Lazy<GraphInfo> _info;
+    private readonly Graph _graph;
+    private readonly Graph? _generic;
+    private readonly LinkedList<Compiled> _plans = new(); // most recently used first
     private readonly Dictionary<string, int> _inputIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _outputIndex = new(StringComparer.Ordinal);
+    private Compiled? _current;
     private bool _disposed;
 
-    /// <summary>Compiles and plans <paramref name="graph"/> (which is not modified: the passes work on a copy).</summary>
+    /// <summary>
+    /// Compiles and plans <paramref name="graph"/> (which is not modified: the passes work on a copy). A graph with
+    /// dynamic inputs that have no size yet is planned at its first run (or for <see cref="SessionOptions.InputShapes"/>).
+    /// </summary>
     public Session(Graph graph, SessionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(graph);
@@ -61,39 +80,36 @@ public sealed class Session : IDisposable
                     _backends.Add(BackendRegistry.Create(name, backendOptions));
                 }
             }
-            IBackend reference = _backends.First(b => b.Name == BackendNames.Reference);
-            CompiledGraph compiled = GraphCompiler.Compile(graph, new CompileOptions
-            {
-                Backends = _backends,
-                Evaluator = reference,
-                Optimizer = Options.Optimizer,
-                MaxNodes = Options.MaxNodes,
-                Cancellation = Options.Cancellation,
-            });
-            _plan = ExecutionPlan.Create(compiled, _backends, Options.Cancellation);
-            Graph optimized = compiled.Graph;
-            _info = new Lazy<GraphInfo>(() => GraphInfo.Analyze(optimized));
-            Inputs = [.. optimized.Inputs];
-            Outputs = [.. optimized.Outputs.Select(o => new GraphValue(o, optimized.ShapeOf(o)))];
+            _graph = graph;
+            _generic = graph.Generic ?? (graph.IsDynamic ? graph : null);
+            Inputs = [.. graph.Inputs];
+            Outputs = [.. graph.Outputs.Select(o => new GraphValue(o, graph.Values.TryGetValue(o, out ValueInfo? v) ? v.Shape : graph.Constants.TryGetValue(o, out GraphConstant? c) ? c.Shape : TensorShape.Of()))];
             for (int i = 0; i < Inputs.Count; i++)
             {
                 _inputIndex[Inputs[i].Name] = i;
             }
-            for (int i = 0; i < Outputs.Count; i++)
+            for (int i = 0; i < graph.Outputs.Count; i++)
             {
-                _outputIndex[Outputs[i].Name] = i;
+                _outputIndex[graph.Outputs[i]] = i;
             }
-            NodePlans = [.. optimized.Nodes.Select((n, i) => new SessionNodePlan(_plan.Steps[i].Node, n.Name.Length > 0 ? n.Name : n.Outputs[0], n.OpType, _plan.Steps[i].Backend, _plan.Steps[i].Algorithm,
-                n.Outputs.Length > 0 && optimized.Values.TryGetValue(n.Outputs[0], out ValueInfo? v) ? v.Layout.ToString() : TensorLayout.Nchw.ToString(),
-                _plan.Steps[i].Plan?.WorkspaceBytes ?? 0))];
-            Plan = new SessionPlan([.. optimized.Passes], NodePlans,
-                optimized.Nodes.Count(n => n.OpType == FastConvOps.Copy), optimized.Nodes.Count(n => n.OpType == FastConvOps.Reorder),
-                compiled.Memory.ArenaBytes);
-            ArenaFloats = (int)(compiled.Memory.BytesOf(MemorySpace.Host) / sizeof(float));
+            if (Options.InputShapes is { Count: > 0 } shapes)
+            {
+                _current = Compile(Bind(shapes));
+            }
+            else if (graph.Inputs.All(i => i.IsBound))
+            {
+                _current = Compile(graph);
+            }
+            if (_current is not null)
+            {
+                _plans.AddFirst(_current);
+                Inputs = _current.Inputs;
+                Outputs = _current.Outputs;
+            }
         }
         catch
         {
-            _plan?.Dispose();
+            _current?.Dispose();
             foreach (IBackend b in _backends)
             {
                 b.Dispose();
@@ -108,8 +124,8 @@ public sealed class Session : IDisposable
 
     public SessionOptions Options { get; }
 
-    /// <summary>The compiled graph as planned: shapes, parameters and FLOPs per node (counted on first use).</summary>
-    public GraphInfo Info => _info.Value;
+    /// <summary>The compiled graph of the latest run's shapes: shapes, parameters and FLOPs per node (counted on first use).</summary>
+    public GraphInfo Info => Current.Info;
 
     /// <summary>The backend the options asked for (resolved from <c>auto</c>).</summary>
     public string BackendName => _backends[0].Name;
@@ -117,17 +133,42 @@ public sealed class Session : IDisposable
     /// <summary>For <c>auto</c>: why better backends were passed over (empty when the first choice was taken).</summary>
     public IReadOnlyList<string> BackendSkipped { get; }
 
-    public IReadOnlyList<GraphValue> Inputs { get; }
-    public IReadOnlyList<GraphValue> Outputs { get; }
+    /// <summary>The inputs with the shapes of the latest plan (for a dynamic model not run yet: 0 where a size is missing).</summary>
+    public IReadOnlyList<GraphValue> Inputs { get; private set; }
 
-    /// <summary>Each node's op, backend, algorithm and layout, in execution order.</summary>
-    public IReadOnlyList<SessionNodePlan> NodePlans { get; }
+    /// <summary>The outputs with the shapes of the latest plan.</summary>
+    public IReadOnlyList<GraphValue> Outputs { get; private set; }
 
-    /// <summary>The passes run, the node plans, the inserted copies and reorders and the arenas (<c>fastconv summary --plan</c>).</summary>
-    public SessionPlan Plan { get; }
+    /// <summary>Each input's name, element type and dimensions as the model declares them (symbols where dynamic).</summary>
+    public IReadOnlyList<ValueMetadata> InputMetadata => [.. _graph.Inputs.Select(i => new ValueMetadata(i.Name, ElementType.Float32,
+        [.. Enumerable.Range(0, i.Shape.Rank).Select(d => i.Symbols?[d] is null ? i.Shape[d] : (int?)null)],
+        [.. Enumerable.Range(0, i.Shape.Rank).Select(d => i.Symbols?[d])]))];
 
-    /// <summary>Size of the host activation arena in floats (every input, intermediate and output, placed by liveness).</summary>
-    public int ArenaFloats { get; }
+    /// <summary>Each output's name, element type and dimensions for the latest plan's input shapes (null dims before any plan).</summary>
+    public IReadOnlyList<ValueMetadata> OutputMetadata => [.. Outputs.Select(o => new ValueMetadata(o.Name, ElementType.Float32,
+        [.. o.Shape.Select(d => _current is null ? (int?)null : d)], [.. o.Shape.Select(_ => (string?)null)]))];
+
+    /// <summary>Each node's op, backend, algorithm and layout, in execution order (latest plan).</summary>
+    public IReadOnlyList<SessionNodePlan> NodePlans => Current.NodePlans;
+
+    /// <summary>The passes run, the node plans, the inserted copies and reorders and the arenas of the latest plan (<c>fastconv summary --plan</c>).</summary>
+    public SessionPlan Plan => Current.Plan;
+
+    /// <summary>Size of the latest plan's host activation arena in floats (every input, intermediate and output, placed by liveness).</summary>
+    public int ArenaFloats => Current.ArenaFloats;
+
+    /// <summary>How many input shapes have a plan kept (at most <see cref="SessionOptions.MaxShapePlans"/>).</summary>
+    public int PlannedShapes
+    {
+        get
+        {
+            lock (_gate)
+                return _plans.Count;
+        }
+    }
+
+    private Compiled Current => _current ?? throw new InvalidShapeException(
+        $"the model has dynamic inputs ({string.Join(", ", _graph.Inputs.Select(i => $"{i.Name}{i.Declared}"))}) and has not been planned for any sizes yet; run it, or give SessionOptions.InputShapes.");
 
     /// <summary>Runs the model on named inputs and returns new output tensors (allocates the outputs; see the other overloads to avoid that).</summary>
     public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
@@ -137,17 +178,22 @@ public sealed class Session : IDisposable
         {
             if (!_inputIndex.ContainsKey(name))
             {
-                throw new InvalidModelException($"'{name}' is not an input of the model; inputs: {string.Join(", ", Inputs.Select(i => $"{i.Name}{i.Shape}"))}.");
+                throw new InvalidModelException($"'{name}' is not an input of the model; inputs: {DescribeInputs()}.");
             }
         }
-        var names = Inputs.Select(i => i.Name).ToArray();
-        var values = names.Select(n => inputs.TryGetValue(n, out Tensor? t) ? t : throw new InvalidModelException($"input '{n}' is missing; the model needs {string.Join(", ", Inputs.Select(i => $"{i.Name}{i.Shape}"))}.")).ToArray();
-        var outputs = Outputs.Select(o => Tensor.Allocate(o.Shape)).ToArray();
-        Run(names, values, [.. Outputs.Select(o => o.Name)], outputs);
+        string[] names = [.. _graph.Inputs.Select(i => i.Name)];
+        Tensor[] values = [.. names.Select(n => inputs.TryGetValue(n, out Tensor? t) ? t : throw new InvalidModelException($"input '{n}' is missing; the model needs {DescribeInputs()}."))];
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        for (int i = 0; i < outputs.Length; i++)
+        lock (_gate)
         {
-            result[Outputs[i].Name] = outputs[i];
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            Compiled c = Resolve(names, values);
+            Tensor[] outputs = [.. c.Outputs.Select(o => Tensor.Allocate(o.Shape))];
+            RunLocked(c, names, values, [.. c.Outputs.Select(o => o.Name)], outputs);
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                result[c.Outputs[i].Name] = outputs[i];
+            }
         }
         return result;
     }
@@ -155,7 +201,7 @@ public sealed class Session : IDisposable
     /// <summary>
     /// Runs the model with caller-owned tensors, as ONNX Runtime's <c>Run(inputNames, inputValues, outputNames,
     /// outputValues)</c>: every model input is given once; each named output is written into the matching
-    /// pre-allocated tensor (of the output's shape). Allocates nothing.
+    /// pre-allocated tensor (of the output's shape for these inputs). Allocates nothing once the inputs' shapes are planned.
     /// </summary>
     public void Run(IReadOnlyList<string> inputNames, IReadOnlyList<Tensor> inputs, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs)
     {
@@ -167,62 +213,54 @@ public sealed class Session : IDisposable
         {
             throw new ArgumentException("each name needs one tensor (input and output lists must have the same lengths as their name lists).");
         }
-        if (inputNames.Count != Inputs.Count)
+        if (inputNames.Count != _graph.Inputs.Count)
         {
-            throw new InvalidModelException($"the model has {Inputs.Count} input(s) ({DescribeInputs()}), {inputNames.Count} given.");
+            throw new InvalidModelException($"the model has {_graph.Inputs.Count} input(s) ({DescribeInputs()}), {inputNames.Count} given.");
         }
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            for (int i = 0; i < inputNames.Count; i++)
-            {
-                int k = InputIndex(inputNames[i]);
-                CheckShape(inputs[i].Shape, Inputs[k].Shape, "input", inputNames[i]);
-                inputs[i].Span.CopyTo(_plan.Input(k).Span);
-            }
-            _plan.Execute();
-            for (int i = 0; i < outputNames.Count; i++)
-            {
-                int k = OutputIndex(outputNames[i]);
-                CheckShape(outputs[i].Shape, Outputs[k].Shape, "output", outputNames[i]);
-                _plan.Output(k).Span.CopyTo(outputs[i].Span);
-            }
+            RunLocked(Resolve(inputNames, inputs), inputNames, inputs, outputNames, outputs);
         }
     }
 
-    /// <summary>Runs a model with one input and one output on caller-owned spans (row-major, the shapes' element counts). Allocates nothing.</summary>
+    /// <summary>Runs a model with one input and one output on caller-owned spans (row-major, the planned shapes' element counts). Allocates nothing.</summary>
     public void Run(ReadOnlySpan<float> input, Span<float> output)
     {
-        if (Inputs.Count != 1 || Outputs.Count != 1)
+        if (_graph.Inputs.Count != 1 || _graph.Outputs.Count != 1)
         {
-            throw new InvalidModelException($"Run(span, span) needs a model with one input and one output; this one has {Inputs.Count} and {Outputs.Count}; use the named overloads.");
+            throw new InvalidModelException($"Run(span, span) needs a model with one input and one output; this one has {_graph.Inputs.Count} and {_graph.Outputs.Count}; use the named overloads.");
         }
-        Run(Inputs[0].Name, input, Outputs[0].Name, output);
+        Run(_graph.Inputs[0].Name, input, _graph.Outputs[0], output);
     }
 
-    /// <summary>Runs a model with one input on caller-owned spans, writing the named output. Allocates nothing.</summary>
+    /// <summary>
+    /// Runs a model with one input on caller-owned spans, writing the named output. Allocates nothing. A span has no
+    /// shape: the input is read with the shape of the latest plan (give tensors to run a dynamic model at new sizes).
+    /// </summary>
     public void Run(string inputName, ReadOnlySpan<float> input, string outputName, Span<float> output)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (Inputs.Count != 1)
+            if (_graph.Inputs.Count != 1)
             {
-                throw new InvalidModelException($"the model has {Inputs.Count} inputs ({DescribeInputs()}); use Run with named tensors.");
+                throw new InvalidModelException($"the model has {_graph.Inputs.Count} inputs ({DescribeInputs()}); use Run with named tensors.");
             }
+            Compiled c = Current;
             int k = InputIndex(inputName);
-            if (input.Length != Inputs[k].Shape.ElementCount)
+            if (input.Length != c.Inputs[k].Shape.ElementCount)
             {
-                throw new InvalidShapeException($"input '{inputName}' needs {Inputs[k].Shape.ElementCount} floats (shape {Inputs[k].Shape}), got {input.Length}.");
+                throw new InvalidShapeException($"input '{inputName}' needs {c.Inputs[k].Shape.ElementCount} floats (shape {c.Inputs[k].Shape}), got {input.Length}.");
             }
-            input.CopyTo(_plan.Input(k).Span);
-            _plan.Execute();
             int o = OutputIndex(outputName);
-            if (output.Length != Outputs[o].Shape.ElementCount)
+            if (output.Length != c.Outputs[o].Shape.ElementCount)
             {
-                throw new InvalidShapeException($"output '{outputName}' needs {Outputs[o].Shape.ElementCount} floats (shape {Outputs[o].Shape}), got {output.Length}.");
+                throw new InvalidShapeException($"output '{outputName}' needs {c.Outputs[o].Shape.ElementCount} floats (shape {c.Outputs[o].Shape}), got {output.Length}.");
             }
-            _plan.Output(o).Span.CopyTo(output);
+            input.CopyTo(c.Execution.Input(k).Span);
+            c.Execution.Execute();
+            c.Execution.Output(o).Span.CopyTo(output);
         }
     }
 
@@ -235,11 +273,12 @@ public sealed class Session : IDisposable
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         Run(inputs);
-        IReadOnlyList<Step> steps = _plan.Steps;
-        var times = new double[steps.Count, runs];
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            Compiled c = Current;
+            IReadOnlyList<Step> steps = c.Execution.Steps;
+            var times = new double[steps.Count, runs];
             for (int r = 0; r < runs; r++)
             {
                 for (int i = 0; i < steps.Count; i++)
@@ -249,12 +288,12 @@ public sealed class Session : IDisposable
                     times[i, r] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 }
             }
+            return [.. Enumerable.Range(0, steps.Count).Select(i =>
+            {
+                double[] t = [.. Enumerable.Range(0, runs).Select(r => times[i, r]).Order()];
+                return (c.NodePlans[i], t[runs / 2]);
+            })];
         }
-        return [.. Enumerable.Range(0, steps.Count).Select(i =>
-        {
-            double[] t = [.. Enumerable.Range(0, runs).Select(r => times[i, r]).Order()];
-            return (NodePlans[i], t[runs / 2]);
-        })];
     }
 
     public void Dispose()
@@ -266,12 +305,123 @@ public sealed class Session : IDisposable
                 return;
             }
             _disposed = true;
-            _plan.Dispose();
+            foreach (Compiled c in _plans)
+            {
+                c.Dispose();
+            }
+            _plans.Clear();
             foreach (IBackend b in _backends)
             {
                 b.Dispose();
             }
         }
+    }
+
+    private void RunLocked(Compiled c, IReadOnlyList<string> inputNames, IReadOnlyList<Tensor> inputs, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs)
+    {
+        for (int i = 0; i < outputNames.Count; i++)
+        {
+            int k = OutputIndex(outputNames[i]);
+            CheckShape(outputs[i].Shape, c.Outputs[k].Shape, "output", outputNames[i]);
+        }
+        for (int i = 0; i < inputNames.Count; i++)
+        {
+            inputs[i].Span.CopyTo(c.Execution.Input(InputIndex(inputNames[i])).Span);
+        }
+        c.Execution.Execute();
+        for (int i = 0; i < outputNames.Count; i++)
+        {
+            c.Execution.Output(OutputIndex(outputNames[i])).Span.CopyTo(outputs[i].Span);
+        }
+    }
+
+    /// <summary>The plan for the given inputs' shapes: the latest one when they match (no allocation), else a kept or a new one.</summary>
+    private Compiled Resolve(IReadOnlyList<string> names, IReadOnlyList<Tensor> inputs)
+    {
+        if (_current is { } c && Matches(c, names, inputs))
+        {
+            return c;
+        }
+        for (LinkedListNode<Compiled>? n = _plans.First; n is not null; n = n.Next)
+        {
+            if (Matches(n.Value, names, inputs))
+            {
+                _plans.Remove(n);
+                _plans.AddFirst(n);
+                return Switch(n.Value);
+            }
+        }
+        if (_generic is null)
+        {
+            // A fixed-shape model: say which input is wrong.
+            Compiled fixedPlan = Current;
+            for (int i = 0; i < names.Count; i++)
+            {
+                CheckShape(inputs[i].Shape, fixedPlan.Inputs[InputIndex(names[i])].Shape, "input", names[i]);
+            }
+            return fixedPlan;
+        }
+        var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
+        for (int i = 0; i < names.Count; i++)
+        {
+            shapes[names[i]] = inputs[i].Shape;
+        }
+        Compiled created = Compile(Bind(shapes));
+        _plans.AddFirst(created);
+        while (_plans.Count > Math.Max(1, Options.MaxShapePlans))
+        {
+            Compiled evicted = _plans.Last!.Value;
+            _plans.RemoveLast();
+            evicted.Dispose();
+        }
+        return Switch(created);
+    }
+
+    private Compiled Switch(Compiled c)
+    {
+        _current = c;
+        Inputs = c.Inputs;
+        Outputs = c.Outputs;
+        return c;
+    }
+
+    private bool Matches(Compiled c, IReadOnlyList<string> names, IReadOnlyList<Tensor> inputs)
+    {
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (inputs[i].Shape != c.Inputs[InputIndex(names[i])].Shape)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private Graph Bind(IReadOnlyDictionary<string, TensorShape> shapes)
+    {
+        if (_generic is null)
+        {
+            foreach (var (name, shape) in shapes)
+            {
+                CheckShape(shape, _graph.Inputs[InputIndex(name)].Shape, "input", name);
+            }
+            return _graph;
+        }
+        return InferPass.Bind(_generic, shapes, Options.MaxNodes, Options.Cancellation);
+    }
+
+    private Compiled Compile(Graph graph)
+    {
+        IBackend reference = _backends.First(b => b.Name == BackendNames.Reference);
+        CompiledGraph compiled = GraphCompiler.Compile(graph, new CompileOptions
+        {
+            Backends = _backends,
+            Evaluator = reference,
+            Optimizer = Options.Optimizer,
+            MaxNodes = Options.MaxNodes,
+            Cancellation = Options.Cancellation,
+        });
+        return new Compiled(compiled, ExecutionPlan.Create(compiled, _backends, Options.Cancellation));
     }
 
     private int InputIndex(string name) => _inputIndex.TryGetValue(name, out int k) ? k
@@ -280,7 +430,7 @@ public sealed class Session : IDisposable
     private int OutputIndex(string name) => _outputIndex.TryGetValue(name, out int k) ? k
         : throw new InvalidModelException($"'{name}' is not an output of the model; outputs: {string.Join(", ", Outputs.Select(o => $"{o.Name}{o.Shape}"))}.");
 
-    private string DescribeInputs() => string.Join(", ", Inputs.Select(i => $"{i.Name}{i.Shape}"));
+    private string DescribeInputs() => string.Join(", ", (_current?.Inputs ?? [.. _graph.Inputs]).Select(i => $"{i.Name}{(i.IsBound ? i.Shape.ToString() : i.Declared)}"));
 
     private static void CheckShape(TensorShape given, TensorShape expected, string what, string name)
     {
@@ -288,5 +438,37 @@ public sealed class Session : IDisposable
         {
             throw new InvalidShapeException($"{what} '{name}' must have shape {expected}, got {given}.");
         }
+    }
+
+    /// <summary>One compiled and planned graph, for one set of input shapes.</summary>
+    private sealed class Compiled : IDisposable
+    {
+        private readonly Lazy<GraphInfo> _info;
+
+        public Compiled(CompiledGraph compiled, ExecutionPlan execution)
+        {
+            Execution = execution;
+            Graph g = compiled.Graph;
+            _info = new Lazy<GraphInfo>(() => GraphInfo.Analyze(g));
+            Inputs = [.. g.Inputs];
+            Outputs = [.. g.Outputs.Select(o => new GraphValue(o, g.ShapeOf(o)))];
+            NodePlans = [.. g.Nodes.Select((n, i) => new SessionNodePlan(execution.Steps[i].Node, n.Name.Length > 0 ? n.Name : n.Outputs[0], n.OpType,
+                execution.Steps[i].Backend, execution.Steps[i].Algorithm,
+                n.Outputs.Length > 0 && g.Values.TryGetValue(n.Outputs[0], out ValueInfo? v) ? v.Layout.ToString() : TensorLayout.Nchw.ToString(),
+                execution.Steps[i].Plan?.WorkspaceBytes ?? 0))];
+            Plan = new SessionPlan([.. g.Passes], NodePlans, g.Nodes.Count(n => n.OpType == FastConvOps.Copy), g.Nodes.Count(n => n.OpType == FastConvOps.Reorder),
+                compiled.Memory.ArenaBytes);
+            ArenaFloats = (int)(compiled.Memory.BytesOf(MemorySpace.Host) / sizeof(float));
+        }
+
+        public ExecutionPlan Execution { get; }
+        public GraphInfo Info => _info.Value;
+        public IReadOnlyList<GraphValue> Inputs { get; }
+        public IReadOnlyList<GraphValue> Outputs { get; }
+        public IReadOnlyList<SessionNodePlan> NodePlans { get; }
+        public SessionPlan Plan { get; }
+        public int ArenaFloats { get; }
+
+        public void Dispose() => Execution.Dispose();
     }
 }

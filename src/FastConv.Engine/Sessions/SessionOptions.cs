@@ -21,6 +21,15 @@ public sealed record SessionOptions
     /// <summary>Most nodes a model may have; a bigger one is refused before any planning (<see cref="InferPass.DefaultMaxNodes"/>).</summary>
     public int MaxNodes { get; init; } = InferPass.DefaultMaxNodes;
 
+    /// <summary>
+    /// Shapes to plan a model with dynamic inputs for at once (by input name), instead of at its first run. A later run
+    /// with other shapes is planned then.
+    /// </summary>
+    public IReadOnlyDictionary<string, TensorShape>? InputShapes { get; init; }
+
+    /// <summary>How many input shapes of a dynamic model keep their plan (least recently used dropped first). Each keeps its own arena and packed weights.</summary>
+    public int MaxShapePlans { get; init; } = 8;
+
     /// <summary>Cancels compiling and planning between nodes (an <see cref="OperationCanceledException"/>).</summary>
     public CancellationToken Cancellation { get; init; }
 }

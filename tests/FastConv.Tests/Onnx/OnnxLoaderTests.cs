@@ -56,13 +56,17 @@ public class OnnxLoaderTests
     }
 
     [Test]
-    public void Symbolic_non_batch_dimension_needs_a_shape()
+    public void Symbolic_non_batch_dimension_stays_symbolic_until_given()
     {
         var b = new OnnxModelBuilder();
         string x = b.Input("x", 1, 3, -1, -1);
         b.Output(b.Relu(x));
-        var e = Assert.Throws<InvalidModelException>(() => OnnxModel.Load(b.ToBytes()));
-        Assert.That(e!.Message, Does.Contain("'x'").And.Contain("'H'"));
+        Graph dynamic = OnnxModel.Load(b.ToBytes());
+        Assert.That(dynamic.Inputs[0].Declared, Is.EqualTo("[1,3,H,W]"));
+        Assert.That(dynamic.IsDynamic && !dynamic.Inputs[0].IsBound);
+        // Whatever needs shapes says which input and which symbols to give.
+        var e = Assert.Throws<InvalidShapeException>(() => GraphInfo.Analyze(dynamic));
+        Assert.That(e!.Message, Does.Contain("'x'").And.Contain("[1,3,H,W]").And.Contain("--shape"));
         Graph g = OnnxModel.Load(b.ToBytes(), new Dictionary<string, TensorShape> { ["x"] = TensorShape.Of(1, 3, 5, 7) });
         Assert.That(g.Inputs[0].Shape, Is.EqualTo(TensorShape.Of(1, 3, 5, 7)));
     }

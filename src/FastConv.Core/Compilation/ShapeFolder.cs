@@ -1,6 +1,6 @@
 using FastConv.Graphs;
 
-namespace FastConv.Onnx;
+namespace FastConv.Compilation;
 
 /// <summary>Output shapes of a node that stays in the graph (the op registry's shape inference).</summary>
 /// <param name="node">The node.</param>
@@ -22,7 +22,7 @@ internal static class ShapeFolder
     /// ConstantOfShape/Range/Expand must not make the loader allocate gigabytes.</summary>
     public const long MaxFoldElements = 1L << 24;
 
-    public static Dictionary<string, TensorShape> Run(Graph graph, InferShapes infer, NameScope names, ISet<Node> unsupported, List<string> problems, long maxValueElements, string source)
+    public static Dictionary<string, TensorShape> Run(Graph graph, InferShapes infer, NameScope names, ISet<Node> unsupported, List<string> problems, long maxValueElements, string source, CancellationToken cancellation = default)
     {
         var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
         foreach (var i in graph.Inputs) shapes[i.Name] = i.Shape;
@@ -32,6 +32,7 @@ internal static class ShapeFolder
         var kept = new List<Node>(graph.Nodes.Count);
         foreach (var n in graph.Nodes)
         {
+            cancellation.ThrowIfCancellationRequested();
             if (unsupported.Contains(n))
             {
                 kept.Add(n); // already listed as unsupported: neither folded nor inferred, its outputs stay unknown

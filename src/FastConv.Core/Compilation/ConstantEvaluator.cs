@@ -1,6 +1,7 @@
 using FastConv.Graphs;
+using FastConv.Onnx;
 
-namespace FastConv.Onnx;
+namespace FastConv.Compilation;
 
 /// <summary>
 /// A small evaluator for the ops exporters use on constants and shapes — Shape, Size, Gather, Slice, Concat,
