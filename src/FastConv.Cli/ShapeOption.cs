@@ -48,3 +48,34 @@ public static class ShapeOption
         return shapes;
     }
 }
+
+/// <summary><c>--memory-limit SIZE</c> (run, summary --plan): bytes with an optional K, M or G suffix (powers of 1024), e.g. 512M, 2G.</summary>
+public static class MemoryLimitOption
+{
+    public static Option<string?> Create() => new("--memory-limit")
+    {
+        Description = "Most memory a plan may hold (activation arenas and packed weights), e.g. 512M or 2G; planning past it fails with the biggest consumers named. Default: 80% of available memory.",
+    };
+
+    /// <summary>The limit in bytes, or null when not given.</summary>
+    public static long? Parse(string? value)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+        string v = value.Trim();
+        long unit = 1;
+        char last = v.Length > 0 ? char.ToUpperInvariant(v[^1]) : ' ';
+        if (last is 'K' or 'M' or 'G' or 'T')
+        {
+            unit = last switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1L << 40 };
+            v = v[..^1];
+        }
+        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || !(n > 0) || n * unit > long.MaxValue)
+        {
+            throw new Commands.CommandLineException($"--memory-limit '{value}': give a size such as 512M or 2G (bytes, or K, M, G).");
+        }
+        return (long)(n * unit);
+    }
+}

@@ -39,3 +39,41 @@ public class UnsupportedModelException : FastConvException
 
     public IReadOnlyList<string> Problems { get; }
 }
+
+/// <summary>
+/// A session would need more memory than its budget (<c>SessionOptions.MemoryLimitBytes</c>, <c>--memory-limit</c>; by
+/// default 80 % of the memory the process may use), or an allocation failed: the message names the biggest consumers.
+/// </summary>
+public sealed class MemoryLimitExceededException : FastConvException
+{
+    public MemoryLimitExceededException(string message, long neededBytes, long limitBytes, Exception? inner = null) : base(message, inner)
+    {
+        NeededBytes = neededBytes;
+        LimitBytes = limitBytes;
+    }
+
+    public long NeededBytes { get; }
+    public long LimitBytes { get; }
+
+    internal static string Size(long bytes) => bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):F2} GiB"
+        : bytes >= 1L << 20 ? $"{bytes / (double)(1L << 20):F1} MiB" : $"{bytes / 1024.0:F1} KiB";
+
+    internal static MemoryLimitExceededException ForArena(Graphs.Graph graph, Compilation.MemoryPlan memory, long limit, bool defaultLimit)
+    {
+        long needed = memory.ArenaBytes.Values.Sum();
+        var biggest = memory.Slots.OrderByDescending(s => s.Value.Bytes).Take(3)
+            .Select(s => $"'{s.Key}' {graph.Values[s.Key].Shape} ({Size(s.Value.Bytes)})");
+        string which = defaultLimit ? "the default budget (80 % of this process's available memory)" : "the memory limit";
+        return new($"the activations need {Size(needed)} at once, more than {which} of {Size(limit)}; the biggest values: {string.Join(", ", biggest)}. " +
+            "Use smaller inputs or batch, or raise the limit (SessionOptions.MemoryLimitBytes, --memory-limit).", needed, limit);
+    }
+
+    internal static MemoryLimitExceededException ForPlans(IReadOnlyList<Compilation.Step> steps, long arenaBytes, long limit)
+    {
+        long workspace = steps.Sum(s => s.Plan?.WorkspaceBytes ?? 0);
+        var biggest = steps.Where(s => s.Plan is not null).OrderByDescending(s => s.Plan!.WorkspaceBytes).Take(3)
+            .Select(s => $"{s.Node} ({s.Algorithm}, {Size(s.Plan!.WorkspaceBytes)})");
+        return new($"the activations ({Size(arenaBytes)}) and the plans' workspaces (packed weights, scratch: {Size(workspace)} so far) exceed the memory limit of {Size(limit)}; " +
+            $"the biggest plans: {string.Join(", ", biggest)}. Raise the limit (SessionOptions.MemoryLimitBytes, --memory-limit) or use a smaller model or batch.", arenaBytes + workspace, limit);
+    }
+}

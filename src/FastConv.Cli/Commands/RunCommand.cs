@@ -32,18 +32,20 @@ public static class RunCommand
         var runs = new Option<int>("--runs") { Description = "Timed runs after the first (the median is printed).", DefaultValueFactory = _ => 0 };
         var profile = new Option<bool>("--profile") { Description = "Also print each node's backend, algorithm and median time over the runs." };
         Option<string[]> shape = ShapeOption.Create();
+        Option<string?> memoryLimit = MemoryLimitOption.Create();
         var command = new Command("run", "Run a model once (or --runs times) and write its outputs as .npy files.")
         {
-            model, inputs, backend, threads, outDir, runs, profile, shape,
+            model, inputs, backend, threads, outDir, runs, profile, shape, memoryLimit,
         };
         command.SetAction(parse => Execute(
             parse.GetValue(model)!, parse.GetValue(inputs) ?? [], parse.GetValue(backend)!, parse.GetValue(threads),
-            parse.GetValue(outDir), parse.GetValue(runs), parse.InvocationConfiguration.Output, parse.GetValue(profile), ShapeOption.Parse(parse.GetValue(shape))));
+            parse.GetValue(outDir), parse.GetValue(runs), parse.InvocationConfiguration.Output, parse.GetValue(profile), ShapeOption.Parse(parse.GetValue(shape)),
+            MemoryLimitOption.Parse(parse.GetValue(memoryLimit))));
         return command;
     }
 
     public static int Execute(string model, IReadOnlyList<string> inputArgs, string backend, int? threads, string? outDir, int runs, TextWriter output, bool profile = false,
-        IReadOnlyDictionary<string, TensorShape>? shapes = null)
+        IReadOnlyDictionary<string, TensorShape>? shapes = null, long? memoryLimit = null)
     {
         if (threads is < 1)
         {
@@ -102,7 +104,7 @@ public static class RunCommand
         }
         double loadMs = clock.Elapsed.TotalMilliseconds;
         clock.Restart();
-        using var session = new Session(graph, new SessionOptions { Backend = backend, Threads = threads });
+        using var session = new Session(graph, new SessionOptions { Backend = backend, Threads = threads, MemoryLimitBytes = memoryLimit });
         double planMs = clock.Elapsed.TotalMilliseconds;
         string skipped = session.BackendSkipped.Count > 0 ? $" (skipped {string.Join("; ", session.BackendSkipped)})" : "";
         GraphInfo loaded = GraphInfo.Analyze(graph);

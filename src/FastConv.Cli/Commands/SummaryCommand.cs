@@ -44,9 +44,10 @@ public static class SummaryCommand
         var backend = new Option<string>("--backend") { Description = "With --plan: the backend to compile for (reference, cpu, cuda, cudnn, cublas, cuda-emu, auto).", DefaultValueFactory = _ => BackendRegistry.Auto };
         var threads = new Option<int?>("--threads") { Description = "With --plan: CPU worker threads." };
         Option<string[]> shape = ShapeOption.Create();
+        Option<string?> memoryLimit = MemoryLimitOption.Create();
         var command = new Command("summary", "Print each layer's output shape, parameters and FLOPs, and the totals (or, with --plan, the compiled graph).")
         {
-            model, json, plan, backend, threads, shape,
+            model, json, plan, backend, threads, shape, memoryLimit,
         };
         command.SetAction(parse =>
         {
@@ -55,7 +56,10 @@ public static class SummaryCommand
             TextWriter output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(plan))
             {
-                using var session = new Session(graph, new SessionOptions { Backend = parse.GetValue(backend)!, Threads = parse.GetValue(threads) });
+                using var session = new Session(graph, new SessionOptions
+                {
+                    Backend = parse.GetValue(backend)!, Threads = parse.GetValue(threads), MemoryLimitBytes = MemoryLimitOption.Parse(parse.GetValue(memoryLimit)),
+                });
                 PlanReport report = Plan(name, session);
                 if (parse.GetValue(json))
                 {

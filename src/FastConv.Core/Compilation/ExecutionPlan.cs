@@ -39,8 +39,13 @@ public sealed class ExecutionPlan : IDisposable
     /// <summary>The buffer of graph output <paramref name="k"/> (in <see cref="Graph.Outputs"/> order), valid after <see cref="Execute"/>.</summary>
     public Tensor Output(int k) => _outputs[k];
 
-    /// <summary>Plans every node of <paramref name="compiled"/> on the backend named in it (one of <paramref name="backends"/>).</summary>
-    public static ExecutionPlan Create(CompiledGraph compiled, IReadOnlyList<IBackend> backends, CancellationToken cancellation = default)
+    /// <summary>
+    /// Plans every node of <paramref name="compiled"/> on the backend named in it (one of <paramref name="backends"/>).
+    /// With <paramref name="memoryLimitBytes"/>, the arenas are checked against it before anything is allocated, and the
+    /// plans' workspaces as they are made: past it, a <see cref="MemoryLimitExceededException"/> names the biggest
+    /// consumers (and nothing planned so far is kept).
+    /// </summary>
+    public static ExecutionPlan Create(CompiledGraph compiled, IReadOnlyList<IBackend> backends, CancellationToken cancellation = default, long? memoryLimitBytes = null)
     {
         ArgumentNullException.ThrowIfNull(compiled);
         ArgumentNullException.ThrowIfNull(backends);
@@ -52,11 +57,24 @@ public sealed class ExecutionPlan : IDisposable
         }
         var byName = backends.ToDictionary(b => b.Name, StringComparer.Ordinal);
         long hostBytes = memory.BytesOf(MemorySpace.Host);
+        long limit = memoryLimitBytes ?? DefaultMemoryLimit();
+        if (hostBytes > limit)
+        {
+            throw MemoryLimitExceededException.ForArena(graph, memory, limit, memoryLimitBytes is null);
+        }
         if (hostBytes / sizeof(float) > Array.MaxLength)
         {
-            throw new InvalidModelException($"the activations need {hostBytes:N0} bytes at once, more than one host arena can hold; use a smaller batch.");
+            throw new MemoryLimitExceededException($"the activations need {hostBytes:N0} bytes at once, more than one host arena can hold; use a smaller batch or smaller inputs.", hostBytes, limit);
         }
-        float[] arena = GC.AllocateUninitializedArray<float>((int)(hostBytes / sizeof(float)), pinned: true);
+        float[] arena;
+        try
+        {
+            arena = GC.AllocateUninitializedArray<float>((int)(hostBytes / sizeof(float)), pinned: true);
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new MemoryLimitExceededException($"the host arena of {hostBytes:N0} bytes could not be allocated (out of memory); use a smaller batch or smaller inputs, or free memory.", hostBytes, limit, e);
+        }
         var values = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         Tensor Value(string name)
         {
@@ -84,6 +102,7 @@ public sealed class ExecutionPlan : IDisposable
         }
 
         var steps = new List<Step>(graph.Nodes.Count);
+        long workspace = 0;
         try
         {
             foreach (Node node in graph.Nodes)
@@ -96,6 +115,11 @@ public sealed class ExecutionPlan : IDisposable
                     i => Value(node.Inputs[i]), i => Value(node.Outputs[i]),
                     i => i < node.Inputs.Length && graph.Values.TryGetValue(node.Inputs[i], out ValueInfo? v) ? v.Layout : TensorLayout.Nchw);
                 steps.Add(OpRegistry.Get(node).Plan(binding));
+                workspace += steps[^1].Plan?.WorkspaceBytes ?? 0;
+                if (hostBytes + workspace > limit)
+                {
+                    throw MemoryLimitExceededException.ForPlans(steps, hostBytes, limit);
+                }
             }
             Tensor[] inputs = [.. graph.Inputs.Select(i => Value(i.Name))];
             Tensor[] outputs = [.. graph.Outputs.Select(Value)];
@@ -111,6 +135,13 @@ public sealed class ExecutionPlan : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// The budget when none is given: 80 % of the memory this process may use (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>:
+    /// physical memory, or the container's limit), so a model that cannot fit is refused with a typed error instead of
+    /// the process dying in the allocation.
+    /// </summary>
+    public static long DefaultMemoryLimit() => (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.8);
 
     /// <summary>Runs every step in order.</summary>
     public void Execute()

@@ -217,6 +217,8 @@ public sealed class Session : IDisposable
         {
             throw new InvalidModelException($"the model has {_graph.Inputs.Count} input(s) ({DescribeInputs()}), {inputNames.Count} given.");
         }
+        RequireEntries(inputNames, inputs, "input");
+        RequireEntries(outputNames, outputs, "output");
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -421,7 +423,7 @@ public sealed class Session : IDisposable
             MaxNodes = Options.MaxNodes,
             Cancellation = Options.Cancellation,
         });
-        return new Compiled(compiled, ExecutionPlan.Create(compiled, _backends, Options.Cancellation));
+        return new Compiled(compiled, ExecutionPlan.Create(compiled, _backends, Options.Cancellation, Options.MemoryLimitBytes));
     }
 
     private int InputIndex(string name) => _inputIndex.TryGetValue(name, out int k) ? k
@@ -431,6 +433,17 @@ public sealed class Session : IDisposable
         : throw new InvalidModelException($"'{name}' is not an output of the model; outputs: {string.Join(", ", Outputs.Select(o => $"{o.Name}{o.Shape}"))}.");
 
     private string DescribeInputs() => string.Join(", ", (_current?.Inputs ?? [.. _graph.Inputs]).Select(i => $"{i.Name}{(i.IsBound ? i.Shape.ToString() : i.Declared)}"));
+
+    private static void RequireEntries(IReadOnlyList<string> names, IReadOnlyList<Tensor> tensors, string what)
+    {
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (names[i] is null || tensors[i] is null)
+            {
+                throw new ArgumentException($"{what} {i} ({names[i] ?? "no name"}) is null; every {what} needs a name and a tensor.");
+            }
+        }
+    }
 
     private static void CheckShape(TensorShape given, TensorShape expected, string what, string name)
     {

@@ -30,6 +30,13 @@ public sealed record SessionOptions
     /// <summary>How many input shapes of a dynamic model keep their plan (least recently used dropped first). Each keeps its own arena and packed weights.</summary>
     public int MaxShapePlans { get; init; } = 8;
 
+    /// <summary>
+    /// Most bytes a plan may hold: its activation arenas and the plans' workspaces (packed weights, scratch), checked
+    /// while planning, before anything big is allocated. Null: 80 % of the memory the process may use. Past it, a
+    /// <see cref="MemoryLimitExceededException"/> names the biggest consumers.
+    /// </summary>
+    public long? MemoryLimitBytes { get; init; }
+
     /// <summary>Cancels compiling and planning between nodes (an <see cref="OperationCanceledException"/>).</summary>
     public CancellationToken Cancellation { get; init; }
 }
