@@ -12,7 +12,9 @@ namespace FastConv.Cli.Commands;
 /// <c>fastconv check</c>: every op of a named shape set, on each backend asked for, against the <c>reference</c>
 /// backend (the oracle) on the same seeded inputs. On <c>cuda</c> and <c>cuda-emu</c> every kernel variant that can
 /// run a case is checked, each as its own case. One line per case, then <c>N cases, M mismatches</c>; exit 1 on any
-/// mismatch. <c>--dump DIR</c> writes the inputs, the reference and the output of each mismatch as .npy files.
+/// mismatch, 2 when a backend named in <c>--backend</c> could not be created or no case ran at all (each said why,
+/// after the summary): a run that checked nothing must not look like a pass. <c>--backend</c> takes comma-separated
+/// names and may repeat. <c>--dump DIR</c> writes the inputs, the reference and the output of each mismatch as .npy files.
 /// </summary>
 public static class CheckCommand
 {
@@ -23,7 +25,7 @@ public static class CheckCommand
         _ = console;
         var backends = new Option<string[]>("--backend")
         {
-            Description = "A backend to check (repeat for several): reference, cpu, cuda, cuda-emu, ... Default: cpu and cuda-emu.",
+            Description = "Backends to check, comma-separated or repeated: reference, cpu, cuda, cudnn, cublas, cuda-emu. Default: cpu and cuda-emu.",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var set = new Option<string>("--set") { Description = "The shape set: edges (small, every edge case), vgg16, resnet50, mobilenet, or all.", DefaultValueFactory = _ => "edges" };
@@ -37,14 +39,19 @@ public static class CheckCommand
         };
         command.SetAction(parse =>
         {
-            string[] names = parse.GetValue(backends) is { Length: > 0 } b ? b : [BackendNames.Cpu, BackendNames.CudaEmu];
+            IReadOnlyList<string> named = OptionLists.Split(parse.GetValue(backends));
+            if (named.Count == 0 && parse.GetValue(backends) is { Length: > 0 })
+            {
+                throw new CommandLineException("check: --backend names no backend; give e.g. --backend cuda,cudnn,cublas.");
+            }
+            IReadOnlyList<string> names = named.Count > 0 ? named : [BackendNames.Cpu, BackendNames.CudaEmu];
             return Run(names, parse.GetValue(set) ?? "edges", parse.GetValue(dump)?.FullName, parse.GetValue(seed), parse.GetValue(batch),
                 parse.InvocationConfiguration.Output);
         });
         return command;
     }
 
-    /// <summary>Runs the check and writes its report; returns the exit code (0 all match, 1 mismatches).</summary>
+    /// <summary>Runs the check and writes its report; returns the exit code (0 all match, 1 mismatches, 2 a backend unavailable or nothing ran).</summary>
     public static int Run(IReadOnlyList<string> backendNames, string set, string? dumpDir, int seed, int batch, TextWriter output)
     {
         if (batch < 1)
@@ -54,6 +61,7 @@ public static class CheckCommand
         List<CheckCase> cases = CheckCases.For(set, seed, batch);
         using IBackend reference = BackendRegistry.Create(BackendNames.Reference);
         int total = 0, mismatches = 0;
+        var unavailable = new List<string>();
         foreach (string name in backendNames)
         {
             IBackend backend;
@@ -64,6 +72,7 @@ public static class CheckCommand
             catch (BackendUnavailableException e)
             {
                 output.WriteLine($"skip {name}: {e.Reason}");
+                unavailable.Add($"{name}: {e.Reason}");
                 continue;
             }
             using (backend)
@@ -98,7 +107,15 @@ public static class CheckCommand
             }
         }
         output.WriteLine($"{total} cases, {mismatches} mismatches");
-        return mismatches == 0 ? 0 : 1;
+        foreach (string u in unavailable)
+        {
+            output.WriteLine($"error: not checked, backend unavailable: {u}");
+        }
+        if (total == 0)
+        {
+            output.WriteLine($"error: nothing ran (set {set}, backends {string.Join(", ", backendNames)}): no case was checked");
+        }
+        return mismatches > 0 ? 1 : unavailable.Count > 0 || total == 0 ? 2 : 0;
     }
 
     // On our own kernels every variant that can run the case; elsewhere the backend's own choice.
