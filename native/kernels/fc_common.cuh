@@ -104,10 +104,12 @@ struct FcGlobalPoolArgs
 
 struct FcActivationArgs
 {
-    const float* x; // count
-    float* y;       // count
-    int count, act;
+    const float* x;   // count
+    float* y;         // count
+    long long count;  // 64-bit: an activation over more than 2^31 - 1 elements (8 GiB of fp32) is a real tensor on an 80 GiB GPU
+    int act;
     float alpha, beta;
+    int reserved;
 };
 
 struct FcSoftmaxArgs
@@ -132,7 +134,7 @@ struct FcGemmArgs
 static_assert(sizeof(FcConv2dArgs) == 136, "FcConv2dArgs layout changed: update KernelArgs.cs");
 static_assert(sizeof(FcPool2dArgs) == 88, "FcPool2dArgs layout changed: update KernelArgs.cs");
 static_assert(sizeof(FcGlobalPoolArgs) == 32, "FcGlobalPoolArgs layout changed: update KernelArgs.cs");
-static_assert(sizeof(FcActivationArgs) == 32, "FcActivationArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcActivationArgs) == 40, "FcActivationArgs layout changed: update KernelArgs.cs");
 static_assert(sizeof(FcSoftmaxArgs) == 32, "FcSoftmaxArgs layout changed: update KernelArgs.cs");
 static_assert(sizeof(FcGemmArgs) == 72, "FcGemmArgs layout changed: update KernelArgs.cs");
 

@@ -18,6 +18,13 @@ public sealed record FcKernelOptions
     public string? Activation { get; init; }
     public string? Softmax { get; init; }
     public string? Gemm { get; init; }
+
+    /// <summary>
+    /// Caps every grid dimension a plan clamps (the grid-stride kernels' blocks, <c>gemm_v1_tiled</c>'s tiles); null
+    /// keeps the launchers' own caps. Checks and tests lower it so a few blocks must stride over many rows, which is
+    /// what a tensor larger than the cap does on a GPU; without it that path would need gigabytes to reach.
+    /// </summary>
+    public int? MaxGridBlocks { get; init; }
 }
 
 /// <summary>The kernel variants of native/kernels, per op, and which shapes each can run.</summary>
@@ -25,6 +32,9 @@ public static class FcKernelVariants
 {
     /// <summary>Largest dynamic shared memory a plan asks for without an opt-in attribute (the default limit on every GPU).</summary>
     public const int DefaultSharedLimit = 48 * 1024;
+
+    /// <summary>The hardware's limit on gridDim.y and gridDim.z (gridDim.x allows 2³¹ − 1).</summary>
+    public const int MaxGridYZ = 65535;
 
     public static IReadOnlyList<string> Conv2d { get; } = ["conv2d_naive", "conv2d_v1_depthwise", "conv2d_v2_direct", "conv2d_v3_igemm_fp32", "conv2d_v4_igemm_tf32"];
     public static IReadOnlyList<string> Pool2d { get; } = ["pool2d_naive", "pool2d_v1_tiled"];
@@ -47,18 +57,23 @@ public static class FcKernelVariants
     /// <summary>Null when <paramref name="kernel"/> can run <paramref name="s"/>, else why not.</summary>
     public static string? WhyNot(string kernel, Conv2dShape s) => kernel switch
     {
-        "conv2d_naive" or "conv2d_v3_igemm_fp32" or "conv2d_v4_igemm_tf32" => s.Groups > 65535 ? "more than 65535 groups (gridDim.z)" : null,
+        "conv2d_naive" => null,
+        "conv2d_v3_igemm_fp32" or "conv2d_v4_igemm_tf32" => s.Groups > MaxGridYZ ? "more than 65535 groups (gridDim.z)"
+            : (s.OutputChannelsPerGroup + 63L) / 64 > MaxGridYZ ? "K/groups above 64·65535 (gridDim.y)" : null,
         "conv2d_v1_depthwise" => s.InputChannelsPerGroup != 1 ? $"needs C/groups = 1, has {s.InputChannelsPerGroup}"
-            : (long)s.N * s.K > 65535 ? "N·K above 65535 (gridDim.z)"
+            : (long)s.N * s.K > MaxGridYZ ? "N·K above 65535 (gridDim.z)"
+            : (s.P + 7L) / 8 > MaxGridYZ ? "P above 8·65535 (gridDim.y)"
             : DepthwiseSharedBytes(s) > DefaultSharedLimit ? $"its input patch needs {DepthwiseSharedBytes(s)} B of shared memory" : null,
-        "conv2d_v2_direct" => DirectSharedBytes(s) > DefaultSharedLimit ? $"8 filters need {DirectSharedBytes(s)} B of shared memory" : null,
+        "conv2d_v2_direct" => (s.K + 7L) / 8 > MaxGridYZ ? "K above 8·65535 (gridDim.y)"
+            : DirectSharedBytes(s) > DefaultSharedLimit ? $"8 filters need {DirectSharedBytes(s)} B of shared memory" : null,
         _ => $"unknown conv2d kernel (known: {string.Join(", ", Conv2d)})",
     };
 
     public static string? WhyNot(string kernel, Pool2dShape s) => kernel switch
     {
         "pool2d_naive" => null,
-        "pool2d_v1_tiled" => (long)s.N * s.C > 65535 ? "N·C above 65535 (gridDim.z)"
+        "pool2d_v1_tiled" => (long)s.N * s.C > MaxGridYZ ? "N·C above 65535 (gridDim.z)"
+            : (s.P + 7L) / 8 > MaxGridYZ ? "P above 8·65535 (gridDim.y)"
             : PoolSharedBytes(s) > DefaultSharedLimit ? $"its input patch needs {PoolSharedBytes(s)} B of shared memory" : null,
         _ => $"unknown pool2d kernel (known: {string.Join(", ", Pool2d)})",
     };
@@ -160,7 +175,7 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: {kernel} cannot run this convolution: {why}; {shape}.");
         }
-        return new FcConvPlan(_device, shape, weights, bias, epilogue, kernel);
+        return new FcConvPlan(_device, Options, shape, weights, bias, epilogue, kernel);
     }
 
     public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max)
@@ -177,14 +192,14 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: {kernel} cannot run {op} {shape}: {why}.");
         }
-        return new FcPool2dPlan(_device, shape, max, kernel);
+        return new FcPool2dPlan(_device, Options, shape, max, kernel);
     }
 
     public IUnaryPlan PlanGlobalPool(TensorShape input, bool max)
     {
         input.RequireRank(4, "input", max ? "GlobalMaxPool" : "GlobalAveragePool");
         string kernel = Pick(Options.GlobalPool, "global_pool_v1_warp", FcKernelVariants.GlobalPool, "global pool");
-        return new FcGlobalPoolPlan(_device, input, max, kernel);
+        return new FcGlobalPoolPlan(_device, Options, input, max, kernel);
     }
 
     public IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
@@ -194,7 +209,7 @@ public sealed class FcKernelBackend : IBackend
             throw new InvalidHyperparameterException($"Activation: unknown kind {activation.Kind}.");
         }
         string kernel = Pick(Options.Activation, "activation_v1_vec4", FcKernelVariants.Activation, "activation");
-        return new FcActivationPlan(_device, activation, shape, kernel);
+        return new FcActivationPlan(_device, Options, activation, shape, kernel);
     }
 
     public IUnaryPlan PlanSoftmax(TensorShape shape, int axis)
@@ -210,13 +225,13 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: softmax_v1_warp needs the softmax axis to be the last non-unit one; X={shape} axis={axis}.");
         }
-        return new FcSoftmaxPlan(_device, shape, a, kernel);
+        return new FcSoftmaxPlan(_device, Options, shape, a, kernel);
     }
 
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p)
     {
         string kernel = Pick(Options.Gemm, "gemm_v1_tiled", FcKernelVariants.Gemm, "gemm");
-        return new FcGemmPlan(_device, aShape, b, c, p, kernel);
+        return new FcGemmPlan(_device, Options, aShape, b, c, p, kernel);
     }
 
     public void Dispose()

@@ -15,10 +15,12 @@ internal abstract class FcPlan : IPlan
     private GpuKernel? _kernel;
     private Dim3 _grid, _block;
     private int _shared;
+    private readonly long _maxGrid;
 
-    protected FcPlan(GpuDevice device, string kernel, TensorShape outputShape, int argBytes)
+    protected FcPlan(GpuDevice device, FcKernelOptions options, string kernel, TensorShape outputShape, int argBytes)
     {
         Device = device;
+        _maxGrid = options.MaxGridBlocks is { } cap ? Math.Max(1, cap) : long.MaxValue;
         Algorithm = kernel;
         OutputShape = outputShape;
         _args = new KernelArguments(argBytes);
@@ -71,6 +73,11 @@ internal abstract class FcPlan : IPlan
     /// <summary>Loads the kernel from <paramref name="source"/>, packs its one argument and fixes the launch shape.</summary>
     protected void Prepare<T>(string source, T args, Dim3 grid, Dim3 block, long sharedBytes = 0) where T : unmanaged
     {
+        if (grid.Y > FcKernelVariants.MaxGridYZ || grid.Z > FcKernelVariants.MaxGridYZ)
+        {
+            // WhyNot keeps the automatic choice away from this; a forced kernel gets a typed error, never an invalid launch.
+            throw new InvalidShapeException($"{Algorithm}: launch grid {grid} exceeds the 65535 limit of gridDim.y/z; {this}.");
+        }
         _kernel = Device.Kernels.Get(source, Algorithm);
         _args.Set(0, args);
         _grid = grid;
@@ -84,8 +91,16 @@ internal abstract class FcPlan : IPlan
 
     protected void Launch() => _kernel!.Launch(_grid, _block, _args, 0, _shared);
 
-    protected static uint Blocks(long work, long perBlock, long cap = 1 << 20)
-        => (uint)Math.Clamp((work + perBlock - 1) / perBlock, 1, cap);
+    /// <summary>Blocks of <paramref name="perBlock"/> items covering <paramref name="work"/>, for a dimension the kernel does not stride over (no cap: Prepare checks the hardware limit).</summary>
+    protected static uint Blocks(long work, long perBlock)
+        => (uint)Math.Clamp((work + perBlock - 1) / perBlock, 1, int.MaxValue);
+
+    /// <summary>
+    /// Blocks for a dimension the kernel walks grid-stride: enough to cover <paramref name="work"/>, at most
+    /// <paramref name="cap"/> (and the options' MaxGridBlocks); the kernel's loop does the rest.
+    /// </summary>
+    protected uint Strided(long work, long perBlock, long cap)
+        => (uint)Math.Clamp((work + perBlock - 1) / perBlock, 1, Math.Min(cap, _maxGrid));
 
     protected static void RequireShape(Tensor t, TensorShape expected, string what, string op, string problem)
     {
@@ -111,8 +126,8 @@ internal sealed class FcConvPlan : FcPlan, IConv2dPlan
     private readonly DeviceBuffer _x, _y;
     private readonly DeviceBuffer? _residual;
 
-    public FcConvPlan(GpuDevice device, Conv2dShape s, Tensor weights, Tensor? bias, ConvEpilogue e, string kernel)
-        : base(device, kernel, s.OutputShape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcConv2dArgs>())
+    public FcConvPlan(GpuDevice device, FcKernelOptions options, Conv2dShape s, Tensor weights, Tensor? bias, ConvEpilogue e, string kernel)
+        : base(device, options, kernel, s.OutputShape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcConv2dArgs>())
     {
         Shape = s;
         Epilogue = e;
@@ -134,17 +149,17 @@ internal sealed class FcConvPlan : FcPlan, IConv2dPlan
             Act = (int)e.Activation.Kind, Alpha = e.Activation.Alpha, Beta = e.Activation.Beta,
         };
         long m = (long)s.N * s.P * s.Q;
-        uint gemmBlocksM = Blocks(m, 64, int.MaxValue), gemmBlocksN = Blocks(s.OutputChannelsPerGroup, 64);
+        uint gemmBlocksM = Blocks(m, 64), gemmBlocksN = Blocks(s.OutputChannelsPerGroup, 64);
         switch (kernel)
         {
             case "conv2d_naive":
-                Prepare("conv2d.cu", a, new Dim3(Blocks((long)s.OutputShape.ElementCount, 256)), new Dim3(256));
+                Prepare("conv2d.cu", a, new Dim3(Strided(s.OutputShape.ElementCount, 256, 1 << 20)), new Dim3(256));
                 break;
             case "conv2d_v1_depthwise":
                 Prepare("conv2d.cu", a, new Dim3(Blocks(s.Q, 32), Blocks(s.P, 8), (uint)(s.N * s.K)), new Dim3(32, 8), FcKernelVariants.DepthwiseSharedBytes(s));
                 break;
             case "conv2d_v2_direct":
-                Prepare("conv2d.cu", a, new Dim3(Blocks(m, 128, int.MaxValue), Blocks(s.K, 8)), new Dim3(128), FcKernelVariants.DirectSharedBytes(s));
+                Prepare("conv2d.cu", a, new Dim3(Blocks(m, 128), Blocks(s.K, 8)), new Dim3(128), FcKernelVariants.DirectSharedBytes(s));
                 break;
             case "conv2d_v3_igemm_fp32":
                 Prepare("conv2d.cu", a, new Dim3(gemmBlocksM, gemmBlocksN, (uint)s.Groups), new Dim3(256));
@@ -183,8 +198,8 @@ internal sealed class FcPool2dPlan : FcPlan, IUnaryPlan
     private readonly Pool2dShape _shape;
     private readonly string _op;
 
-    public FcPool2dPlan(GpuDevice device, Pool2dShape s, bool max, string kernel)
-        : base(device, kernel, s.OutputShape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcPool2dArgs>())
+    public FcPool2dPlan(GpuDevice device, FcKernelOptions options, Pool2dShape s, bool max, string kernel)
+        : base(device, options, kernel, s.OutputShape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcPool2dArgs>())
     {
         _shape = s;
         _op = max ? "MaxPool2d" : "AvgPool2d";
@@ -199,7 +214,7 @@ internal sealed class FcPool2dPlan : FcPlan, IUnaryPlan
         };
         if (kernel == "pool2d_naive")
         {
-            Prepare("pool2d.cu", a, new Dim3(Blocks(s.OutputShape.ElementCount, 256)), new Dim3(256));
+            Prepare("pool2d.cu", a, new Dim3(Strided(s.OutputShape.ElementCount, 256, 1 << 20)), new Dim3(256));
         }
         else
         {
@@ -223,8 +238,8 @@ internal sealed class FcGlobalPoolPlan : FcPlan, IUnaryPlan
     private readonly TensorShape _input;
     private readonly string _op;
 
-    public FcGlobalPoolPlan(GpuDevice device, TensorShape input, bool max, string kernel)
-        : base(device, kernel, TensorShape.Of(input[0], input[1], 1, 1), System.Runtime.CompilerServices.Unsafe.SizeOf<FcGlobalPoolArgs>())
+    public FcGlobalPoolPlan(GpuDevice device, FcKernelOptions options, TensorShape input, bool max, string kernel)
+        : base(device, options, kernel, TensorShape.Of(input[0], input[1], 1, 1), System.Runtime.CompilerServices.Unsafe.SizeOf<FcGlobalPoolArgs>())
     {
         _input = input;
         _op = max ? "GlobalMaxPool" : "GlobalAveragePool";
@@ -234,11 +249,11 @@ internal sealed class FcGlobalPoolPlan : FcPlan, IUnaryPlan
         var a = new FcGlobalPoolArgs { X = _x.Address, Y = _y.Address, Planes = planes, HW = hw, IsMax = max ? 1 : 0 };
         if (kernel == "global_pool_naive")
         {
-            Prepare("pool2d.cu", a, new Dim3(Blocks(planes, 128)), new Dim3(128));
+            Prepare("pool2d.cu", a, new Dim3(Strided(planes, 128, 1 << 20)), new Dim3(128));
         }
         else
         {
-            Prepare("pool2d.cu", a, new Dim3(Blocks(planes, 8)), new Dim3(256));
+            Prepare("pool2d.cu", a, new Dim3(Strided(planes, 8, 1 << 20)), new Dim3(256));
         }
     }
 
@@ -256,10 +271,10 @@ internal sealed class FcActivationPlan : FcPlan, IUnaryPlan
 {
     private readonly DeviceBuffer _x, _y;
     private readonly Activation _activation;
-    private readonly int _count;
+    private readonly long _count;
 
-    public FcActivationPlan(GpuDevice device, Activation activation, TensorShape shape, string kernel)
-        : base(device, kernel, shape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcActivationArgs>())
+    public FcActivationPlan(GpuDevice device, FcKernelOptions options, Activation activation, TensorShape shape, string kernel)
+        : base(device, options, kernel, shape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcActivationArgs>())
     {
         _activation = activation;
         _count = shape.ElementCount;
@@ -268,7 +283,7 @@ internal sealed class FcActivationPlan : FcPlan, IUnaryPlan
         var a = new FcActivationArgs { X = _x.Address, Y = _y.Address, Count = _count, Act = (int)activation.Kind, Alpha = activation.Alpha, Beta = activation.Beta };
         // vec4: a quarter of the threads; device buffers are 256-byte aligned, as its 16-byte accesses need.
         long work = kernel == "activation_naive" ? _count : (_count + 3) / 4;
-        Prepare("activation.cu", a, new Dim3(Blocks(work, 256, 4096)), new Dim3(256));
+        Prepare("activation.cu", a, new Dim3(Strided(work, 256, 4096)), new Dim3(256));
     }
 
     public void Execute(Tensor x, Tensor y)
@@ -290,8 +305,8 @@ internal sealed class FcSoftmaxPlan : FcPlan, IUnaryPlan
     private readonly DeviceBuffer _x, _y;
     private readonly int _axis;
 
-    public FcSoftmaxPlan(GpuDevice device, TensorShape shape, int axis, string kernel)
-        : base(device, kernel, shape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcSoftmaxArgs>())
+    public FcSoftmaxPlan(GpuDevice device, FcKernelOptions options, TensorShape shape, int axis, string kernel)
+        : base(device, options, kernel, shape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcSoftmaxArgs>())
     {
         _axis = axis;
         int outer = 1, inner = 1;
@@ -308,11 +323,11 @@ internal sealed class FcSoftmaxPlan : FcPlan, IUnaryPlan
         var a = new FcSoftmaxArgs { X = _x.Address, Y = _y.Address, Outer = outer, Len = shape[axis], Inner = inner };
         if (kernel == "softmax_v1_warp")
         {
-            Prepare("softmax.cu", a, new Dim3(Blocks(outer, 8)), new Dim3(256));
+            Prepare("softmax.cu", a, new Dim3(Strided(outer, 8, 1 << 20)), new Dim3(256));
         }
         else
         {
-            Prepare("softmax.cu", a, new Dim3(Blocks((long)outer * inner, 128)), new Dim3(128));
+            Prepare("softmax.cu", a, new Dim3(Strided((long)outer * inner, 128, 1 << 20)), new Dim3(128));
         }
     }
 
@@ -336,8 +351,8 @@ internal sealed class FcGemmPlan : FcPlan, IUnaryPlan
     private readonly TensorShape _aShape;
     private readonly string _problem;
 
-    public FcGemmPlan(GpuDevice device, TensorShape aShape, Tensor b, Tensor? c, GemmParams p, string kernel)
-        : base(device, kernel, p.OutputShape(aShape, b.Shape), System.Runtime.CompilerServices.Unsafe.SizeOf<FcGemmArgs>())
+    public FcGemmPlan(GpuDevice device, FcKernelOptions options, TensorShape aShape, Tensor b, Tensor? c, GemmParams p, string kernel)
+        : base(device, options, kernel, p.OutputShape(aShape, b.Shape), System.Runtime.CompilerServices.Unsafe.SizeOf<FcGemmArgs>())
     {
         _aShape = aShape;
         _problem = $"A {aShape}, B {b.Shape}, C {c?.Shape.ToString() ?? "none"}, {p}";
@@ -361,11 +376,12 @@ internal sealed class FcGemmPlan : FcPlan, IUnaryPlan
         };
         if (kernel == "gemm_v1_tiled")
         {
-            Prepare("gemm.cu", a, new Dim3(Blocks(n, 32), Blocks(m, 32)), new Dim3(32, 8));
+            // Both tile dimensions grid-stride: gridDim.y is capped at the hardware's 65,535 (it was 2²⁰: an invalid launch past M = 2M rows).
+            Prepare("gemm.cu", a, new Dim3(Strided(n, 32, 1 << 20), Strided(m, 32, FcKernelVariants.MaxGridYZ)), new Dim3(32, 8));
         }
         else
         {
-            Prepare("gemm.cu", a, new Dim3(Blocks((long)m * n, 256)), new Dim3(256));
+            Prepare("gemm.cu", a, new Dim3(Strided((long)m * n, 256, 1 << 20)), new Dim3(256));
         }
     }
 

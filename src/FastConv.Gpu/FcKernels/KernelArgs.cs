@@ -37,8 +37,10 @@ internal struct FcGlobalPoolArgs
 internal struct FcActivationArgs
 {
     public ulong X, Y;
-    public int Count, Act;
+    public long Count;
+    public int Act;
     public float Alpha, Beta;
+    public int Reserved;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -146,7 +146,7 @@ public sealed class CheckCommandTests
             Assert.That(Unsafe.SizeOf<FcConv2dArgs>(), Is.EqualTo(136));
             Assert.That(Unsafe.SizeOf<FcPool2dArgs>(), Is.EqualTo(88));
             Assert.That(Unsafe.SizeOf<FcGlobalPoolArgs>(), Is.EqualTo(32));
-            Assert.That(Unsafe.SizeOf<FcActivationArgs>(), Is.EqualTo(32));
+            Assert.That(Unsafe.SizeOf<FcActivationArgs>(), Is.EqualTo(40));
             Assert.That(Unsafe.SizeOf<FcSoftmaxArgs>(), Is.EqualTo(32));
             Assert.That(Unsafe.SizeOf<FcGemmArgs>(), Is.EqualTo(72));
         });
