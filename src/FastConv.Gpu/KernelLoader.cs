@@ -6,8 +6,9 @@ using FastConv.Interop;
 namespace FastConv.Gpu;
 
 /// <summary>
-/// The CUDA C++ sources embedded in FastConv.Gpu: every <c>native/kernels/*.cu</c> and <c>*.cuh</c>, and the
-/// runtime's own support kernels (<c>src/FastConv/Gpu/Kernels</c>), under the names <c>FastConv.Kernels.FILE</c>.
+/// The CUDA C++ sources embedded in FastConv.Gpu: every <c>native/kernels/*.cu</c> and <c>*.cuh</c> (the library
+/// backends' <c>support.cu</c> included: one set of kernels, all of them built into the emulator too), under the
+/// names <c>FastConv.Kernels.FILE</c>.
 /// Headers are handed to NVRTC by name, so a kernel includes them as <c>#include "fc_x.cuh"</c>.
 /// </summary>
 public static class KernelSources

@@ -99,45 +99,58 @@ public static class FcKernelVariants
 
 /// <summary>
 /// The <c>cuda</c> and <c>cuda-emu</c> backends: FastConv's own kernels (native/kernels), planned and launched by
-/// one managed path over an <see cref="IGpuDriver"/> — libcuda on a GPU, the CUDA-on-CPU emulator otherwise.
-/// A plan holds device buffers for its constants, input and output; Execute copies the host input in, launches,
-/// and copies the output back (nothing allocated per run).
+/// one managed path over an <see cref="IGpuDriver"/> — libcuda on a GPU, the CUDA-on-CPU emulator otherwise. Plans
+/// are <see cref="GpuPlanBase"/>s like the library backends': constants uploaded once through pinned staging on the
+/// backend's own non-blocking stream; host Execute stages through pinned buffers (nothing allocated per run);
+/// <c>ExecuteDevice</c> launches on the caller's stream with device addresses.
 /// </summary>
 public sealed class FcKernelBackend : IBackend
 {
-    private readonly GpuDevice _device;
-    private readonly bool _ownsDevice;
+    private readonly GpuBackendContext _context;
+    private readonly bool _ownsContext;
 
     /// <summary>A backend over <paramref name="device"/>, which it disposes (drops its reference to) when disposed.</summary>
     public FcKernelBackend(string name, GpuDevice device, FcKernelOptions? options = null)
-        : this(name, device, options, ownsDevice: true)
+        : this(name, new GpuBackendContext(name, device, new GpuBackendOptions()), options, ownsContext: true)
     {
     }
 
-    private FcKernelBackend(string name, GpuDevice device, FcKernelOptions? options, bool ownsDevice)
+    private FcKernelBackend(string name, GpuBackendContext context, FcKernelOptions? options, bool ownsContext)
     {
         Name = name;
-        _device = device;
-        _ownsDevice = ownsDevice;
+        _context = context;
+        _ownsContext = ownsContext;
         Options = options ?? new FcKernelOptions();
     }
 
     /// <summary>
-    /// The same backend on the same device with other options (e.g. a forced kernel variant); it shares this one's
-    /// device and memory cache and must not outlive it (disposing it releases nothing).
+    /// The same backend on the same device and stream with other options (e.g. a forced kernel variant); it shares
+    /// this one's device, stream and memory cache and must not outlive it (disposing it releases nothing).
     /// </summary>
-    public FcKernelBackend With(FcKernelOptions options) => new(Name, _device, options, ownsDevice: false);
+    public FcKernelBackend With(FcKernelOptions options) => new(Name, _context, options, ownsContext: false);
 
     public string Name { get; }
     public FcKernelOptions Options { get; }
-    public GpuDevice Device => _device;
+    public GpuDevice Device => _context.Device;
+
+    /// <summary>The device, the backend's stream and the kernel loader its plans share.</summary>
+    public GpuBackendContext Context => _context;
 
     /// <summary>The <c>cuda-emu</c> backend: the kernels compiled into libfastconv_emu.so, run by the emulator.</summary>
     public static FcKernelBackend CreateEmulated(FcKernelOptions? options = null, EmuThreadOrder? order = null, ulong? seed = null)
     {
         try
         {
-            return new FcKernelBackend(BackendNames.CudaEmu, new GpuDevice(new EmuGpuDriver(order, seed)), options);
+            var device = new GpuDevice(new EmuGpuDriver(order, seed));
+            try
+            {
+                return new FcKernelBackend(BackendNames.CudaEmu, device, options);
+            }
+            catch
+            {
+                device.Dispose();
+                throw;
+            }
         }
         catch (NativeLibraryNotFoundException e)
         {
@@ -153,7 +166,16 @@ public sealed class FcKernelBackend : IBackend
         => (FcKernelBackend)GpuBackendFactory.Create(BackendNames.Cuda, () =>
         {
             GpuBackendFactory.RequireDevice(BackendNames.Cuda);
-            return new FcKernelBackend(BackendNames.Cuda, GpuDevice.Shared(), options);
+            GpuDevice device = GpuDevice.Shared();
+            try
+            {
+                return new FcKernelBackend(BackendNames.Cuda, device, options);
+            }
+            catch
+            {
+                device.Dispose();
+                throw;
+            }
         });
 
     private string Pick(string? forced, string auto, IReadOnlyList<string> known, string op)
@@ -175,7 +197,7 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: {kernel} cannot run this convolution: {why}; {shape}.");
         }
-        return new FcConvPlan(_device, Options, shape, weights, bias, epilogue, kernel);
+        return new FcConvPlan(_context, Options, shape, weights, bias, epilogue, kernel);
     }
 
     public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max)
@@ -186,20 +208,20 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidHyperparameterException($"{op}: dilation must be 1, got ({shape.Params.DilationH},{shape.Params.DilationW}); {shape.Describe()}.");
         }
-        string auto = FcKernelVariants.WhyNot("pool2d_v1_tiled", shape) is null ? "pool2d_v1_tiled" : "pool2d_naive";
+        string auto = FcLaunch.ChoosePool2d(shape);
         string kernel = Pick(Options.Pool2d, auto, FcKernelVariants.Pool2d, "pool2d");
         if (FcKernelVariants.WhyNot(kernel, shape) is { } why)
         {
             throw new InvalidShapeException($"{Name}: {kernel} cannot run {op} {shape}: {why}.");
         }
-        return new FcPool2dPlan(_device, Options, shape, max, kernel);
+        return new FcPool2dPlan(_context, Options, shape, max, kernel);
     }
 
     public IUnaryPlan PlanGlobalPool(TensorShape input, bool max)
     {
         input.RequireRank(4, "input", max ? "GlobalMaxPool" : "GlobalAveragePool");
         string kernel = Pick(Options.GlobalPool, "global_pool_v1_warp", FcKernelVariants.GlobalPool, "global pool");
-        return new FcGlobalPoolPlan(_device, Options, input, max, kernel);
+        return new FcGlobalPoolPlan(_context, Options, input, max, kernel);
     }
 
     public IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
@@ -209,7 +231,7 @@ public sealed class FcKernelBackend : IBackend
             throw new InvalidHyperparameterException($"Activation: unknown kind {activation.Kind}.");
         }
         string kernel = Pick(Options.Activation, "activation_v1_vec4", FcKernelVariants.Activation, "activation");
-        return new FcActivationPlan(_device, Options, activation, shape, kernel);
+        return new FcActivationPlan(_context, Options, activation, shape, kernel);
     }
 
     public IUnaryPlan PlanSoftmax(TensorShape shape, int axis)
@@ -225,20 +247,20 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: softmax_v1_warp needs the softmax axis to be the last non-unit one; X={shape} axis={axis}.");
         }
-        return new FcSoftmaxPlan(_device, Options, shape, a, kernel);
+        return new FcSoftmaxPlan(_context, Options, shape, a, kernel);
     }
 
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p)
     {
         string kernel = Pick(Options.Gemm, "gemm_v1_tiled", FcKernelVariants.Gemm, "gemm");
-        return new FcGemmPlan(_device, Options, aShape, b, c, p, kernel);
+        return new FcGemmPlan(_context, Options, aShape, b, c, p, kernel);
     }
 
     public void Dispose()
     {
-        if (_ownsDevice)
+        if (_ownsContext)
         {
-            _device.Dispose();
+            _context.Dispose();
         }
     }
 }

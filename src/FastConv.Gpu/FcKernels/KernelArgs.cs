@@ -58,3 +58,25 @@ internal struct FcGemmArgs
     public float Alpha, Beta;
     public int Reserved;
 }
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct FcIm2colArgs
+{
+    public ulong X, Col;
+    public int N, C, H, W, R, S, P, Q;
+    public int StrideH, StrideW, PadTop, PadLeft, DilH, DilW;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct FcPadInputArgs
+{
+    public ulong X, Xp;
+    public int NC, H, W, PadTop, PadLeft, Hp, Wp, Reserved;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct FcBroadcastArgs
+{
+    public ulong C, Y;
+    public int M, N, CStrideM, CStrideN;
+}

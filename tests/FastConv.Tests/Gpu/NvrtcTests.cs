@@ -67,7 +67,7 @@ public sealed class NvrtcTests
         Assert.That(ptx, Does.Contain(".target sm_80").And.Contain(".entry sample_axpy"));
     }
 
-    /// <summary>Every .cu embedded in FastConv.Gpu (native/kernels and the runtime's support kernels) compiles for sm_80 and sm_90 with an empty log.</summary>
+    /// <summary>Every .cu embedded in FastConv.Gpu (native/kernels, the library backends' support.cu included) compiles for sm_80 and sm_90 with an empty log.</summary>
     [TestCaseSource(nameof(EmbeddedSourcesByArchitecture))]
     public void EmbeddedKernelCompilesWithoutWarnings(string source, string arch)
     {
@@ -87,7 +87,7 @@ public sealed class NvrtcTests
     [Test]
     public void TheSupportKernelsAreEmbedded()
     {
-        Assert.That(KernelSources.Sources, Does.Contain("gpu_support.cu"));
+        Assert.That(KernelSources.Sources, Does.Contain("support.cu"));
         // Whatever native/kernels holds is embedded too: compare with the folder itself.
         string dir = Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "..", "native", "kernels");
         if (Directory.Exists(dir))
@@ -138,9 +138,9 @@ public sealed class NvrtcTests
         Environment.SetEnvironmentVariable(KernelCompiler.CacheVariable, dir);
         try
         {
-            CompiledKernel first = KernelCompiler.Compile("gpu_support.cu", 8, 0);
-            CompiledKernel second = KernelCompiler.Compile("gpu_support.cu", 8, 0);
-            CompiledKernel other = KernelCompiler.Compile("gpu_support.cu", 9, 0);
+            CompiledKernel first = KernelCompiler.Compile("support.cu", 8, 0);
+            CompiledKernel second = KernelCompiler.Compile("support.cu", 8, 0);
+            CompiledKernel other = KernelCompiler.Compile("support.cu", 9, 0);
             Assert.Multiple(() =>
             {
                 Assert.That(first.FromDiskCache, Is.False);
