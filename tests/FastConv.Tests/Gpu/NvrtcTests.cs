@@ -100,6 +100,19 @@ public sealed class NvrtcTests
     }
 
     [Test]
+    public void OptionsAreOnesEveryNvrtcFrom11To13Accepts()
+    {
+        // NVRTC 13 (the GPU machine's) dropped pre-Turing targets and the oldest C++ dialects: no option may name them,
+        // and the architecture is never a fixed list (TargetFor asks the NVRTC loaded).
+        Assert.That(KernelCompiler.CommonOptions, Has.None.Match(@"arch|compute_|sm_|c\+\+(03|98|11|14)\b"));
+        Assert.That(KernelCompiler.CommonOptions, Does.Contain("--std=c++17"));
+        // The by-hand (and on-device) checker compiles with exactly these options.
+        string script = File.ReadAllText(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "..", "native", "emu", "tests", "nvrtc_check.py"));
+        string listed = System.Text.RegularExpressions.Regex.Match(script, @"OPTIONS = \[(.*)\]").Groups[1].Value;
+        Assert.That(listed.Split(',').Select(o => o.Trim().Trim('"')), Is.EqualTo(KernelCompiler.CommonOptions));
+    }
+
+    [Test]
     public void AWarningIsSeenInTheLog()
     {
         // The no-warning checks above are only meaningful if NVRTC's warnings reach the log.
