@@ -56,7 +56,7 @@ Task("Publish")
 });
 
 // The CLI for a GPU machine: self-contained and trimmed in artifacts/publish, failing over 60 MiB; then run it there
-// with the device tool: run(command="bash bench/gpu/run-on-device.sh run", carry=["artifacts/publish"]).
+// with the device tool: run(command="bash bench/gpu/run-on-device.sh check", carry=["artifacts/publish"], timeout_s=540), then "... bench" as a second call.
 Task("DevicePublish")
     .Does(() =>
 {

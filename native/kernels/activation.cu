@@ -8,9 +8,11 @@
 // Memory-bound: one read and one write per element, so 16-byte accesses are what moves it toward HBM speed.
 #include "fc_common.cuh"
 
+// Both variants are grid-stride loops over a 64-bit count: the launcher caps the grid (4096 blocks fill any GPU
+// several times over), so one launch covers any length.
 extern "C" __global__ void activation_naive(FcActivationArgs a)
 {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < a.count; i += gridDim.x * blockDim.x)
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < a.count; i += (long long)gridDim.x * blockDim.x)
     {
         a.y[i] = fc_activate(a.x[i], a.act, a.alpha, a.beta);
     }
@@ -19,12 +21,12 @@ FC_EXPORT(activation_naive)
 
 extern "C" __global__ void activation_v1_vec4(FcActivationArgs a)
 {
-    const int n4 = a.count >> 2;
+    const long long n4 = a.count >> 2;
     const float4* x4 = reinterpret_cast<const float4*>(a.x);
     float4* y4 = reinterpret_cast<float4*>(a.y);
-    const int stride = gridDim.x * blockDim.x;
-    const int first = blockIdx.x * blockDim.x + threadIdx.x;
-    for (int i = first; i < n4; i += stride)
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    const long long first = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    for (long long i = first; i < n4; i += stride)
     {
         float4 v = x4[i];
         v.x = fc_activate(v.x, a.act, a.alpha, a.beta);
@@ -33,7 +35,7 @@ extern "C" __global__ void activation_v1_vec4(FcActivationArgs a)
         v.w = fc_activate(v.w, a.act, a.alpha, a.beta);
         y4[i] = v;
     }
-    const int tail = (n4 << 2) + first;
+    const long long tail = (n4 << 2) + first;
     if (tail < a.count)
     {
         a.y[tail] = fc_activate(a.x[tail], a.act, a.alpha, a.beta);

@@ -104,10 +104,12 @@ struct FcGlobalPoolArgs
 
 struct FcActivationArgs
 {
-    const float* x; // count
-    float* y;       // count
-    int count, act;
+    const float* x;   // count
+    float* y;         // count
+    long long count;  // 64-bit: an activation over more than 2^31 - 1 elements (8 GiB of fp32) is a real tensor on an 80 GiB GPU
+    int act;
     float alpha, beta;
+    int reserved;
 };
 
 struct FcSoftmaxArgs
@@ -128,12 +130,38 @@ struct FcGemmArgs
     int reserved;
 };
 
-// The managed mirrors (src/FastConv/Gpu/FcKernels/KernelArgs.cs) assume these sizes; KernelArgsLayoutTests checks theirs.
+// ---- support.cu: what the library backends (cublas, cudnn) need beside the library ------------------------------
+struct FcIm2colArgs
+{
+    const float* x; // N×C×H×W
+    float* col;     // N×(C·R·S)×(P·Q): row (c, r, s), column (p, q); zero where a tap falls in the padding
+    int N, C, H, W, R, S, P, Q;
+    int strideH, strideW, padTop, padLeft, dilH, dilW;
+};
+
+struct FcPadInputArgs
+{
+    const float* x; // NC×H×W
+    float* xp;      // NC×Hp×Wp: x at (padTop, padLeft), zeros around it
+    int NC, H, W, padTop, padLeft, Hp, Wp, reserved;
+};
+
+struct FcBroadcastArgs
+{
+    const float* c; // C, read at m·cStrideM + n·cStrideN (a stride is 0 along a broadcast axis)
+    float* y;       // M×N
+    int M, N, cStrideM, cStrideN;
+};
+
+// The managed mirrors (src/FastConv.Gpu/FcKernels/KernelArgs.cs) assume these sizes; KernelArgsLayoutTests checks theirs.
 static_assert(sizeof(FcConv2dArgs) == 136, "FcConv2dArgs layout changed: update KernelArgs.cs");
 static_assert(sizeof(FcPool2dArgs) == 88, "FcPool2dArgs layout changed: update KernelArgs.cs");
 static_assert(sizeof(FcGlobalPoolArgs) == 32, "FcGlobalPoolArgs layout changed: update KernelArgs.cs");
-static_assert(sizeof(FcActivationArgs) == 32, "FcActivationArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcActivationArgs) == 40, "FcActivationArgs layout changed: update KernelArgs.cs");
 static_assert(sizeof(FcSoftmaxArgs) == 32, "FcSoftmaxArgs layout changed: update KernelArgs.cs");
 static_assert(sizeof(FcGemmArgs) == 72, "FcGemmArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcIm2colArgs) == 72, "FcIm2colArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcPadInputArgs) == 48, "FcPadInputArgs layout changed: update KernelArgs.cs");
+static_assert(sizeof(FcBroadcastArgs) == 32, "FcBroadcastArgs layout changed: update KernelArgs.cs");
 
 __device__ __forceinline__ int fc_ceil_div(int a, int b) { return (a + b - 1) / b; }

@@ -38,34 +38,42 @@ extern "C" __global__ void gemm_naive(FcGemmArgs g)
 }
 FC_EXPORT(gemm_naive)
 
-// grid (ceil(N/32), ceil(M/32)), block (32, 8): thread (tx, ty) computes rows ty, ty+8, ty+16, ty+24, column tx.
+// grid ≤ (ceil(N/32), ceil(M/32)), block (32, 8): thread (tx, ty) computes rows ty, ty+8, ty+16, ty+24, column tx of
+// each 32×32 tile the block visits. Grid-stride over tiles in both dimensions: gridDim.y may not exceed 65,535, so
+// the launcher caps it and a block walks tiles (bx + i·gridDim.x, by + j·gridDim.y). The loop bounds are the same
+// for every thread of the block, so every thread reaches every __syncthreads.
 extern "C" __global__ __launch_bounds__(256) void gemm_v1_tiled(FcGemmArgs g)
 {
     FC_SHARED(float, As, [32][33]); // [m][k]
     FC_SHARED(float, Bs, [32][33]); // [k][n]
     const int tx = threadIdx.x, ty = threadIdx.y;
-    const int m0 = blockIdx.y * 32, n0 = blockIdx.x * 32;
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int k0 = 0; k0 < g.Kd; k0 += 32)
+    for (long long m0 = (long long)blockIdx.y * 32; m0 < g.M; m0 += (long long)gridDim.y * 32)
     {
-        for (int i = 0; i < 4; i++)
+        for (long long n0 = (long long)blockIdx.x * 32; n0 < g.N; n0 += (long long)gridDim.x * 32)
         {
-            const int r = ty + 8 * i;
-            As[r][tx] = (m0 + r < g.M && k0 + tx < g.Kd) ? fc_gemm_a(g, m0 + r, k0 + tx) : 0.0f;
-            Bs[r][tx] = (k0 + r < g.Kd && n0 + tx < g.N) ? fc_gemm_b(g, k0 + r, n0 + tx) : 0.0f;
+            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (int k0 = 0; k0 < g.Kd; k0 += 32)
+            {
+                for (int i = 0; i < 4; i++)
+                {
+                    const int r = ty + 8 * i;
+                    As[r][tx] = (m0 + r < g.M && k0 + tx < g.Kd) ? fc_gemm_a(g, (int)m0 + r, k0 + tx) : 0.0f;
+                    Bs[r][tx] = (k0 + r < g.Kd && n0 + tx < g.N) ? fc_gemm_b(g, k0 + r, (int)n0 + tx) : 0.0f;
+                }
+                __syncthreads();
+                for (int k = 0; k < 32; k++)
+                {
+                    const float b = Bs[k][tx];
+                    for (int i = 0; i < 4; i++) acc[i] += As[ty + 8 * i][k] * b;
+                }
+                __syncthreads();
+            }
+            for (int i = 0; i < 4; i++)
+            {
+                const long long m = m0 + ty + 8 * i, n = n0 + tx;
+                if (m < g.M && n < g.N) fc_gemm_store(g, (int)m, (int)n, acc[i]);
+            }
         }
-        __syncthreads();
-        for (int k = 0; k < 32; k++)
-        {
-            const float b = Bs[k][tx];
-            for (int i = 0; i < 4; i++) acc[i] += As[ty + 8 * i][k] * b;
-        }
-        __syncthreads();
-    }
-    for (int i = 0; i < 4; i++)
-    {
-        const int m = m0 + ty + 8 * i, n = n0 + tx;
-        if (m < g.M && n < g.N) fc_gemm_store(g, m, n, acc[i]);
     }
 }
 FC_EXPORT(gemm_v1_tiled)

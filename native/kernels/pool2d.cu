@@ -8,7 +8,8 @@
 //   global_pool_naive     one thread per (n, c) plane.
 //   global_pool_v1_warp   one warp per plane, lanes striding over H·W, a shuffle butterfly to finish.
 // Semantics are FastConv.Cpu Reference.MaxPool2d / AvgPool2d: padding never wins a max; an average divides by
-// the real elements, or with count_include_pad by the window clipped to the padded input.
+// the real elements, or with count_include_pad by the window clipped to the padded input. NaN as the reference:
+// a max skips it (`v > m` is false for NaN, so a window of NaN only stays −∞), an average propagates it.
 #include "fc_common.cuh"
 
 #define FC_NEG_INF __int_as_float(0xff800000)
@@ -30,8 +31,7 @@ __device__ __forceinline__ float fc_pool_window(const FcPool2dArgs& a, int p, in
                 const int w = ws + s * a.dilW;
                 if (w < 0 || w >= a.W) continue;
                 const float v = at(h, w);
-                m = (v > m || v != v) ? v : m; // NaN propagates
-                if (m != m) return m;
+                m = v > m ? v : m; // NaN skipped, as the reference's max (never fmaxf: its order of ±0 differs)
             }
         }
         return m;
@@ -116,44 +116,45 @@ FC_EXPORT(pool2d_v1_tiled)
 // global_pool_naive: any 1-D grid; one thread per plane, summing in order.
 extern "C" __global__ void global_pool_naive(FcGlobalPoolArgs a)
 {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < a.planes; i += gridDim.x * blockDim.x)
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < a.planes; i += (long long)gridDim.x * blockDim.x)
     {
         const float* x = a.x + (long long)i * a.HW;
         float acc = a.isMax ? FC_NEG_INF : 0.0f;
         for (int j = 0; j < a.HW; j++)
         {
             const float v = x[j];
-            acc = a.isMax ? ((v > acc || v != v) ? v : acc) : acc + v;
+            acc = a.isMax ? (v > acc ? v : acc) : acc + v;
         }
         a.y[i] = a.isMax ? acc : acc / (float)a.HW;
     }
 }
 FC_EXPORT(global_pool_naive)
 
-// global_pool_v1_warp: block 256 threads = 8 warps, one plane per warp; grid ceil(planes/8). Every lane of a
-// warp reaches the butterfly (planes past the end reduce a neutral value) so the full-mask shuffle is legal.
+// global_pool_v1_warp: block 256 threads = 8 warps, one plane per warp per pass, grid-stride over planes (the
+// launcher caps the grid). The loop bound is the same for every lane of a warp, so the full-mask shuffles are
+// reached by all 32 lanes or none. The max skips NaN as the reference does; the butterfly keeps the larger of two
+// partial maxima the same way (a NaN partial cannot occur: every partial starts at −∞ and only takes `v > acc`).
 extern "C" __global__ __launch_bounds__(256) void global_pool_v1_warp(FcGlobalPoolArgs a)
 {
     const int lane = threadIdx.x & 31;
-    const int plane = blockIdx.x * 8 + (threadIdx.x >> 5);
-    float acc = a.isMax ? FC_NEG_INF : 0.0f;
-    if (plane < a.planes)
+    for (long long plane = (long long)blockIdx.x * 8 + (threadIdx.x >> 5); plane < a.planes; plane += (long long)gridDim.x * 8)
     {
-        const float* x = a.x + (long long)plane * a.HW;
+        const float* x = a.x + plane * a.HW;
+        float acc = a.isMax ? FC_NEG_INF : 0.0f;
         for (int j = lane; j < a.HW; j += 32)
         {
             const float v = x[j];
-            acc = a.isMax ? ((v > acc || v != v) ? v : acc) : acc + v;
+            acc = a.isMax ? (v > acc ? v : acc) : acc + v;
         }
-    }
-    for (int off = 16; off > 0; off >>= 1)
-    {
-        const float o = fc_shfl_xor(FC_FULL_MASK, acc, off);
-        acc = a.isMax ? ((o > acc || o != o) ? o : acc) : acc + o;
-    }
-    if (lane == 0 && plane < a.planes)
-    {
-        a.y[plane] = a.isMax ? acc : acc / (float)a.HW;
+        for (int off = 16; off > 0; off >>= 1)
+        {
+            const float o = fc_shfl_xor(FC_FULL_MASK, acc, off);
+            acc = a.isMax ? (o > acc ? o : acc) : acc + o;
+        }
+        if (lane == 0)
+        {
+            a.y[plane] = a.isMax ? acc : acc / (float)a.HW;
+        }
     }
 }
 FC_EXPORT(global_pool_v1_warp)

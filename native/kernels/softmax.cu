@@ -4,7 +4,9 @@
 // Variants:
 //   softmax_naive     one thread per (outer, inner) row, three passes; the GPU-side reference.
 //   softmax_v1_warp   inner == 1 (the last axis, as after an FC layer): one warp per row, lanes striding over
-//                     len, max and sum finished by shuffle butterflies. 8 rows per 256-thread block.
+//                     len, max and sum finished by shuffle butterflies. 8 rows per 256-thread block, grid-stride.
+// NaN: the max skips it (fmaxf) but exp(NaN − m) makes the sum NaN, so a NaN anywhere makes its whole row NaN,
+// as in FastConv.Cpu Reference.Softmax.
 #include "fc_common.cuh"
 
 #define FC_NEG_INF_SM __int_as_float(0xff800000)
@@ -27,22 +29,20 @@ extern "C" __global__ void softmax_naive(FcSoftmaxArgs a)
 }
 FC_EXPORT(softmax_naive)
 
+// Grid-stride over rows, one warp per row per pass: the launcher caps the grid, so a warp takes rows w, w + 8·gridDim.x,
+// ... The loop bound is the same for every lane of a warp, so the full-mask shuffles are reached by all 32 lanes or none.
 extern "C" __global__ __launch_bounds__(256) void softmax_v1_warp(FcSoftmaxArgs a)
 {
     const int lane = threadIdx.x & 31;
-    const long long row = (long long)blockIdx.x * 8 + (threadIdx.x >> 5);
-    const bool valid = row < a.outer;
-    const float* x = a.x + (valid ? row : 0) * a.len;
-    float m = FC_NEG_INF_SM;
-    if (valid)
-        for (int i = lane; i < a.len; i += 32) m = fmaxf(m, x[i]);
-    for (int off = 16; off > 0; off >>= 1) m = fmaxf(m, fc_shfl_xor(FC_FULL_MASK, m, off));
-    float sum = 0.0f;
-    if (valid)
-        for (int i = lane; i < a.len; i += 32) sum += expf(x[i] - m);
-    for (int off = 16; off > 0; off >>= 1) sum += fc_shfl_xor(FC_FULL_MASK, sum, off);
-    if (valid)
+    for (long long row = (long long)blockIdx.x * 8 + (threadIdx.x >> 5); row < a.outer; row += (long long)gridDim.x * 8)
     {
+        const float* x = a.x + row * a.len;
+        float m = FC_NEG_INF_SM;
+        for (int i = lane; i < a.len; i += 32) m = fmaxf(m, x[i]);
+        for (int off = 16; off > 0; off >>= 1) m = fmaxf(m, fc_shfl_xor(FC_FULL_MASK, m, off));
+        float sum = 0.0f;
+        for (int i = lane; i < a.len; i += 32) sum += expf(x[i] - m);
+        for (int off = 16; off > 0; off >>= 1) sum += fc_shfl_xor(FC_FULL_MASK, sum, off);
         const float inv = 1.0f / sum;
         float* y = a.y + row * a.len;
         for (int i = lane; i < a.len; i += 32) y[i] = expf(x[i] - m) * inv;

@@ -5,13 +5,48 @@ using FastConv.Interop;
 namespace FastConv.Gpu;
 
 /// <summary>
+/// The primary context of each device, retained once per process on first use and kept until the process ends —
+/// what the CUDA runtime does. Releasing it when the last backend of the moment is disposed destroys the context
+/// (the driver counts retains), and with it every module, allocation and the state cuBLAS and cuDNN keep per
+/// context; the next backend of the same process (`fastconv check --backend cuda,cudnn,cublas` opens them one after
+/// another) would retain a new context while the libraries' per-context caches still point into the old one.
+/// Generic over the handle so the policy is testable without a GPU.
+/// </summary>
+internal sealed class PrimaryContextRegistry<T>(Func<int, T> retain) where T : class
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<int, T> _held = [];
+
+    /// <summary>How many times a context was retained (once per device ordinal, for the life of the process).</summary>
+    public int Retains { get; private set; }
+
+    /// <summary>The device's primary context, retained on the first call for <paramref name="ordinal"/>; never released.</summary>
+    public T Get(int ordinal)
+    {
+        lock (_gate)
+        {
+            if (!_held.TryGetValue(ordinal, out T? context))
+            {
+                context = retain(ordinal);
+                _held[ordinal] = context;
+                Retains++;
+            }
+            return context;
+        }
+    }
+}
+
+/// <summary>
 /// <see cref="IGpuDriver"/> over the real CUDA driver (libcuda.so.1): the device's primary context (shared
-/// with cuBLAS and cuDNN), made current on every thread that calls <see cref="MakeCurrent"/>. Streams,
-/// events and modules are held as SafeHandles keyed by their raw value, so disposing the driver releases
-/// whatever its users forgot, under the right context, without throwing.
+/// with cuBLAS and cuDNN, retained once per process by <see cref="PrimaryContextRegistry{T}"/>), made current on
+/// every thread that calls <see cref="MakeCurrent"/>. Streams, events and modules are held as SafeHandles keyed by
+/// their raw value, so disposing the driver releases whatever its users forgot, under the right context, without
+/// throwing; the context itself stays for the next driver of the process.
 /// </summary>
 public sealed class CudaDriverGpu : IGpuDriver
 {
+    private static readonly PrimaryContextRegistry<CudaContextHandle> s_contexts = new(CudaDriver.RetainPrimaryContext);
+
     private readonly CudaContextHandle _context;
     private readonly ConcurrentDictionary<nint, SafeHandle> _handles = new();
     private readonly bool _memoryPools;
@@ -29,7 +64,7 @@ public sealed class CudaDriverGpu : IGpuDriver
         CudaDeviceInfo d = CudaDriver.Device(ordinal);
         Device = new GpuDeviceInfo(ordinal, d.Name, d.ComputeMajor, d.ComputeMinor, d.MultiprocessorCount, d.TotalMemoryBytes);
         _memoryPools = CudaDriver.Attribute(ordinal, CudaDriver.DeviceAttribute.MemoryPoolsSupported) != 0;
-        _context = CudaDriver.RetainPrimaryContext(ordinal);
+        _context = s_contexts.Get(ordinal);
         CudaDriver.SetCurrent(_context);
     }
 
@@ -167,7 +202,7 @@ public sealed class CudaDriverGpu : IGpuDriver
         }
     }
 
-    /// <summary>Releases every stream, event and module still held, then the primary context. Never throws.</summary>
+    /// <summary>Releases every stream, event and module still held; the primary context stays retained for the process. Never throws.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -179,6 +214,5 @@ public sealed class CudaDriverGpu : IGpuDriver
         {
             Release(raw);
         }
-        _context.Dispose();
     }
 }

@@ -39,8 +39,9 @@ public sealed record KernelImage(KernelImageKind Kind, byte[] Bytes, string Desc
 /// <summary>
 /// The driver-shaped layer below FastConv's GPU runtime: everything the caching allocator, streams, kernel
 /// loading and launches need, and nothing above it. Two implementations: <see cref="CudaDriverGpu"/> over
-/// libcuda (a real GPU), and the CUDA-on-CPU emulator's (whose streams are synchronous, whose events are
-/// host-timed, whose "modules" are empty and whose functions are found by name). Everything above this
+/// libcuda (a real GPU), and the CUDA-on-CPU emulator's (whose launches run when queued, whose async copies from
+/// pinned memory wait for their stream as on a GPU, whose events are host-timed, whose "modules" are empty and
+/// whose functions are found by name). Everything above this
 /// interface — plans, argument packing, memory pools — is shared, so <c>cuda</c> and <c>cuda-emu</c> differ
 /// only below the launch.
 /// <para>

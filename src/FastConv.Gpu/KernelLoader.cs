@@ -6,8 +6,9 @@ using FastConv.Interop;
 namespace FastConv.Gpu;
 
 /// <summary>
-/// The CUDA C++ sources embedded in FastConv.Gpu: every <c>native/kernels/*.cu</c> and <c>*.cuh</c>, and the
-/// runtime's own support kernels (<c>src/FastConv/Gpu/Kernels</c>), under the names <c>FastConv.Kernels.FILE</c>.
+/// The CUDA C++ sources embedded in FastConv.Gpu: every <c>native/kernels/*.cu</c> and <c>*.cuh</c> (the library
+/// backends' <c>support.cu</c> included: one set of kernels, all of them built into the emulator too), under the
+/// names <c>FastConv.Kernels.FILE</c>.
 /// Headers are handed to NVRTC by name, so a kernel includes them as <c>#include "fc_x.cuh"</c>.
 /// </summary>
 public static class KernelSources
@@ -75,7 +76,14 @@ public static class KernelCompiler
 {
     public const string CacheVariable = "FASTCONV_KERNEL_CACHE";
 
-    /// <summary>Options every kernel compiles with (besides the architecture).</summary>
+    /// <summary>
+    /// Options every kernel compiles with (besides the architecture), accepted alike by NVRTC 11.2 (the CI's), 12 and
+    /// 13 (the GPU machine's CUDA 13 wheels): C++17 is a dialect every one of them knows (13 dropped the oldest ones,
+    /// never 17, and 17 is what CCCL now requires anyway), <c>-default-device</c> and <c>-lineinfo</c> are unchanged
+    /// since 11. No architecture list: the one target comes from <see cref="TargetFor"/>, which asks this NVRTC what it
+    /// supports (13 no longer offers anything below sm_75), and the sources include no system header, only
+    /// native/kernels' own fc_*.cuh handed over by name. native/emu/tests/nvrtc_check.py uses the same options.
+    /// </summary>
     public static IReadOnlyList<string> CommonOptions { get; } = ["--std=c++17", "-default-device", "-lineinfo"];
 
     public static string CacheDirectory()

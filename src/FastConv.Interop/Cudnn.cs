@@ -296,11 +296,16 @@ public static unsafe partial class Cudnn
             conv.DangerousGetHandle(), algo, workspace, (nuint)workspaceBytes, &alpha2, zDesc.DangerousGetHandle(), z, biasDesc.DangerousGetHandle(), bias,
             activation.DangerousGetHandle(), yDesc.DangerousGetHandle(), y));
 
+    /// <summary>
+    /// A 2-D pooling descriptor. Max pooling does not propagate NaN, because FastConv's reference max skips it
+    /// (<c>v &gt; m</c> is false for NaN) and every other backend follows the reference; an average propagates it
+    /// through the sum either way.
+    /// </summary>
     public static CudnnPoolingDescriptor Pooling2d(int mode, int windowH, int windowW, int padH, int padW, int strideH, int strideW)
     {
         ThrowIfFailed(cudnnCreatePoolingDescriptor(out nint d));
         var desc = new CudnnPoolingDescriptor(d);
-        ThrowIfFailed(cudnnSetPooling2dDescriptor(d, mode, PropagateNan, windowH, windowW, padH, padW, strideH, strideW));
+        ThrowIfFailed(cudnnSetPooling2dDescriptor(d, mode, mode == PoolingMax ? NotPropagateNan : PropagateNan, windowH, windowW, padH, padW, strideH, strideW));
         return desc;
     }
 

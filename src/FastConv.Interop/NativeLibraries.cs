@@ -20,9 +20,18 @@ public enum NativeLibraryKind
 /// <summary>
 /// The one place native libraries are found. Each library has a list of versioned sonames tried in
 /// order (newest first) in each search directory — <c>FASTCONV_CUDA_PATH</c>, <c>LD_LIBRARY_PATH</c>,
-/// <c>/usr/local/cuda*/lib64</c>, Python's <c>site-packages/nvidia/*/lib</c> — and then by bare
-/// soname through the system loader. A library that is nowhere raises
-/// <see cref="NativeLibraryNotFoundException"/> listing every path tried.
+/// <c>/usr/local/cuda*/lib64</c>, and pip's CUDA wheels in every Python environment found without running Python
+/// (<see cref="PythonSitePackages"/>): <c>site-packages/nvidia/cu13/lib</c> (CUDA 13 wheels put every library there)
+/// and <c>site-packages/nvidia/&lt;component&gt;/lib</c> (CUDA 12 wheels, cuDNN) — and then by bare soname through
+/// the system loader. A library that is nowhere raises <see cref="NativeLibraryNotFoundException"/> listing every
+/// path tried.
+/// <para>
+/// Where a library loads others by soname at run time, those are preloaded from the folder it was found in
+/// (<see cref="Companions"/>): cuDNN 9's shim dlopens libcudnn_graph, _ops, _cnn, _adv, _heuristic and _engines_*
+/// by soname, which the system loader would look for on LD_LIBRARY_PATH and in ld.so.cache, not beside the shim;
+/// once a library of that soname is loaded, the loader hands it out instead. Loading them all from one folder also
+/// keeps cuDNN's sub-libraries of one version together (mixed copies fail with SUBLIBRARY_VERSION_MISMATCH).
+/// </para>
 /// </summary>
 public static class NativeLibraries
 {
@@ -47,8 +56,11 @@ public static class NativeLibraries
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
-    /// <summary>Directories searched before the system loader, in order, existing ones only.</summary>
-    public static IReadOnlyList<string> SearchDirectories()
+    /// <summary>Directories searched before the system loader, in order, existing ones only (the process's environment).</summary>
+    public static IReadOnlyList<string> SearchDirectories() => SearchDirectories(Environment.GetEnvironmentVariable);
+
+    /// <summary>Directories searched before the system loader, for an environment given as a variable lookup.</summary>
+    public static IReadOnlyList<string> SearchDirectories(Func<string, string?> variable)
     {
         var dirs = new List<string>();
         void AddList(string? list)
@@ -62,21 +74,60 @@ public static class NativeLibraries
                 dirs.Add(d);
             }
         }
-        AddList(Environment.GetEnvironmentVariable(CudaPathVariable));
-        AddList(Environment.GetEnvironmentVariable("LD_LIBRARY_PATH"));
+        AddList(variable(CudaPathVariable));
+        AddList(variable("LD_LIBRARY_PATH"));
         foreach (string root in SafeGlob("/usr/local", "cuda*"))
         {
             dirs.Add(Path.Combine(root, "lib64"));
+            dirs.Add(Path.Combine(root, "targets", "x86_64-linux", "lib"));
         }
-        // pip's CUDA wheels: site-packages/nvidia/<component>/lib, under every Python we can see.
-        foreach (string sitePackages in PythonSitePackages())
+        // pip's CUDA wheels: CUDA 13 puts every library of the toolkit into nvidia/cu13/lib; CUDA 12 wheels and cuDNN
+        // use nvidia/<component>/lib (cudnn, cublas, cuda_nvrtc, ...).
+        foreach (string sitePackages in PythonSitePackages(variable))
         {
-            foreach (string component in SafeGlob(Path.Combine(sitePackages, "nvidia"), "*"))
+            string nvidia = Path.Combine(sitePackages, "nvidia");
+            dirs.Add(Path.Combine(nvidia, "cu13", "lib"));
+            foreach (string component in SafeGlob(nvidia, "*"))
             {
                 dirs.Add(Path.Combine(component, "lib"));
             }
         }
         return dirs.Where(Directory.Exists).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// The libraries to load from <paramref name="folder"/> before the one of <paramref name="kind"/> found there
+    /// under <paramref name="soname"/>, in load order, existing files only: what it loads by soname at run time
+    /// (cuDNN 9's sub-libraries, NVRTC's builtins) or needs beside it (cuBLAS's cuBLASLt).
+    /// </summary>
+    public static IReadOnlyList<string> Companions(NativeLibraryKind kind, string folder, string soname)
+    {
+        string major = soname[(soname.IndexOf(".so.", StringComparison.Ordinal) + 4)..].Split('.')[0];
+        IEnumerable<string> names = kind switch
+        {
+            // Dependencies first: the engines and heuristics, the graph API, then the legacy ops/cnn/adv built on it.
+            NativeLibraryKind.Cudnn when major != "8" =>
+            [
+                $"libcudnn_engines_precompiled.so.{major}", $"libcudnn_engines_runtime_compiled.so.{major}", $"libcudnn_heuristic.so.{major}",
+                $"libcudnn_graph.so.{major}", $"libcudnn_ops.so.{major}", $"libcudnn_cnn.so.{major}", $"libcudnn_adv.so.{major}",
+            ],
+            NativeLibraryKind.Cudnn => [$"libcudnn_ops_infer.so.{major}", $"libcudnn_cnn_infer.so.{major}"],
+            NativeLibraryKind.Cublas => [$"libcublasLt.so.{major}"],
+            // libnvrtc-builtins.so.MAJOR.MINOR: the minor is the NVRTC's own, so take what the folder holds.
+            NativeLibraryKind.Nvrtc => SafeFiles(folder, $"libnvrtc-builtins.so.{major}.*").Select(Path.GetFileName).OfType<string>(),
+            _ => [],
+        };
+        return [.. names.Select(n => Path.Combine(folder, n)).Where(File.Exists)];
+    }
+
+    /// <summary>
+    /// Every existing path where <paramref name="kind"/> would be looked for, in the order <see cref="Load"/> tries
+    /// them (newest soname first, then each search directory); the system loader's own search comes after these.
+    /// </summary>
+    public static IReadOnlyList<string> Candidates(NativeLibraryKind kind, Func<string, string?> variable)
+    {
+        IReadOnlyList<string> dirs = SearchDirectories(variable);
+        return [.. Sonames(kind).SelectMany(soname => dirs.Select(d => Path.Combine(d, soname))).Where(File.Exists)];
     }
 
     /// <summary>Finds and loads a library, or throws <see cref="NativeLibraryNotFoundException"/> listing what was tried.</summary>
@@ -101,6 +152,12 @@ public static class NativeLibraries
             {
                 return cached;
             }
+            if (kind == NativeLibraryKind.Cudnn)
+            {
+                // cuDNN 9's engines need cuBLASLt at load time; bring in the cuBLAS we would use (best effort: a
+                // missing one is reported by cuDNN's own load error below).
+                _ = Resolve(NativeLibraryKind.Cublas);
+            }
             var tried = new List<string>();
             var errors = new List<string>();
             IReadOnlyList<string> dirs = SearchDirectories();
@@ -110,9 +167,13 @@ public static class NativeLibraries
                 {
                     string path = Path.Combine(dir, soname);
                     tried.Add(path);
-                    if (File.Exists(path) && TryLoad(path, errors, out nint h))
+                    if (File.Exists(path))
                     {
-                        return Cache[kind] = new Resolution(h, path, tried, errors);
+                        IReadOnlyList<string> preloaded = Preload(Companions(kind, dir, soname), errors);
+                        if (TryLoad(path, errors, out nint h))
+                        {
+                            return Cache[kind] = new Resolution(h, path, tried, errors, preloaded);
+                        }
                     }
                 }
             }
@@ -121,12 +182,46 @@ public static class NativeLibraries
                 tried.Add(soname + " (system loader: ld.so.cache, /lib, /usr/lib)");
                 if (TryLoad(soname, errors, out nint h))
                 {
-                    return Cache[kind] = new Resolution(h, soname, tried, errors);
+                    return Cache[kind] = new Resolution(h, soname, tried, errors, []);
                 }
             }
             // A miss is not cached: setting FASTCONV_CUDA_PATH or installing the library later in the process works.
-            return new Resolution(0, null, tried, errors);
+            return new Resolution(0, null, tried, errors, []);
         }
+    }
+
+    /// <summary>The libraries preloaded beside <paramref name="kind"/> (empty until it is resolved, or when none were needed).</summary>
+    public static IReadOnlyList<string> Preloaded(NativeLibraryKind kind) => Resolve(kind).Preloaded;
+
+    /// <summary>
+    /// Loads each path (NativeLibrary.Load, so the loader knows it by its soname from then on), retrying those that
+    /// failed while another pass still loads something: a library whose dependency comes later in the list loads on
+    /// the next pass. What never loads is reported, not fatal — the main library's own load decides.
+    /// </summary>
+    private static IReadOnlyList<string> Preload(IReadOnlyList<string> paths, List<string> errors)
+    {
+        var loaded = new List<string>();
+        var left = new List<string>(paths);
+        var lastErrors = new List<string>();
+        while (left.Count > 0)
+        {
+            lastErrors.Clear();
+            int before = left.Count;
+            foreach (string path in left.ToArray())
+            {
+                if (TryLoad(path, lastErrors, out _))
+                {
+                    loaded.Add(path);
+                    left.Remove(path);
+                }
+            }
+            if (left.Count == before)
+            {
+                break;
+            }
+        }
+        errors.AddRange(lastErrors);
+        return loaded;
     }
 
     private static bool TryLoad(string pathOrName, List<string> errors, out nint handle)
@@ -154,10 +249,17 @@ public static class NativeLibraries
         }
     }
 
-    private static IEnumerable<string> PythonSitePackages()
+    /// <summary>
+    /// The site-packages folders of the Python environments on this machine, found from the known layouts, never by
+    /// running Python: the system's (<c>/usr/lib</c>, <c>/usr/local/lib</c>: site- and dist-packages), the user's
+    /// (<c>~/.local</c>), pyenv's versions, the active virtual environment (<c>VIRTUAL_ENV</c>) and conda
+    /// environment (<c>CONDA_PREFIX</c>, <c>/opt/conda</c>), and every environment whose <c>bin</c> holds a
+    /// <c>python3</c> on <c>PATH</c> (a venv used without activating it, e.g. <c>/opt/torch/.venv/bin</c>).
+    /// </summary>
+    public static IEnumerable<string> PythonSitePackages(Func<string, string?> variable)
     {
-        var roots = new List<string> { "/usr/lib", "/usr/local/lib", "/opt/conda/lib" };
-        string? home = Environment.GetEnvironmentVariable("HOME");
+        var roots = new List<string> { "/usr/lib", "/usr/local/lib", "/usr/lib64", "/opt/conda/lib" };
+        string? home = variable("HOME");
         if (!string.IsNullOrEmpty(home))
         {
             roots.Add(Path.Combine(home, ".local", "lib"));
@@ -166,18 +268,43 @@ public static class NativeLibraries
                 roots.Add(Path.Combine(v, "lib"));
             }
         }
-        string? venv = Environment.GetEnvironmentVariable("VIRTUAL_ENV");
-        if (!string.IsNullOrEmpty(venv))
+        foreach (string prefixVariable in (string[])["VIRTUAL_ENV", "CONDA_PREFIX"])
         {
-            roots.Add(Path.Combine(venv, "lib"));
+            if (variable(prefixVariable) is { Length: > 0 } prefix)
+            {
+                roots.Add(Path.Combine(prefix, "lib"));
+            }
         }
-        foreach (string root in roots)
+        foreach (string bin in (variable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (File.Exists(Path.Combine(bin, "python3")) && Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(bin)) is { } prefix)
+            {
+                roots.Add(Path.Combine(prefix, "lib"));
+            }
+        }
+        foreach (string root in roots.Distinct(StringComparer.Ordinal))
         {
             foreach (string py in SafeGlob(root, "python3*"))
             {
                 yield return Path.Combine(py, "site-packages");
                 yield return Path.Combine(py, "dist-packages");
             }
+        }
+    }
+
+    private static IEnumerable<string> SafeFiles(string dir, string pattern)
+    {
+        try
+        {
+            return Directory.Exists(dir) ? Directory.GetFiles(dir, pattern).Order(StringComparer.Ordinal).ToArray() : [];
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return [];
         }
     }
 
@@ -219,7 +346,7 @@ public static class NativeLibraries
         return kind is { } k ? Load(k) : 0;
     }
 
-    private sealed record Resolution(nint Handle, string? Path, IReadOnlyList<string> Tried, IReadOnlyList<string> Errors);
+    private sealed record Resolution(nint Handle, string? Path, IReadOnlyList<string> Tried, IReadOnlyList<string> Errors, IReadOnlyList<string> Preloaded);
 }
 
 /// <summary>A native library FastConv needs was not found; the message lists every path tried and what to do.</summary>

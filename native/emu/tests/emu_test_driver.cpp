@@ -369,7 +369,7 @@ void other_ops_suite()
             for (const char* kern : {"activation_naive", "activation_v1_vec4"})
             {
                 Dev dx(x), dy(x.size());
-                FcActivationArgs a{dx.f(), dy.f(), 1027, FC_ACT_HARD_SWISH, 0, 0};
+                FcActivationArgs a{dx.f(), dy.f(), 1027, FC_ACT_HARD_SWISH, 0, 0, 0};
                 void* params[] = {&a};
                 std::string err, why;
                 int rc = launch(kern, dim3(2), dim3(64), 0, params, &err);

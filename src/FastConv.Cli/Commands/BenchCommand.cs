@@ -19,10 +19,10 @@ public static class BenchCommand
             Arity = ArgumentArity.ZeroOrMore,
             Description = "Sets (vgg16, resnet50, mobilenet, pool, relu), set/layer (resnet50/l1_3x3), builtin:NAME, FILE.onnx, or default (the embedded quick set; also when none is given).",
         };
-        var backend = new Option<string>("--backend") { Description = "FastConv backends, comma-separated: auto (best available), cpu, reference, cuda, cudnn, cublas, cuda-emu.", DefaultValueFactory = _ => "auto" };
-        var vs = new Option<string?>("--vs") { Description = "Peers, comma-separated: ort, or a backend name (cudnn, reference); none for no peer. Default: ort on the CPU, cudnn on a GPU." };
-        var threads = new Option<string?>("--threads") { Description = "CPU thread counts, comma-separated (FastConv and ORT get the same). Default: every logical core." };
-        var batch = new Option<string>("--batch") { Description = "Batch sizes N, comma-separated.", DefaultValueFactory = _ => "1" };
+        var backend = new Option<string[]>("--backend") { Description = "FastConv backends, comma-separated or repeated: auto (best available), cpu, reference, cuda, cudnn, cublas, cuda-emu. Default: auto." };
+        var vs = new Option<string[]>("--vs") { Description = "Peers, comma-separated or repeated: ort, or a backend name (cudnn, reference); none for no peer. Default: ort on the CPU, cudnn on a GPU." };
+        var threads = new Option<string[]>("--threads") { Description = "CPU thread counts, comma-separated or repeated (FastConv and ORT get the same). Default: every logical core." };
+        var batch = new Option<string[]>("--batch") { Description = "Batch sizes N, comma-separated or repeated. Default: 1." };
         var json = new Option<string?>("--json") { Description = "Write every figure, the machine, versions and settings as JSON (schema: docs/bench/bench.schema.json)." };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG: per workload FastConv beside its peers, and a roofline." };
         var markdown = new Option<string?>("--markdown") { Description = "Write the table as Markdown, with the machine and settings in its header." };
@@ -43,7 +43,7 @@ public static class BenchCommand
             string[] names = parse.GetValue(workloads) ?? [];
             if (parse.GetValue(layersJson) is { } layersPath)
             {
-                IReadOnlyList<int> batches = Ints(parse.GetValue(batch) ?? "1", "--batch");
+                IReadOnlyList<int> batches = Ints(parse.GetValue(batch), "--batch", [1]);
                 var layers = BenchWorkloads.Parse(names.Length == 0 ? ["default"] : names)
                     .SelectMany(w => batches.Select(w.Layer)).OfType<BenchLayer>().ToList();
                 WriteText(layersPath, System.Text.Json.JsonSerializer.Serialize(new BenchLayerFile("fastconv-bench-layers/1", layers), BenchJsonContext.Default.BenchLayerFile));
@@ -67,10 +67,10 @@ public static class BenchCommand
                 {
                     Workloads = names.Length == 0 ? ["default"] : names,
                     Shapes = ShapeOption.Parse(parse.GetValue(shape)),
-                    Backends = List(parse.GetValue(backend) ?? "auto", "--backend"),
-                    Peers = parse.GetValue(vs) is { } v ? (v == "none" ? [] : List(v, "--vs")) : null,
-                    Threads = parse.GetValue(threads) is { } t ? Ints(t, "--threads") : [Environment.ProcessorCount],
-                    Batches = Ints(parse.GetValue(batch) ?? "1", "--batch"),
+                    Backends = List(parse.GetValue(backend), "--backend", ["auto"]),
+                    Peers = Peers(parse.GetValue(vs)),
+                    Threads = Ints(parse.GetValue(threads), "--threads", [Environment.ProcessorCount]),
+                    Batches = Ints(parse.GetValue(batch), "--batch", [1]),
                     Quick = parse.GetValue(quick),
                     Exact = parse.GetValue(exact),
                 };
@@ -138,16 +138,40 @@ public static class BenchCommand
         File.WriteAllText(path, text);
     }
 
-    internal static IReadOnlyList<string> List(string value, string option)
+    /// <summary>The items of a list option (<see cref="OptionLists"/>), or <paramref name="fallback"/> when it was not given.</summary>
+    internal static IReadOnlyList<string> List(string[]? values, string option, IReadOnlyList<string> fallback)
     {
-        string[] items = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return items.Length == 0 ? throw new InvalidBenchArgumentException($"{option}: give at least one name (got '{value}')") : items;
+        if (values is null || values.Length == 0)
+        {
+            return fallback;
+        }
+        IReadOnlyList<string> items = OptionLists.Split(values);
+        return items.Count == 0 ? throw new InvalidBenchArgumentException($"{option}: give at least one name (got '{string.Join(' ', values)}')") : items;
     }
 
-    internal static IReadOnlyList<int> Ints(string value, string option)
+    /// <summary>The peers of <c>--vs</c>: null (the default choice) when not given, none for <c>none</c>.</summary>
+    internal static IReadOnlyList<string>? Peers(string[]? values)
     {
+        if (values is null || values.Length == 0)
+        {
+            return null;
+        }
+        IReadOnlyList<string> items = List(values, "--vs", []);
+        if (items.Contains("none", StringComparer.Ordinal))
+        {
+            return items.Count == 1 ? [] : throw new InvalidBenchArgumentException($"--vs: 'none' cannot be combined with peers (got {string.Join(", ", items)})");
+        }
+        return items;
+    }
+
+    internal static IReadOnlyList<int> Ints(string[]? values, string option, IReadOnlyList<int> fallback)
+    {
+        if (values is null || values.Length == 0)
+        {
+            return fallback;
+        }
         var result = new List<int>();
-        foreach (string item in List(value, option))
+        foreach (string item in List(values, option, []))
         {
             if (!int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || n > 4096)
             {

@@ -55,6 +55,11 @@ public static class RunCommand
         {
             throw new CommandLineException($"--runs must be >= 0, got {runs}.");
         }
+        if (OptionLists.Split([backend]) is { Count: > 1 } several)
+        {
+            // A session runs on one backend; said here rather than as "unknown backend 'cuda,cudnn'".
+            throw new CommandLineException($"--backend: run takes one backend (or auto), got {several.Count}: {string.Join(", ", several)}; compare backends with `fastconv check --backend {backend}`.");
+        }
         var given = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         string? unnamed = null;
         foreach (string arg in inputArgs)

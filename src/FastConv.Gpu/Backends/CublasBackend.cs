@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using FastConv.Backends;
+using FastConv.Gpu.FcKernels;
 using FastConv.Interop;
 using FastConv.Ops;
 
@@ -70,6 +72,7 @@ internal sealed class CublasConv2dPlan : GpuConvPlan
     private readonly DeviceBuffer? _col;
     private readonly GpuKernel _im2col;
     private readonly KernelArguments _im2colArgs;
+    private readonly FcIm2colArgs _im2colStruct;
     private readonly string _mode;
     private readonly int _g, _kg, _crsG, _pq;
     private readonly long _colImage;
@@ -89,13 +92,13 @@ internal sealed class CublasConv2dPlan : GpuConvPlan
             DeviceBuffer? b = bias is null ? null : Upload(bias.Span);
             PrepareEpilogue(b, residualLeft: epilogue.AddResidual, activationLeft: true);
 
-            _im2col = c.Support("fcg_im2col");
-            _im2colArgs = Own(new KernelArguments(8, 8, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4));
-            int[] ints = [0, s.C, s.H, s.W, s.R, s.S, s.P, s.Q, p.StrideH, p.StrideW, p.Padding.Top, p.Padding.Left, p.DilationH, p.DilationW];
-            for (int i = 0; i < ints.Length; i++)
+            _im2col = c.Kernel("support.cu", "conv2d_im2col");
+            _im2colArgs = Own(new KernelArguments(Unsafe.SizeOf<FcIm2colArgs>()));
+            _im2colStruct = new FcIm2colArgs
             {
-                _im2colArgs.Set(2 + i, ints[i]);
-            }
+                C = s.C, H = s.H, W = s.W, R = s.R, S = s.S, P = s.P, Q = s.Q, StrideH = p.StrideH, StrideW = p.StrideW,
+                PadTop = p.Padding.Top, PadLeft = p.Padding.Left, DilH = p.DilationH, DilW = p.DilationW,
+            };
 
             bool oneByOne = s.R == 1 && s.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.DilationH == 1 && p.DilationW == 1
                 && p.Padding.Top == 0 && p.Padding.Bottom == 0 && p.Padding.Left == 0 && p.Padding.Right == 0;
@@ -120,6 +123,7 @@ internal sealed class CublasConv2dPlan : GpuConvPlan
             Algorithm = _mode;
             long colBytes = ColBytes(_mode);
             _col = colBytes > 0 ? Hold(colBytes) : null;
+            CompleteUploads();
         }
         catch
         {
@@ -158,7 +162,7 @@ internal sealed class CublasConv2dPlan : GpuConvPlan
         return best;
     }
 
-    public override void ExecuteDevice(ulong x, ulong y, ulong residual, nint stream) => Run(_mode, x, y, residual, stream, _col?.Address ?? 0);
+    private protected override void Enqueue(ulong x, ulong y, ulong residual, nint stream) => Run(_mode, x, y, residual, stream, _col?.Address ?? 0);
 
     private void Run(string mode, ulong x, ulong y, ulong residual, nint stream, ulong col)
     {
@@ -208,10 +212,9 @@ internal sealed class CublasConv2dPlan : GpuConvPlan
 
     private void Im2col(ulong x, ulong col, int images, nint stream)
     {
-        _im2colArgs.Set(0, x);
-        _im2colArgs.Set(1, col);
-        _im2colArgs.Set(2, images);
-        _im2col.Launch(SupportLaunch.Grid(Context, images * _colImage), new Dim3(SupportLaunch.Threads), _im2colArgs, stream);
+        _im2colArgs.Set(0, _im2colStruct with { X = x, Col = col, N = images });
+        FcLaunchShape l = FcLaunch.Elementwise(images * _colImage, Context.GridCap);
+        _im2col.Launch(l.Grid, l.Block, _im2colArgs, stream);
     }
 
     /// <summary>One image's groups as one batched GEMM: group g reads col rows g·CgRS.., weights g·Kg·CgRS.., writes Y channels g·Kg...</summary>

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using FastConv.Backends;
+using FastConv.Gpu.FcKernels;
 using FastConv.Interop;
 using FastConv.Ops;
 
@@ -114,6 +116,8 @@ internal sealed class CudnnConv2dPlan : GpuConvPlan
     private readonly DeviceBuffer? _bias, _padded, _workspace;
     private readonly GpuKernel? _pad;
     private readonly KernelArguments? _padArgs;
+    private readonly FcPadInputArgs _padStruct;
+    private readonly FcLaunchShape _padLaunch;
     private readonly int _algo;
     private readonly long _workspaceBytes;
     private readonly bool _fused;
@@ -146,14 +150,10 @@ internal sealed class CudnnConv2dPlan : GpuConvPlan
             if (!symmetric)
             {
                 _padded = Hold((long)s.N * s.C * hIn * wIn * sizeof(float));
-                _pad = c.Support("fcg_pad2d");
-                _padArgs = Own(new KernelArguments(8, 8, 4, 4, 4, 4, 4, 4, 4));
-                _padArgs.Set(1, _padded.Address);
-                int[] ints = [s.N * s.C, s.H, s.W, pad.Top, pad.Left, hIn, wIn];
-                for (int i = 0; i < ints.Length; i++)
-                {
-                    _padArgs.Set(2 + i, ints[i]);
-                }
+                _pad = c.Kernel("support.cu", "conv2d_pad_input");
+                _padArgs = Own(new KernelArguments(Unsafe.SizeOf<FcPadInputArgs>()));
+                _padStruct = new FcPadInputArgs { Xp = _padded.Address, NC = s.N * s.C, H = s.H, W = s.W, PadTop = pad.Top, PadLeft = pad.Left, Hp = hIn, Wp = wIn };
+                _padLaunch = FcLaunch.Elementwise((long)s.N * s.C * hIn * wIn, c.GridCap);
             }
             _w = Upload(weights.Span);
             _bias = bias is null ? null : Upload(bias.Span);
@@ -184,6 +184,7 @@ internal sealed class CudnnConv2dPlan : GpuConvPlan
                 PrepareEpilogue(_bias, residualLeft: epilogue.AddResidual, activationLeft: true);
             }
             Algorithm = $"cudnn-{Cudnn.AlgorithmName(_algo)}{(_fused ? "+fused" : "")}{(symmetric ? "" : "+pad")}";
+            CompleteUploads();
         }
         catch
         {
@@ -224,23 +225,26 @@ internal sealed class CudnnConv2dPlan : GpuConvPlan
             $"this convolution within a {limit} B workspace (cuDNN offered: {string.Join("; ", ranked.Select(r => r.ToString()))}); {s}");
     }
 
-    public override void ExecuteDevice(ulong x, ulong y, ulong residual, nint stream)
+    private protected override void Enqueue(ulong x, ulong y, ulong residual, nint stream)
     {
         CudnnHandle h = _backend.CudnnOn(stream);
         ulong input = x;
         if (_pad is not null)
         {
-            _padArgs!.Set(0, x);
-            _pad.Launch(SupportLaunch.Grid(Context, (long)Shape.N * Shape.C * (Shape.H + Shape.Params.Padding.Top + Shape.Params.Padding.Bottom) * (Shape.W + Shape.Params.Padding.Left + Shape.Params.Padding.Right)),
-                new Dim3(SupportLaunch.Threads), _padArgs, stream);
+            _padArgs!.Set(0, _padStruct with { X = x });
+            _pad.Launch(_padLaunch.Grid, _padLaunch.Block, _padArgs, stream);
             input = _padded!.Address;
         }
         ulong ws = _workspace?.Address ?? 0;
         if (_fused)
         {
-            // z = the residual (α2 = 1) or y itself with α2 = 0: cuDNN reads z, so it must be a valid tensor either way.
+            FusedZ z = FusedZ.For(residual, y, Shape.OutputShape.ElementCount);
+            if (z.ZeroFirst)
+            {
+                Driver.MemsetD32Async(y, 0, z.ZeroCount, stream);
+            }
             Cudnn.ConvolutionBiasActivationForward(h, 1f, _xDesc, input, _wDesc, _w.Address, _convDesc, _algo, ws, _workspaceBytes,
-                residual != 0 ? 1f : 0f, _yDesc, residual != 0 ? residual : y, _biasDesc, _bias!.Address, _fusedActivation!, _yDesc, y);
+                z.Alpha2, _yDesc, z.Address, _biasDesc, _bias!.Address, _fusedActivation!, _yDesc, y);
         }
         else
         {
@@ -248,6 +252,20 @@ internal sealed class CudnnConv2dPlan : GpuConvPlan
             RunEpilogue(y, residual, stream);
         }
     }
+}
+
+/// <summary>
+/// The z operand of cudnnConvolutionBiasActivationForward, which computes <c>y = act(α1·conv(x) + α2·z + bias)</c>.
+/// cuDNN documents z as an input tensor of y's shape (it may alias y) and does not promise to skip reading it when
+/// α2 = 0; the engines blend α2·z, and 0·NaN is NaN. So without a residual z is y itself, zeroed first on the
+/// stream: y may be a recycled arena or allocator block holding anything, NaN included, and an uninitialised z
+/// would poison the output (a memset of y costs one write pass, much less than the convolution; a separate zero
+/// tensor would cost an output's worth of memory per plan). With a residual z is the residual and α2 = 1.
+/// </summary>
+internal readonly record struct FusedZ(ulong Address, float Alpha2, bool ZeroFirst, long ZeroCount)
+{
+    public static FusedZ For(ulong residual, ulong y, long outputElements)
+        => residual != 0 ? new FusedZ(residual, 1f, false, 0) : new FusedZ(y, 0f, true, outputElements);
 }
 
 /// <summary>cudnnPoolingForward for symmetric padding without ceil mode or dilation.</summary>
@@ -277,7 +295,7 @@ internal sealed class CudnnPool2dPlan : GpuUnaryPlan
         }
     }
 
-    public override void ExecuteDevice(ulong x, ulong y, nint stream)
+    private protected override void Enqueue(ulong x, ulong y, nint stream)
         => Cudnn.PoolingForward(_backend.CudnnOn(stream), _pool, _xDesc, x, _yDesc, y);
 }
 
@@ -314,7 +332,7 @@ internal sealed class CudnnActivationPlan : GpuUnaryPlan
         _ => null,
     };
 
-    public override void ExecuteDevice(ulong x, ulong y, nint stream)
+    private protected override void Enqueue(ulong x, ulong y, nint stream)
         => Cudnn.ActivationForward(_backend.CudnnOn(stream), _act, _desc, x, _desc, y);
 }
 
@@ -341,6 +359,6 @@ internal sealed class CudnnSoftmaxPlan : GpuUnaryPlan
         }
     }
 
-    public override void ExecuteDevice(ulong x, ulong y, nint stream)
+    private protected override void Enqueue(ulong x, ulong y, nint stream)
         => Cudnn.SoftmaxForward(_backend.CudnnOn(stream), _desc, x, _desc, y);
 }

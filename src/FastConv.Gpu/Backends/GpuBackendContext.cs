@@ -21,6 +21,9 @@ public sealed record GpuBackendOptions
 
     public long WorkspaceLimit => WorkspaceLimitBytes ?? DefaultWorkspaceLimit;
 
+    /// <summary>Caps every grid-stride launch below the device's own cap (tests make a few blocks walk a whole tensor); null: no extra cap.</summary>
+    public int? MaxGridBlocks { get; init; }
+
     public static GpuBackendOptions From(BackendOptions o) => new()
     {
         AllowTf32 = false, // BackendOptions has no precision switch: FP32 stays FP32.
@@ -73,8 +76,14 @@ public sealed class GpuBackendContext : IDisposable
         }
     }
 
-    /// <summary>The support kernel <paramref name="name"/> of gpu_support.cu (compiled on first use).</summary>
-    public GpuKernel Support(string name) => Device.Kernels.Get("gpu_support.cu", name);
+    /// <summary>The kernel <paramref name="name"/> of native/kernels/<paramref name="source"/> (compiled on first use).</summary>
+    public GpuKernel Kernel(string source, string name) => Device.Kernels.Get(source, name);
+
+    /// <summary>
+    /// Cap on a grid-stride launch: 32 blocks per multiprocessor keep every SM busy with room for the tail, and a
+    /// larger grid only adds scheduling; the kernels loop over whatever is left.
+    /// </summary>
+    public long GridCap => Math.Min((long)Math.Max(1, Device.Info.Multiprocessors) * 32, Options.MaxGridBlocks is { } cap ? Math.Max(1, cap) : long.MaxValue);
 
     /// <summary>Binds cuBLAS to <paramref name="stream"/> when it is not already (sessions bring their own streams).</summary>
     public CublasHandle CublasOn(nint stream)

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using FastConv.Backends;
+using FastConv.Gpu.FcKernels;
 using FastConv.Ops;
 
 namespace FastConv.Gpu.Backends;
@@ -13,14 +15,15 @@ public abstract class GpuConvPlan : GpuPlanBase, IGpuConv2dPlan
     private readonly Action<ulong, ulong, ulong, nint> _run;
     private GpuKernel? _epilogue;
     private KernelArguments? _epilogueArgs;
-    private Dim3 _epilogueGrid;
+    private FcConv2dArgs _epilogueStruct;
+    private FcLaunchShape _epilogueLaunch;
 
     private protected GpuConvPlan(GpuBackendContext c, Conv2dShape s, Tensor weights, Tensor? bias, ConvEpilogue epilogue, string algorithm)
         : base(c, algorithm, s.InputShape, Validated(s, weights, bias, epilogue))
     {
         Shape = s;
         Epilogue = epilogue;
-        _run = ExecuteDevice;
+        _run = Enqueue;
     }
 
     private static TensorShape Validated(Conv2dShape s, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
@@ -51,7 +54,14 @@ public abstract class GpuConvPlan : GpuPlanBase, IGpuConv2dPlan
         Staged(x, y, residual, _run);
     }
 
-    public abstract void ExecuteDevice(ulong x, ulong y, ulong residual, nint stream);
+    public void ExecuteDevice(ulong x, ulong y, ulong residual, nint stream)
+    {
+        CompleteUploads();
+        Enqueue(x, y, residual, stream);
+    }
+
+    /// <summary>Queues the convolution on <paramref name="stream"/> (the plan's constants are on the device).</summary>
+    private protected abstract void Enqueue(ulong x, ulong y, ulong residual, nint stream);
 
     /// <summary>
     /// Prepares the epilogue kernel for what is left after the library's own work: <paramref name="bias"/> when the
@@ -66,18 +76,16 @@ public abstract class GpuConvPlan : GpuPlanBase, IGpuConv2dPlan
         {
             return false;
         }
-        _epilogue = Context.Support("fcg_conv_epilogue");
-        _epilogueArgs = Own(new KernelArguments(8, 8, 8, 8, 8, 4, 4, 8, 4, 4, 4));
-        _epilogueArgs.Set(1, bias?.Address ?? 0UL);
-        _epilogueArgs.Set(2, scale?.Address ?? 0UL);
-        _epilogueArgs.Set(3, shift?.Address ?? 0UL);
-        _epilogueArgs.Set(5, Shape.K);
-        _epilogueArgs.Set(6, Shape.P * Shape.Q);
-        _epilogueArgs.Set(7, (long)Shape.OutputShape.ElementCount);
-        _epilogueArgs.Set(8, (int)act.Kind);
-        _epilogueArgs.Set(9, act.Alpha);
-        _epilogueArgs.Set(10, act.Beta);
-        _epilogueGrid = SupportLaunch.Grid(Context, Shape.OutputShape.ElementCount);
+        // conv2d_epilogue (native/kernels/support.cu) is fc_conv_store, the epilogue of every conv2d.cu kernel.
+        _epilogue = Context.Kernel("support.cu", "conv2d_epilogue");
+        _epilogueArgs = Own(new KernelArguments(Unsafe.SizeOf<FcConv2dArgs>()));
+        _epilogueStruct = FcLaunch.Conv2dArgs(Shape, Epilogue with { Activation = act }) with
+        {
+            Bias = bias?.Address ?? 0UL,
+            Scale = scale?.Address ?? 0UL,
+            Shift = shift?.Address ?? 0UL,
+        };
+        _epilogueLaunch = FcLaunch.Elementwise(Shape.OutputShape.ElementCount, Context.GridCap);
         return true;
     }
 
@@ -88,8 +96,7 @@ public abstract class GpuConvPlan : GpuPlanBase, IGpuConv2dPlan
         {
             return;
         }
-        _epilogueArgs!.Set(0, y);
-        _epilogueArgs.Set(4, residual);
-        _epilogue.Launch(_epilogueGrid, new Dim3(SupportLaunch.Threads), _epilogueArgs, stream);
+        _epilogueArgs!.Set(0, _epilogueStruct with { Y = y, Residual = residual });
+        _epilogue.Launch(_epilogueLaunch.Grid, _epilogueLaunch.Block, _epilogueArgs, stream);
     }
 }

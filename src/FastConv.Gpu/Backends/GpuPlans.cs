@@ -16,15 +16,25 @@ public interface IGpuConv2dPlan : IConv2dPlan
 }
 
 /// <summary>
-/// What every plan of a library backend shares: the device, the backend's stream, cuBLAS, and the staging
-/// path that lets <c>Execute(Tensor, Tensor)</c> take host tensors: host → pinned buffer → async copy → device
-/// op → async copy back → pinned → host. Staging buffers are taken on the first host execution and kept, so
-/// later executions allocate nothing; a session that uses <c>ExecuteDevice</c> never takes them.
+/// What every GPU plan shares (the library backends' and our own kernels'): the device, the backend's stream,
+/// cuBLAS, constants uploaded once at plan time, and the staging path that lets <c>Execute(Tensor, Tensor)</c>
+/// take host tensors: host → pinned buffer → async copy → device op → async copy back → pinned → host. Staging
+/// buffers are taken on the first host execution and kept, so later executions allocate nothing; a session that
+/// uses <c>ExecuteDevice</c> never takes them.
+/// <para>
+/// Constants (weights, bias, folded batch-norm) go through page-locked staging buffers with stream-ordered async
+/// copies on the backend's stream — the stream their device buffers were allocated on (cuMemAllocAsync) and the
+/// plan's own work runs on. A synchronous cuMemcpyHtoD from pageable memory would run on the legacy stream, which
+/// a non-blocking stream does not wait for, and may return before its DMA has landed. A constructor ends with
+/// <see cref="CompleteUploads"/>, which waits for the copies and returns the staging buffers, so a plan is usable
+/// on any stream once built; execution calls it too, as a guard.
+/// </para>
 /// </summary>
 public abstract class GpuPlanBase : IPlan
 {
     private DeviceBuffer? _hostX, _hostY, _hostR, _devX, _devY, _devR;
     private readonly List<IDisposable> _owned = [];
+    private readonly List<DeviceBuffer> _staging = [];
     private bool _disposed;
 
     private protected GpuPlanBase(GpuBackendContext context, string algorithm, TensorShape inputShape, TensorShape outputShape)
@@ -64,21 +74,50 @@ public abstract class GpuPlanBase : IPlan
         return disposable;
     }
 
-    /// <summary>Copies a host tensor's floats into a new held device buffer (weights, bias) and waits.</summary>
+    /// <summary>
+    /// A new held device buffer with a host tensor's floats (weights, bias), copied through pinned staging on the
+    /// backend's stream; the copy completes by <see cref="CompleteUploads"/>.
+    /// </summary>
     private protected DeviceBuffer Upload(ReadOnlySpan<float> values)
     {
         DeviceBuffer b = Hold((long)Math.Max(1, values.Length) * sizeof(float));
-        if (!values.IsEmpty)
-        {
-            unsafe
-            {
-                fixed (float* p = values)
-                {
-                    Driver.CopyHostToDevice(b.Address, (nint)p, (long)values.Length * sizeof(float));
-                }
-            }
-        }
+        UploadInto(b.Address, values);
         return b;
+    }
+
+    /// <summary>Queues a copy of <paramref name="values"/> to <paramref name="address"/> on the backend's stream through a pinned staging buffer held until <see cref="CompleteUploads"/>.</summary>
+    private protected void UploadInto(ulong address, ReadOnlySpan<float> values)
+    {
+        if (values.IsEmpty)
+        {
+            return;
+        }
+        long bytes = (long)values.Length * sizeof(float);
+        DeviceBuffer pinned = Context.Device.Pinned.Rent(bytes);
+        _staging.Add(pinned);
+        values.CopyTo(PinnedHostPool.Floats(pinned));
+        Driver.CopyHostToDeviceAsync(address, (nint)pinned.Address, bytes, Context.Stream.Handle);
+    }
+
+    /// <summary>True while uploads are queued and their staging buffers held (tests).</summary>
+    internal bool UploadsPending => _staging.Count > 0;
+
+    /// <summary>
+    /// Waits for the uploads queued so far and gives their staging buffers back to the pinned pool (which may hand
+    /// them out again at once: returning one before its copy ran would let the next upload overwrite it).
+    /// </summary>
+    private protected void CompleteUploads()
+    {
+        if (_staging.Count == 0)
+        {
+            return;
+        }
+        Context.Stream.Synchronize();
+        foreach (DeviceBuffer b in _staging)
+        {
+            b.Dispose();
+        }
+        _staging.Clear();
     }
 
     /// <summary>Host execution: stage in, run <paramref name="run"/> on the device, stage out, wait.</summary>
@@ -86,6 +125,7 @@ public abstract class GpuPlanBase : IPlan
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Driver.MakeCurrent();
+        CompleteUploads();
         nint stream = Context.Stream.Handle;
         long xBytes = (long)x.Length * sizeof(float), yBytes = (long)y.Length * sizeof(float);
         // Empty tensors are legal shapes; their buffers still need an address.
@@ -141,6 +181,11 @@ public abstract class GpuPlanBase : IPlan
         {
             // A dead context must not keep the memory from going back to the caches.
         }
+        foreach (DeviceBuffer b in _staging)
+        {
+            b.Dispose();
+        }
+        _staging.Clear();
         foreach (IDisposable d in _owned)
         {
             d.Dispose();
@@ -164,7 +209,7 @@ public abstract class GpuUnaryPlan : GpuPlanBase, IGpuUnaryPlan
         : base(context, algorithm, inputShape, outputShape)
     {
         _op = op;
-        _run = (x, y, _, s) => ExecuteDevice(x, y, s);
+        _run = (x, y, _, s) => Enqueue(x, y, s);
     }
 
     public void Execute(Tensor x, Tensor y)
@@ -174,5 +219,12 @@ public abstract class GpuUnaryPlan : GpuPlanBase, IGpuUnaryPlan
         Staged(x, y, null, _run);
     }
 
-    public abstract void ExecuteDevice(ulong x, ulong y, nint stream);
+    public void ExecuteDevice(ulong x, ulong y, nint stream)
+    {
+        CompleteUploads();
+        Enqueue(x, y, stream);
+    }
+
+    /// <summary>Queues the op on <paramref name="stream"/> (the plan's constants are on the device).</summary>
+    private protected abstract void Enqueue(ulong x, ulong y, nint stream);
 }

@@ -1,102 +1,114 @@
+using System.Runtime.CompilerServices;
 using FastConv.Backends;
+using FastConv.Gpu.FcKernels;
 using FastConv.Interop;
 using FastConv.Ops;
 
 namespace FastConv.Gpu.Backends;
 
 // The plans both library backends share where the libraries have nothing better: element-wise activations,
-// pooling the cuDNN descriptor cannot express, global pooling, softmax, and cuBLAS Gemm for FC layers.
-// Kernel arguments are packed once here; ExecuteDevice only writes the two addresses and launches.
+// pooling the cuDNN descriptor cannot express, global pooling, softmax, and cuBLAS Gemm for FC layers. They run the
+// kernels of native/kernels — the ones the cuda backend runs and `fastconv check --backend cuda-emu` checks against
+// the reference in every CI run — with launch shapes and argument structs from FcLaunch, so there is one set of
+// kernels with one set of semantics (NaN included). Arguments are packed once; Enqueue only writes the addresses.
 
-internal static class SupportLaunch
-{
-    public const uint Threads = 256;
-
-    /// <summary>A grid-stride launch: enough blocks to fill the device a few times over, no more.</summary>
-    public static Dim3 Grid(GpuBackendContext c, long count)
-    {
-        long blocks = (count + Threads - 1) / Threads;
-        long cap = (long)c.Device.Info.Multiprocessors * 32;
-        return new Dim3((uint)Math.Clamp(blocks, 1, Math.Max(1, cap)));
-    }
-
-    public static int ActivationCode(ActivationKind kind) => (int)kind;
-}
-
-/// <summary>y = act(x) element-wise through fcg_activation (in place allowed).</summary>
+/// <summary>y = act(x) element-wise through activation.cu (in place allowed).</summary>
 internal sealed class GpuActivationPlan : GpuUnaryPlan
 {
-    private readonly GpuKernel _kernel;
+    private readonly GpuKernel _vec4, _naive;
     private readonly KernelArguments _args;
-    private readonly Dim3 _grid;
+    private readonly FcActivationArgs _struct;
+    private readonly FcLaunchShape _vec4Launch, _naiveLaunch;
 
     public GpuActivationPlan(GpuBackendContext c, Activation activation, TensorShape shape)
-        : base(c, activation.ToString(), $"fcg_activation({activation})", shape, shape)
+        : base(c, activation.ToString(), $"activation({activation})", shape, shape)
     {
-        _kernel = c.Support("fcg_activation");
-        _args = Own(new KernelArguments(8, 8, 8, 4, 4, 4));
-        _args.Set(2, (long)shape.ElementCount);
-        _args.Set(3, SupportLaunch.ActivationCode(activation.Kind));
-        _args.Set(4, activation.Alpha);
-        _args.Set(5, activation.Beta);
-        _grid = SupportLaunch.Grid(c, shape.ElementCount);
+        try
+        {
+            _vec4 = c.Kernel("activation.cu", "activation_v1_vec4");
+            _naive = c.Kernel("activation.cu", "activation_naive");
+            _args = Own(new KernelArguments(Unsafe.SizeOf<FcActivationArgs>()));
+            _struct = FcLaunch.ActivationArgs(activation, shape.ElementCount);
+            _vec4Launch = FcLaunch.Activation("activation_v1_vec4", shape.ElementCount, c.GridCap);
+            _naiveLaunch = FcLaunch.Activation("activation_naive", shape.ElementCount, c.GridCap);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
-    public override void ExecuteDevice(ulong x, ulong y, nint stream)
+    private protected override void Enqueue(ulong x, ulong y, nint stream)
     {
-        _args.Set(0, x);
-        _args.Set(1, y);
-        _kernel.Launch(_grid, new Dim3(SupportLaunch.Threads), _args, stream);
+        // A session may hand in addresses inside an arena: the 16-byte loads of vec4 need both 16-byte aligned.
+        bool aligned = ((x | y) & 15) == 0;
+        _args.Set(0, _struct with { X = x, Y = y });
+        FcLaunchShape l = aligned ? _vec4Launch : _naiveLaunch;
+        (aligned ? _vec4 : _naive).Launch(l.Grid, l.Block, _args, stream);
     }
 }
 
-/// <summary>Max or average pooling through fcg_pool2d (any padding, ceil mode, dilation for max).</summary>
+/// <summary>Max or average pooling through pool2d.cu (any padding, ceil mode, dilation for max): the tiled kernel where it fits.</summary>
 internal sealed class GpuPool2dPlan : GpuUnaryPlan
 {
     private readonly GpuKernel _kernel;
     private readonly KernelArguments _args;
-    private readonly Dim3 _grid;
+    private readonly FcPool2dArgs _struct;
+    private readonly FcLaunchShape _launch;
 
     public GpuPool2dPlan(GpuBackendContext c, Pool2dShape s, bool max)
-        : base(c, max ? "MaxPool2d" : "AvgPool2d", "fcg_pool2d", s.InputShape, s.OutputShape)
+        : base(c, max ? "MaxPool2d" : "AvgPool2d", FcLaunch.ChoosePool2d(s), s.InputShape, s.OutputShape)
     {
-        _kernel = c.Support("fcg_pool2d");
-        Pool2dParams p = s.Params;
-        _args = Own(new KernelArguments(8, 8, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4));
-        int[] ints = [s.N * s.C, s.H, s.W, s.P, s.Q, s.R, s.S, p.StrideH, p.StrideW, p.Padding.Top, p.Padding.Left, p.Padding.Bottom, p.Padding.Right,
-            p.DilationH, p.DilationW, max ? 1 : 0, p.CountIncludePad ? 1 : 0];
-        for (int i = 0; i < ints.Length; i++)
+        try
         {
-            _args.Set(2 + i, ints[i]);
+            _kernel = c.Kernel("pool2d.cu", Algorithm);
+            _args = Own(new KernelArguments(Unsafe.SizeOf<FcPool2dArgs>()));
+            _struct = FcLaunch.Pool2dArgs(s, max);
+            _launch = FcLaunch.Check(Algorithm, FcLaunch.Pool2d(Algorithm, s, c.GridCap), s.ToString());
+            if (_launch.SharedBytes > FcKernelVariants.DefaultSharedLimit)
+            {
+                _kernel.AllowDynamicSharedMemory(_launch.SharedBytes);
+            }
         }
-        _grid = SupportLaunch.Grid(c, s.OutputShape.ElementCount);
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
-    public override void ExecuteDevice(ulong x, ulong y, nint stream)
+    private protected override void Enqueue(ulong x, ulong y, nint stream)
     {
-        _args.Set(0, x);
-        _args.Set(1, y);
-        _kernel.Launch(_grid, new Dim3(SupportLaunch.Threads), _args, stream);
+        _args.Set(0, _struct with { X = x, Y = y });
+        _kernel.Launch(_launch.Grid, _launch.Block, _args, stream, _launch.SharedBytes);
     }
 }
 
-/// <summary>Global max / average pool, one warp per (n, c) plane.</summary>
+/// <summary>Global max / average pool through global_pool_v1_warp (a warp per (n, c) plane, grid-stride).</summary>
 internal sealed class GpuGlobalPoolPlan : GpuUnaryPlan
 {
     private readonly GpuKernel _kernel;
     private readonly KernelArguments _args;
-    private readonly Dim3 _grid;
+    private readonly FcGlobalPoolArgs _struct;
+    private readonly FcLaunchShape _launch;
 
     public GpuGlobalPoolPlan(GpuBackendContext c, TensorShape input, bool max)
-        : base(c, max ? "GlobalMaxPool" : "GlobalAveragePool", "fcg_global_pool", input, OutputOf(input, max))
+        : base(c, max ? "GlobalMaxPool" : "GlobalAveragePool", "global_pool_v1_warp", input, OutputOf(input, max))
     {
-        _kernel = c.Support("fcg_global_pool");
-        _args = Own(new KernelArguments(8, 8, 4, 4, 4));
-        int nc = input[0] * input[1];
-        _args.Set(2, nc);
-        _args.Set(3, input[2] * input[3]);
-        _args.Set(4, max ? 1 : 0);
-        _grid = new Dim3((uint)Math.Max(1, (nc * 32L + SupportLaunch.Threads - 1) / SupportLaunch.Threads));
+        try
+        {
+            _kernel = c.Kernel("pool2d.cu", "global_pool_v1_warp");
+            _args = Own(new KernelArguments(Unsafe.SizeOf<FcGlobalPoolArgs>()));
+            int planes = input[0] * input[1];
+            _struct = new FcGlobalPoolArgs { Planes = planes, HW = input[2] * input[3], IsMax = max ? 1 : 0 };
+            _launch = FcLaunch.GlobalPool("global_pool_v1_warp", planes, c.GridCap);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     private static TensorShape OutputOf(TensorShape input, bool max)
@@ -105,61 +117,53 @@ internal sealed class GpuGlobalPoolPlan : GpuUnaryPlan
         return TensorShape.Of(input[0], input[1], 1, 1);
     }
 
-    public override void ExecuteDevice(ulong x, ulong y, nint stream)
+    private protected override void Enqueue(ulong x, ulong y, nint stream)
     {
-        _args.Set(0, x);
-        _args.Set(1, y);
-        _kernel.Launch(_grid, new Dim3(SupportLaunch.Threads), _args, stream);
+        _args.Set(0, _struct with { X = x, Y = y });
+        _kernel.Launch(_launch.Grid, _launch.Block, _args, stream);
     }
 }
 
-/// <summary>Softmax along an axis through fcg_softmax (the tensor seen as [outer][axis][inner]).</summary>
+/// <summary>Softmax along an axis through softmax.cu (the tensor seen as [outer][axis][inner]): a warp per row along the last axis.</summary>
 internal sealed class GpuSoftmaxPlan : GpuUnaryPlan
 {
     private readonly GpuKernel _kernel;
     private readonly KernelArguments _args;
-    private readonly Dim3 _grid;
+    private readonly FcSoftmaxArgs _struct;
+    private readonly FcLaunchShape _launch;
 
     public GpuSoftmaxPlan(GpuBackendContext c, TensorShape shape, int axis)
-        : base(c, "Softmax", "fcg_softmax", shape, shape)
+        : base(c, "Softmax", FcLaunch.ChooseSoftmax(FcLaunch.SoftmaxSplit(shape, axis).Inner), shape, shape)
     {
-        var (outer, length, inner) = Split(shape, axis);
-        _kernel = c.Support("fcg_softmax");
-        _args = Own(new KernelArguments(8, 8, 4, 4, 4));
-        _args.Set(2, outer);
-        _args.Set(3, length);
-        _args.Set(4, inner);
-        _grid = SupportLaunch.Grid(c, (long)outer * inner);
+        try
+        {
+            var (outer, length, inner) = FcLaunch.SoftmaxSplit(shape, axis);
+            _kernel = c.Kernel("softmax.cu", Algorithm);
+            _args = Own(new KernelArguments(Unsafe.SizeOf<FcSoftmaxArgs>()));
+            _struct = new FcSoftmaxArgs { Outer = outer, Len = length, Inner = inner };
+            _launch = FcLaunch.Softmax(Algorithm, outer, inner, c.GridCap);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     /// <summary>(outer, axis length, inner) of a softmax along <paramref name="axis"/>.</summary>
-    public static (int Outer, int Length, int Inner) Split(TensorShape shape, int axis)
-    {
-        int a = shape.NormalizeAxis(axis, "Softmax");
-        int outer = 1, inner = 1;
-        for (int i = 0; i < a; i++)
-        {
-            outer *= shape[i];
-        }
-        for (int i = a + 1; i < shape.Rank; i++)
-        {
-            inner *= shape[i];
-        }
-        return (outer, shape[a], inner);
-    }
+    public static (int Outer, int Length, int Inner) Split(TensorShape shape, int axis) => FcLaunch.SoftmaxSplit(shape, axis);
 
-    public override void ExecuteDevice(ulong x, ulong y, nint stream)
+    private protected override void Enqueue(ulong x, ulong y, nint stream)
     {
-        _args.Set(0, x);
-        _args.Set(1, y);
-        _kernel.Launch(_grid, new Dim3(SupportLaunch.Threads), _args, stream);
+        _args.Set(0, _struct with { X = x, Y = y });
+        _kernel.Launch(_launch.Grid, _launch.Block, _args, stream);
     }
 }
 
 /// <summary>
 /// Gemm with constant B (and C): <c>Y = α·op(A)·op(B) + β·C</c> by one cuBLAS call. cuBLAS is column-major,
 /// so the row-major product is computed as <c>Yᵀ = op(B)ᵀ·op(A)ᵀ</c>: B goes first, and a row-major matrix is
-/// its own transpose in column-major terms. C is broadcast into Y first (fcg_broadcast_rows), then β·Y is added.
+/// its own transpose in column-major terms. C is broadcast into Y first (gemm_broadcast_c), then β·Y is added.
 /// </summary>
 internal sealed class GpuGemmPlan : GpuUnaryPlan
 {
@@ -167,9 +171,10 @@ internal sealed class GpuGemmPlan : GpuUnaryPlan
     private readonly DeviceBuffer? _c;
     private readonly GpuKernel? _broadcast;
     private readonly KernelArguments? _broadcastArgs;
+    private readonly FcBroadcastArgs _broadcastStruct;
+    private readonly FcLaunchShape _broadcastLaunch;
     private readonly int _m, _n, _k, _ldA, _ldB;
     private readonly GemmParams _p;
-    private readonly Dim3 _grid;
 
     public GpuGemmPlan(GpuBackendContext c, TensorShape aShape, Tensor b, Tensor? cTensor, GemmParams p)
         : base(c, "Gemm", "cublas-sgemm", aShape, p.OutputShape(aShape, b.Shape))
@@ -186,18 +191,14 @@ internal sealed class GpuGemmPlan : GpuUnaryPlan
             if (cTensor is not null && p.Beta != 0f)
             {
                 Broadcast.RequireUnidirectional(cTensor.Shape, OutputShape, "C", "Gemm");
+                int[] strides = Broadcast.Strides(cTensor.Shape, OutputShape);
                 _c = Upload(cTensor.Span);
-                _broadcast = c.Support("fcg_broadcast_rows");
-                int rows = cTensor.Shape.Rank == 2 ? cTensor.Shape[0] : 1;
-                int cols = cTensor.Shape.Rank == 0 ? 1 : cTensor.Shape[cTensor.Shape.Rank - 1];
-                _broadcastArgs = Own(new KernelArguments(8, 8, 4, 4, 4, 4));
-                _broadcastArgs.Set(1, _c.Address);
-                _broadcastArgs.Set(2, _m);
-                _broadcastArgs.Set(3, _n);
-                _broadcastArgs.Set(4, rows);
-                _broadcastArgs.Set(5, cols);
-                _grid = SupportLaunch.Grid(c, (long)_m * _n);
+                _broadcast = c.Kernel("support.cu", "gemm_broadcast_c");
+                _broadcastArgs = Own(new KernelArguments(Unsafe.SizeOf<FcBroadcastArgs>()));
+                _broadcastStruct = new FcBroadcastArgs { C = _c.Address, M = _m, N = _n, CStrideM = strides[0], CStrideN = strides[1] };
+                _broadcastLaunch = FcLaunch.Elementwise((long)_m * _n, c.GridCap);
             }
+            CompleteUploads();
         }
         catch
         {
@@ -207,13 +208,13 @@ internal sealed class GpuGemmPlan : GpuUnaryPlan
         }
     }
 
-    public override void ExecuteDevice(ulong x, ulong y, nint stream)
+    private protected override void Enqueue(ulong x, ulong y, nint stream)
     {
         float beta = 0f;
         if (_broadcast is not null)
         {
-            _broadcastArgs!.Set(0, y);
-            _broadcast.Launch(_grid, new Dim3(SupportLaunch.Threads), _broadcastArgs, stream);
+            _broadcastArgs!.Set(0, _broadcastStruct with { Y = y });
+            _broadcast.Launch(_broadcastLaunch.Grid, _broadcastLaunch.Block, _broadcastArgs, stream);
             beta = _p.Beta;
         }
         Cublas.Sgemm(Context.CublasOn(stream),

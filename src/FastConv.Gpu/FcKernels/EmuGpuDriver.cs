@@ -102,11 +102,26 @@ internal static unsafe class EmuNative
     }
 }
 
+/// <summary>What an <see cref="EmuGpuDriver"/> was asked to copy, by kind (tests assert on these).</summary>
+public sealed record EmuCopyCounts(
+    int HostToDeviceSync, int HostToDeviceAsync, int DeviceToHostSync, int DeviceToHostAsync,
+    int PageableAsync, IReadOnlyList<nint> HostToDeviceAsyncStreams);
+
 /// <summary>
-/// <see cref="IGpuDriver"/> over the CUDA-on-CPU emulator (native/emu): device memory is host memory, streams are
-/// synchronous (work runs when queued), events are host-timed, modules are tokens and functions are found by
-/// their <c>extern "C"</c> names among the kernels linked into the library. Everything above — plans, argument
-/// packing, the caching allocator, kernel loading — is the code the <c>cuda</c> backend runs.
+/// <see cref="IGpuDriver"/> over the CUDA-on-CPU emulator (native/emu): device memory is host memory, events are
+/// host-timed, modules are tokens and functions are found by their <c>extern "C"</c> names among the kernels linked
+/// into the library. Everything above — plans, argument packing, the caching allocator, kernel loading — is the
+/// code the <c>cuda</c> backend runs.
+/// <para>
+/// Streams order work as on a GPU, as far as copies go: an async copy from page-locked memory is queued on its stream
+/// and performed only when that stream is next used (a launch, an event record, another stream-ordered operation) or
+/// synchronized, or at a device-wide sync or free. So a staging buffer overwritten or freed before its copy ran,
+/// a result read before its stream was synchronized, or a kernel on another stream that does not wait for an upload
+/// shows up as wrong data or an error, where it would be a race on a GPU; a synchronous emulator hides all three.
+/// Launches run when queued, after their stream's earlier copies. An async copy from pageable memory is done at once
+/// (the CUDA driver stages it synchronously too) and counted in <see cref="CopyCounts"/>; freeing host memory with a
+/// copy still queued from or to it is an error.
+/// </para>
 /// </summary>
 public sealed unsafe class EmuGpuDriver : IGpuDriver
 {
@@ -118,6 +133,14 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
     private readonly Dictionary<nint, long> _events = [];
     private readonly Lock _gate = new();
     private long _nextHandle = 1;
+
+    // Page-locked host allocations (start → bytes) and the copies queued per stream, in order.
+    private readonly Dictionary<nint, long> _pinned = [];
+    private readonly Dictionary<nint, Queue<PendingCopy>> _queued = [];
+    private int _h2dSync, _h2dAsync, _d2hSync, _d2hAsync, _pageableAsync;
+    private readonly List<nint> _h2dAsyncStreams = [];
+
+    private readonly record struct PendingCopy(nint Destination, nint Source, long Bytes, nint Host);
 
     /// <summary>Loads the emulator and sets its thread order; throws <see cref="NativeLibraryNotFoundException"/> without the library.</summary>
     public EmuGpuDriver(EmuThreadOrder? order = null, ulong? seed = null)
@@ -150,9 +173,7 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
     {
     }
 
-    public void Synchronize()
-    {
-    }
+    public void Synchronize() => FlushAll();
 
     public ulong MemAlloc(long bytes)
     {
@@ -167,38 +188,173 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
         return (ulong)p;
     }
 
-    public void MemFree(ulong pointer) => EmuNative.Check(EmuNative.MemFree((void*)pointer), "fcemu_mem_free");
+    // cuMemFree synchronizes the device; cuMemFreeAsync frees once the stream's earlier work is done.
+    public void MemFree(ulong pointer)
+    {
+        FlushAll();
+        EmuNative.Check(EmuNative.MemFree((void*)pointer), "fcemu_mem_free");
+    }
 
     public ulong MemAllocAsync(long bytes, nint stream) => MemAlloc(bytes);
 
-    public void MemFreeAsync(ulong pointer, nint stream) => MemFree(pointer);
+    public void MemFreeAsync(ulong pointer, nint stream)
+    {
+        Flush(stream);
+        EmuNative.Check(EmuNative.MemFree((void*)pointer), "fcemu_mem_free");
+    }
 
     public (long Free, long Total) MemInfo() => (Device.TotalMemoryBytes, Device.TotalMemoryBytes);
 
-    public nint HostAlloc(long bytes) => (nint)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 256);
+    public nint HostAlloc(long bytes)
+    {
+        nint p = (nint)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 256);
+        lock (_gate)
+        {
+            _pinned[p] = Math.Max(bytes, 1);
+        }
+        return p;
+    }
 
-    public void HostFree(nint pointer) => NativeMemory.AlignedFree((void*)pointer);
+    public void HostFree(nint pointer)
+    {
+        lock (_gate)
+        {
+            foreach ((nint stream, Queue<PendingCopy> q) in _queued)
+            {
+                if (q.Any(c => c.Host == pointer))
+                {
+                    throw new EmulatorException("cuMemFreeHost", 1, $"page-locked buffer 0x{pointer:x} freed while an async copy from or to it is still queued on stream 0x{stream:x}: synchronize the stream first");
+                }
+            }
+            _pinned.Remove(pointer);
+        }
+        NativeMemory.AlignedFree((void*)pointer);
+    }
 
-    public void CopyHostToDevice(ulong destination, nint source, long bytes) => Copy((void*)destination, (void*)source, bytes);
-    public void CopyDeviceToHost(nint destination, ulong source, long bytes) => Copy((void*)destination, (void*)source, bytes);
+    /// <summary>The copies asked for so far, by kind.</summary>
+    public EmuCopyCounts CopyCounts
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return new EmuCopyCounts(_h2dSync, _h2dAsync, _d2hSync, _d2hAsync, _pageableAsync, [.. _h2dAsyncStreams]);
+            }
+        }
+    }
+
+    public void CopyHostToDevice(ulong destination, nint source, long bytes)
+    {
+        Interlocked.Increment(ref _h2dSync);
+        Copy((void*)destination, (void*)source, bytes);
+    }
+
+    public void CopyDeviceToHost(nint destination, ulong source, long bytes)
+    {
+        Interlocked.Increment(ref _d2hSync);
+        Copy((void*)destination, (void*)source, bytes);
+    }
+
     public void CopyDeviceToDevice(ulong destination, ulong source, long bytes) => Copy((void*)destination, (void*)source, bytes);
-    public void CopyHostToDeviceAsync(ulong destination, nint source, long bytes, nint stream) => Copy((void*)destination, (void*)source, bytes);
-    public void CopyDeviceToHostAsync(nint destination, ulong source, long bytes, nint stream) => Copy((void*)destination, (void*)source, bytes);
-    public void CopyDeviceToDeviceAsync(ulong destination, ulong source, long bytes, nint stream) => Copy((void*)destination, (void*)source, bytes);
+
+    public void CopyHostToDeviceAsync(ulong destination, nint source, long bytes, nint stream)
+    {
+        lock (_gate)
+        {
+            _h2dAsync++;
+            _h2dAsyncStreams.Add(stream);
+        }
+        QueueOrCopy((nint)destination, source, bytes, source, stream);
+    }
+
+    public void CopyDeviceToHostAsync(nint destination, ulong source, long bytes, nint stream)
+    {
+        Interlocked.Increment(ref _d2hAsync);
+        QueueOrCopy(destination, (nint)source, bytes, destination, stream);
+    }
+
+    public void CopyDeviceToDeviceAsync(ulong destination, ulong source, long bytes, nint stream)
+    {
+        Flush(stream);
+        Copy((void*)destination, (void*)source, bytes);
+    }
+
+    private void QueueOrCopy(nint destination, nint source, long bytes, nint host, nint stream)
+    {
+        lock (_gate)
+        {
+            if (IsPinned(host, bytes))
+            {
+                if (!_queued.TryGetValue(stream, out Queue<PendingCopy>? q))
+                {
+                    _queued[stream] = q = new Queue<PendingCopy>();
+                }
+                q.Enqueue(new PendingCopy(destination, source, bytes, PinnedStart(host)));
+                return;
+            }
+            _pageableAsync++;
+        }
+        Flush(stream);
+        Copy((void*)destination, (void*)source, bytes);
+    }
+
+    private bool IsPinned(nint host, long bytes) => PinnedStart(host) != 0 && host + (nint)bytes <= PinnedStart(host) + (nint)_pinned[PinnedStart(host)];
+
+    private nint PinnedStart(nint host)
+    {
+        foreach ((nint start, long size) in _pinned)
+        {
+            if (host >= start && host < start + (nint)size)
+            {
+                return start;
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>Performs the copies queued on <paramref name="stream"/>, in order: the stream has reached the next operation.</summary>
+    private void Flush(nint stream)
+    {
+        PendingCopy[] due;
+        lock (_gate)
+        {
+            if (!_queued.Remove(stream, out Queue<PendingCopy>? q) || q.Count == 0)
+            {
+                return;
+            }
+            due = [.. q];
+        }
+        foreach (PendingCopy c in due)
+        {
+            Copy((void*)c.Destination, (void*)c.Source, c.Bytes);
+        }
+    }
+
+    private void FlushAll()
+    {
+        nint[] streams;
+        lock (_gate)
+        {
+            streams = [.. _queued.Keys];
+        }
+        foreach (nint s in streams)
+        {
+            Flush(s);
+        }
+    }
 
     private static void Copy(void* destination, void* source, long bytes)
         => EmuNative.Check(EmuNative.Memcpy(destination, source, (nuint)bytes), "fcemu_memcpy");
 
     public void MemsetD32Async(ulong destination, uint value, long count, nint stream)
-        => EmuNative.Check(EmuNative.MemsetD32((void*)destination, value, (nuint)count), "fcemu_memset_d32");
+    {
+        Flush(stream);
+        EmuNative.Check(EmuNative.MemsetD32((void*)destination, value, (nuint)count), "fcemu_memset_d32");
+    }
 
     public nint StreamCreate() => NewHandle();
-    public void StreamDestroy(nint stream)
-    {
-    }
-    public void StreamSynchronize(nint stream)
-    {
-    }
+    public void StreamDestroy(nint stream) => Flush(stream);
+    public void StreamSynchronize(nint stream) => Flush(stream);
     public void StreamWaitEvent(nint stream, nint evt)
     {
     }
@@ -221,9 +377,11 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
         }
     }
 
-    // Work runs when it is queued, so an event completes when it is recorded: its time is the host's clock then.
+    // Recording reaches the stream's queued copies and runs them; launches run when queued, so the event completes
+    // when it is recorded: its time is the host's clock then, and a stream that waits on it waits for nothing more.
     public void EventRecord(nint evt, nint stream)
     {
+        Flush(stream);
         lock (_gate)
         {
             _events[evt] = Stopwatch.GetTimestamp();
@@ -267,11 +425,12 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
     }
 
     public void Launch(nint function, Dim3 grid, Dim3 block, int dynamicSharedBytes, nint stream, void** kernelParams)
-        => EmuNative.Check(EmuNative.Launch((void*)function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)dynamicSharedBytes, kernelParams), "fcemu_launch");
+    {
+        Flush(stream);
+        EmuNative.Check(EmuNative.Launch((void*)function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)dynamicSharedBytes, kernelParams), "fcemu_launch");
+    }
 
     private nint NewHandle() => (nint)Interlocked.Increment(ref _nextHandle);
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => FlushAll();
 }

@@ -18,6 +18,13 @@ public sealed record FcKernelOptions
     public string? Activation { get; init; }
     public string? Softmax { get; init; }
     public string? Gemm { get; init; }
+
+    /// <summary>
+    /// Caps every grid dimension a plan clamps (the grid-stride kernels' blocks, <c>gemm_v1_tiled</c>'s tiles); null
+    /// keeps the launchers' own caps. Checks and tests lower it so a few blocks must stride over many rows, which is
+    /// what a tensor larger than the cap does on a GPU; without it that path would need gigabytes to reach.
+    /// </summary>
+    public int? MaxGridBlocks { get; init; }
 }
 
 /// <summary>The kernel variants of native/kernels, per op, and which shapes each can run.</summary>
@@ -25,6 +32,9 @@ public static class FcKernelVariants
 {
     /// <summary>Largest dynamic shared memory a plan asks for without an opt-in attribute (the default limit on every GPU).</summary>
     public const int DefaultSharedLimit = 48 * 1024;
+
+    /// <summary>The hardware's limit on gridDim.y and gridDim.z (gridDim.x allows 2³¹ − 1).</summary>
+    public const int MaxGridYZ = 65535;
 
     public static IReadOnlyList<string> Conv2d { get; } = ["conv2d_naive", "conv2d_v1_depthwise", "conv2d_v2_direct", "conv2d_v3_igemm_fp32", "conv2d_v4_igemm_tf32"];
     public static IReadOnlyList<string> Pool2d { get; } = ["pool2d_naive", "pool2d_v1_tiled"];
@@ -47,18 +57,23 @@ public static class FcKernelVariants
     /// <summary>Null when <paramref name="kernel"/> can run <paramref name="s"/>, else why not.</summary>
     public static string? WhyNot(string kernel, Conv2dShape s) => kernel switch
     {
-        "conv2d_naive" or "conv2d_v3_igemm_fp32" or "conv2d_v4_igemm_tf32" => s.Groups > 65535 ? "more than 65535 groups (gridDim.z)" : null,
+        "conv2d_naive" => null,
+        "conv2d_v3_igemm_fp32" or "conv2d_v4_igemm_tf32" => s.Groups > MaxGridYZ ? "more than 65535 groups (gridDim.z)"
+            : (s.OutputChannelsPerGroup + 63L) / 64 > MaxGridYZ ? "K/groups above 64·65535 (gridDim.y)" : null,
         "conv2d_v1_depthwise" => s.InputChannelsPerGroup != 1 ? $"needs C/groups = 1, has {s.InputChannelsPerGroup}"
-            : (long)s.N * s.K > 65535 ? "N·K above 65535 (gridDim.z)"
+            : (long)s.N * s.K > MaxGridYZ ? "N·K above 65535 (gridDim.z)"
+            : (s.P + 7L) / 8 > MaxGridYZ ? "P above 8·65535 (gridDim.y)"
             : DepthwiseSharedBytes(s) > DefaultSharedLimit ? $"its input patch needs {DepthwiseSharedBytes(s)} B of shared memory" : null,
-        "conv2d_v2_direct" => DirectSharedBytes(s) > DefaultSharedLimit ? $"8 filters need {DirectSharedBytes(s)} B of shared memory" : null,
+        "conv2d_v2_direct" => (s.K + 7L) / 8 > MaxGridYZ ? "K above 8·65535 (gridDim.y)"
+            : DirectSharedBytes(s) > DefaultSharedLimit ? $"8 filters need {DirectSharedBytes(s)} B of shared memory" : null,
         _ => $"unknown conv2d kernel (known: {string.Join(", ", Conv2d)})",
     };
 
     public static string? WhyNot(string kernel, Pool2dShape s) => kernel switch
     {
         "pool2d_naive" => null,
-        "pool2d_v1_tiled" => (long)s.N * s.C > 65535 ? "N·C above 65535 (gridDim.z)"
+        "pool2d_v1_tiled" => (long)s.N * s.C > MaxGridYZ ? "N·C above 65535 (gridDim.z)"
+            : (s.P + 7L) / 8 > MaxGridYZ ? "P above 8·65535 (gridDim.y)"
             : PoolSharedBytes(s) > DefaultSharedLimit ? $"its input patch needs {PoolSharedBytes(s)} B of shared memory" : null,
         _ => $"unknown pool2d kernel (known: {string.Join(", ", Pool2d)})",
     };
@@ -84,45 +99,58 @@ public static class FcKernelVariants
 
 /// <summary>
 /// The <c>cuda</c> and <c>cuda-emu</c> backends: FastConv's own kernels (native/kernels), planned and launched by
-/// one managed path over an <see cref="IGpuDriver"/> — libcuda on a GPU, the CUDA-on-CPU emulator otherwise.
-/// A plan holds device buffers for its constants, input and output; Execute copies the host input in, launches,
-/// and copies the output back (nothing allocated per run).
+/// one managed path over an <see cref="IGpuDriver"/> — libcuda on a GPU, the CUDA-on-CPU emulator otherwise. Plans
+/// are <see cref="GpuPlanBase"/>s like the library backends': constants uploaded once through pinned staging on the
+/// backend's own non-blocking stream; host Execute stages through pinned buffers (nothing allocated per run);
+/// <c>ExecuteDevice</c> launches on the caller's stream with device addresses.
 /// </summary>
 public sealed class FcKernelBackend : IBackend
 {
-    private readonly GpuDevice _device;
-    private readonly bool _ownsDevice;
+    private readonly GpuBackendContext _context;
+    private readonly bool _ownsContext;
 
     /// <summary>A backend over <paramref name="device"/>, which it disposes (drops its reference to) when disposed.</summary>
     public FcKernelBackend(string name, GpuDevice device, FcKernelOptions? options = null)
-        : this(name, device, options, ownsDevice: true)
+        : this(name, new GpuBackendContext(name, device, new GpuBackendOptions()), options, ownsContext: true)
     {
     }
 
-    private FcKernelBackend(string name, GpuDevice device, FcKernelOptions? options, bool ownsDevice)
+    private FcKernelBackend(string name, GpuBackendContext context, FcKernelOptions? options, bool ownsContext)
     {
         Name = name;
-        _device = device;
-        _ownsDevice = ownsDevice;
+        _context = context;
+        _ownsContext = ownsContext;
         Options = options ?? new FcKernelOptions();
     }
 
     /// <summary>
-    /// The same backend on the same device with other options (e.g. a forced kernel variant); it shares this one's
-    /// device and memory cache and must not outlive it (disposing it releases nothing).
+    /// The same backend on the same device and stream with other options (e.g. a forced kernel variant); it shares
+    /// this one's device, stream and memory cache and must not outlive it (disposing it releases nothing).
     /// </summary>
-    public FcKernelBackend With(FcKernelOptions options) => new(Name, _device, options, ownsDevice: false);
+    public FcKernelBackend With(FcKernelOptions options) => new(Name, _context, options, ownsContext: false);
 
     public string Name { get; }
     public FcKernelOptions Options { get; }
-    public GpuDevice Device => _device;
+    public GpuDevice Device => _context.Device;
+
+    /// <summary>The device, the backend's stream and the kernel loader its plans share.</summary>
+    public GpuBackendContext Context => _context;
 
     /// <summary>The <c>cuda-emu</c> backend: the kernels compiled into libfastconv_emu.so, run by the emulator.</summary>
     public static FcKernelBackend CreateEmulated(FcKernelOptions? options = null, EmuThreadOrder? order = null, ulong? seed = null)
     {
         try
         {
-            return new FcKernelBackend(BackendNames.CudaEmu, new GpuDevice(new EmuGpuDriver(order, seed)), options);
+            var device = new GpuDevice(new EmuGpuDriver(order, seed));
+            try
+            {
+                return new FcKernelBackend(BackendNames.CudaEmu, device, options);
+            }
+            catch
+            {
+                device.Dispose();
+                throw;
+            }
         }
         catch (NativeLibraryNotFoundException e)
         {
@@ -138,7 +166,16 @@ public sealed class FcKernelBackend : IBackend
         => (FcKernelBackend)GpuBackendFactory.Create(BackendNames.Cuda, () =>
         {
             GpuBackendFactory.RequireDevice(BackendNames.Cuda);
-            return new FcKernelBackend(BackendNames.Cuda, GpuDevice.Shared(), options);
+            GpuDevice device = GpuDevice.Shared();
+            try
+            {
+                return new FcKernelBackend(BackendNames.Cuda, device, options);
+            }
+            catch
+            {
+                device.Dispose();
+                throw;
+            }
         });
 
     private string Pick(string? forced, string auto, IReadOnlyList<string> known, string op)
@@ -160,7 +197,7 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: {kernel} cannot run this convolution: {why}; {shape}.");
         }
-        return new FcConvPlan(_device, shape, weights, bias, epilogue, kernel);
+        return new FcConvPlan(_context, Options, shape, weights, bias, epilogue, kernel);
     }
 
     public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max)
@@ -171,20 +208,20 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidHyperparameterException($"{op}: dilation must be 1, got ({shape.Params.DilationH},{shape.Params.DilationW}); {shape.Describe()}.");
         }
-        string auto = FcKernelVariants.WhyNot("pool2d_v1_tiled", shape) is null ? "pool2d_v1_tiled" : "pool2d_naive";
+        string auto = FcLaunch.ChoosePool2d(shape);
         string kernel = Pick(Options.Pool2d, auto, FcKernelVariants.Pool2d, "pool2d");
         if (FcKernelVariants.WhyNot(kernel, shape) is { } why)
         {
             throw new InvalidShapeException($"{Name}: {kernel} cannot run {op} {shape}: {why}.");
         }
-        return new FcPool2dPlan(_device, shape, max, kernel);
+        return new FcPool2dPlan(_context, Options, shape, max, kernel);
     }
 
     public IUnaryPlan PlanGlobalPool(TensorShape input, bool max)
     {
         input.RequireRank(4, "input", max ? "GlobalMaxPool" : "GlobalAveragePool");
         string kernel = Pick(Options.GlobalPool, "global_pool_v1_warp", FcKernelVariants.GlobalPool, "global pool");
-        return new FcGlobalPoolPlan(_device, input, max, kernel);
+        return new FcGlobalPoolPlan(_context, Options, input, max, kernel);
     }
 
     public IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
@@ -194,7 +231,7 @@ public sealed class FcKernelBackend : IBackend
             throw new InvalidHyperparameterException($"Activation: unknown kind {activation.Kind}.");
         }
         string kernel = Pick(Options.Activation, "activation_v1_vec4", FcKernelVariants.Activation, "activation");
-        return new FcActivationPlan(_device, activation, shape, kernel);
+        return new FcActivationPlan(_context, Options, activation, shape, kernel);
     }
 
     public IUnaryPlan PlanSoftmax(TensorShape shape, int axis)
@@ -210,20 +247,20 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: softmax_v1_warp needs the softmax axis to be the last non-unit one; X={shape} axis={axis}.");
         }
-        return new FcSoftmaxPlan(_device, shape, a, kernel);
+        return new FcSoftmaxPlan(_context, Options, shape, a, kernel);
     }
 
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p)
     {
         string kernel = Pick(Options.Gemm, "gemm_v1_tiled", FcKernelVariants.Gemm, "gemm");
-        return new FcGemmPlan(_device, aShape, b, c, p, kernel);
+        return new FcGemmPlan(_context, Options, aShape, b, c, p, kernel);
     }
 
     public void Dispose()
     {
-        if (_ownsDevice)
+        if (_ownsContext)
         {
-            _device.Dispose();
+            _context.Dispose();
         }
     }
 }

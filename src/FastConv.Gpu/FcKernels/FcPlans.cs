@@ -1,380 +1,219 @@
+using System.Runtime.CompilerServices;
 using FastConv.Backends;
+using FastConv.Gpu.Backends;
 using FastConv.Ops;
 
 namespace FastConv.Gpu.FcKernels;
 
 /// <summary>
-/// What every plan of <see cref="FcKernelBackend"/> shares: device buffers rented from the device's caching
-/// allocator at plan time, the kernel loaded once, its argument struct packed once (buffer addresses do not
-/// change between runs), and the launch shape. Execute = copy in, launch, copy out.
+/// The kernel, argument struct and launch shape of one plan of <see cref="FcKernelBackend"/>: the kernel loaded
+/// once, its struct packed once at plan time (constants' addresses included), and per launch only the input and
+/// output addresses written in. Constants are uploaded by <see cref="GpuPlanBase"/> (pinned staging, async on the
+/// backend's stream); host execution is its staging path, device execution a launch on the caller's stream.
 /// </summary>
-internal abstract class FcPlan : IPlan
+internal sealed class FcLauncher<T>(GpuKernel kernel, FcLaunchShape launch, KernelArguments args) where T : unmanaged
 {
-    private readonly List<DeviceBuffer> _buffers = [];
-    private readonly KernelArguments _args;
-    private GpuKernel? _kernel;
-    private Dim3 _grid, _block;
-    private int _shared;
-
-    protected FcPlan(GpuDevice device, string kernel, TensorShape outputShape, int argBytes)
+    public void Launch(T values, nint stream)
     {
-        Device = device;
-        Algorithm = kernel;
-        OutputShape = outputShape;
-        _args = new KernelArguments(argBytes);
+        args.Set(0, values);
+        kernel.Launch(launch.Grid, launch.Block, args, stream, launch.SharedBytes);
     }
 
-    protected GpuDevice Device { get; }
-    public string Algorithm { get; }
-    public TensorShape OutputShape { get; }
-    public long WorkspaceBytes { get; private set; }
-
-    protected DeviceBuffer Alloc(long floats)
+    /// <summary>Loads <paramref name="kernelName"/> of <paramref name="source"/> for a checked launch shape.</summary>
+    public static FcLauncher<T> Create(GpuBackendContext c, string source, string kernelName, FcLaunchShape launch, string problem, KernelArguments args)
     {
-        DeviceBuffer b = Device.Memory.Allocate(Math.Max(1, floats) * sizeof(float));
-        _buffers.Add(b);
-        WorkspaceBytes += b.Bytes;
-        return b;
-    }
-
-    protected DeviceBuffer Constant(ReadOnlySpan<float> values)
-    {
-        DeviceBuffer b = Alloc(values.Length);
-        Upload(b, values);
-        return b;
-    }
-
-    protected unsafe void Upload(DeviceBuffer b, ReadOnlySpan<float> data)
-    {
-        if (data.Length == 0)
+        FcLaunch.Check(kernelName, launch, problem);
+        GpuKernel k = c.Kernel(source, kernelName);
+        if (launch.SharedBytes > FcKernelVariants.DefaultSharedLimit)
         {
-            return;
+            k.AllowDynamicSharedMemory(launch.SharedBytes);
         }
-        fixed (float* p = data)
-        {
-            Device.Driver.CopyHostToDevice(b.Address, (nint)p, data.Length * (long)sizeof(float));
-        }
-    }
-
-    protected unsafe void Download(Span<float> data, DeviceBuffer b)
-    {
-        if (data.Length == 0)
-        {
-            return;
-        }
-        fixed (float* p = data)
-        {
-            Device.Driver.CopyDeviceToHost((nint)p, b.Address, data.Length * (long)sizeof(float));
-        }
-    }
-
-    /// <summary>Loads the kernel from <paramref name="source"/>, packs its one argument and fixes the launch shape.</summary>
-    protected void Prepare<T>(string source, T args, Dim3 grid, Dim3 block, long sharedBytes = 0) where T : unmanaged
-    {
-        _kernel = Device.Kernels.Get(source, Algorithm);
-        _args.Set(0, args);
-        _grid = grid;
-        _block = block;
-        _shared = checked((int)sharedBytes);
-        if (_shared > FcKernelVariants.DefaultSharedLimit)
-        {
-            _kernel.AllowDynamicSharedMemory(_shared);
-        }
-    }
-
-    protected void Launch() => _kernel!.Launch(_grid, _block, _args, 0, _shared);
-
-    protected static uint Blocks(long work, long perBlock, long cap = 1 << 20)
-        => (uint)Math.Clamp((work + perBlock - 1) / perBlock, 1, cap);
-
-    protected static void RequireShape(Tensor t, TensorShape expected, string what, string op, string problem)
-    {
-        if (t.Shape != expected)
-        {
-            throw new InvalidShapeException($"{op}: {what} has shape {t.Shape}, expected {expected}; {problem}.");
-        }
-    }
-
-    public void Dispose()
-    {
-        _args.Dispose();
-        foreach (DeviceBuffer b in _buffers)
-        {
-            b.Dispose();
-        }
-        _buffers.Clear();
+        return new FcLauncher<T>(k, launch, args);
     }
 }
 
-internal sealed class FcConvPlan : FcPlan, IConv2dPlan
+/// <summary>The grid cap of a <see cref="FcKernelBackend"/> plan: the options' MaxGridBlocks, else none beyond each launcher's own.</summary>
+internal static class FcCaps
 {
-    private readonly DeviceBuffer _x, _y;
-    private readonly DeviceBuffer? _residual;
+    public static long Of(FcKernelOptions o) => o.MaxGridBlocks is { } cap ? Math.Max(1, cap) : long.MaxValue;
+}
 
-    public FcConvPlan(GpuDevice device, Conv2dShape s, Tensor weights, Tensor? bias, ConvEpilogue e, string kernel)
-        : base(device, kernel, s.OutputShape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcConv2dArgs>())
+internal sealed class FcConvPlan : GpuConvPlan
+{
+    private readonly FcLauncher<FcConv2dArgs> _launcher;
+    private readonly FcConv2dArgs _args;
+
+    public FcConvPlan(GpuBackendContext c, FcKernelOptions options, Conv2dShape s, Tensor weights, Tensor? bias, ConvEpilogue e, string kernel)
+        : base(c, s, weights, bias, e, kernel)
     {
-        Shape = s;
-        Epilogue = e;
-        _x = Alloc(s.InputShape.ElementCount);
-        _y = Alloc(s.OutputShape.ElementCount);
-        _residual = e.AddResidual ? Alloc(s.OutputShape.ElementCount) : null;
-        var a = new FcConv2dArgs
+        try
         {
-            X = _x.Address,
-            Wt = Constant(weights.Span).Address,
-            Bias = bias is null ? 0 : Constant(bias.Span).Address,
-            Scale = e.Scale is null ? 0 : Constant(e.Scale).Address,
-            Shift = e.Shift is null ? 0 : Constant(e.Shift).Address,
-            Residual = _residual?.Address ?? 0,
-            Y = _y.Address,
-            N = s.N, C = s.C, H = s.H, W = s.W, K = s.K, R = s.R, S = s.S, P = s.P, Q = s.Q,
-            StrideH = s.Params.StrideH, StrideW = s.Params.StrideW, PadTop = s.Params.Padding.Top, PadLeft = s.Params.Padding.Left,
-            DilH = s.Params.DilationH, DilW = s.Params.DilationW, Groups = s.Groups,
-            Act = (int)e.Activation.Kind, Alpha = e.Activation.Alpha, Beta = e.Activation.Beta,
-        };
-        long m = (long)s.N * s.P * s.Q;
-        uint gemmBlocksM = Blocks(m, 64, int.MaxValue), gemmBlocksN = Blocks(s.OutputChannelsPerGroup, 64);
-        switch (kernel)
+            _args = FcLaunch.Conv2dArgs(s, e) with
+            {
+                Wt = Upload(weights.Span).Address,
+                Bias = bias is null ? 0 : Upload(bias.Span).Address,
+                Scale = e.Scale is null ? 0 : Upload(e.Scale).Address,
+                Shift = e.Shift is null ? 0 : Upload(e.Shift).Address,
+            };
+            _launcher = FcLauncher<FcConv2dArgs>.Create(c, "conv2d.cu", kernel, FcLaunch.Conv2d(kernel, s, FcCaps.Of(options)), s.ToString(),
+                Own(new KernelArguments(Unsafe.SizeOf<FcConv2dArgs>())));
+            CompleteUploads();
+        }
+        catch
         {
-            case "conv2d_naive":
-                Prepare("conv2d.cu", a, new Dim3(Blocks((long)s.OutputShape.ElementCount, 256)), new Dim3(256));
-                break;
-            case "conv2d_v1_depthwise":
-                Prepare("conv2d.cu", a, new Dim3(Blocks(s.Q, 32), Blocks(s.P, 8), (uint)(s.N * s.K)), new Dim3(32, 8), FcKernelVariants.DepthwiseSharedBytes(s));
-                break;
-            case "conv2d_v2_direct":
-                Prepare("conv2d.cu", a, new Dim3(Blocks(m, 128, int.MaxValue), Blocks(s.K, 8)), new Dim3(128), FcKernelVariants.DirectSharedBytes(s));
-                break;
-            case "conv2d_v3_igemm_fp32":
-                Prepare("conv2d.cu", a, new Dim3(gemmBlocksM, gemmBlocksN, (uint)s.Groups), new Dim3(256));
-                break;
-            default:
-                Prepare("conv2d.cu", a, new Dim3(gemmBlocksM, gemmBlocksN, (uint)s.Groups), new Dim3(128));
-                break;
+            Dispose();
+            throw;
         }
     }
 
-    public Conv2dShape Shape { get; }
-    public ConvEpilogue Epilogue { get; }
+    private protected override void Enqueue(ulong x, ulong y, ulong residual, nint stream)
+        => _launcher.Launch(_args with { X = x, Y = y, Residual = residual }, stream);
+}
 
-    public void Execute(Tensor x, Tensor y, Tensor? residual = null)
+internal sealed class FcPool2dPlan : GpuUnaryPlan
+{
+    private readonly FcLauncher<FcPool2dArgs> _launcher;
+    private readonly FcPool2dArgs _args;
+
+    public FcPool2dPlan(GpuBackendContext c, FcKernelOptions options, Pool2dShape s, bool max, string kernel)
+        : base(c, max ? "MaxPool2d" : "AvgPool2d", kernel, s.InputShape, s.OutputShape)
     {
-        RequireShape(x, Shape.InputShape, "input", "Conv2d", Shape.ToString());
-        RequireShape(y, Shape.OutputShape, "output", "Conv2d", Shape.ToString());
-        if (Epilogue.AddResidual != residual is not null)
+        try
         {
-            throw new InvalidShapeException($"Conv2d: the epilogue {(Epilogue.AddResidual ? "adds a residual but none was given" : "adds no residual but one was given")}; {Shape}.");
+            _args = FcLaunch.Pool2dArgs(s, max);
+            _launcher = FcLauncher<FcPool2dArgs>.Create(c, "pool2d.cu", kernel, FcLaunch.Pool2d(kernel, s, FcCaps.Of(options)), s.ToString(),
+                Own(new KernelArguments(Unsafe.SizeOf<FcPool2dArgs>())));
         }
-        Upload(_x, x.Span);
-        if (residual is not null)
+        catch
         {
-            RequireShape(residual, Shape.OutputShape, "residual", "Conv2d", Shape.ToString());
-            Upload(_residual!, residual.Span);
+            Dispose();
+            throw;
         }
-        Launch();
-        Download(y.Span, _y);
+    }
+
+    private protected override void Enqueue(ulong x, ulong y, nint stream) => _launcher.Launch(_args with { X = x, Y = y }, stream);
+}
+
+internal sealed class FcGlobalPoolPlan : GpuUnaryPlan
+{
+    private readonly FcLauncher<FcGlobalPoolArgs> _launcher;
+    private readonly FcGlobalPoolArgs _args;
+
+    public FcGlobalPoolPlan(GpuBackendContext c, FcKernelOptions options, TensorShape input, bool max, string kernel)
+        : base(c, max ? "GlobalMaxPool" : "GlobalAveragePool", kernel, input, TensorShape.Of(input[0], input[1], 1, 1))
+    {
+        try
+        {
+            int planes = input[0] * input[1];
+            _args = new FcGlobalPoolArgs { Planes = planes, HW = input[2] * input[3], IsMax = max ? 1 : 0 };
+            _launcher = FcLauncher<FcGlobalPoolArgs>.Create(c, "pool2d.cu", kernel, FcLaunch.GlobalPool(kernel, planes, FcCaps.Of(options)), $"X={input}",
+                Own(new KernelArguments(Unsafe.SizeOf<FcGlobalPoolArgs>())));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private protected override void Enqueue(ulong x, ulong y, nint stream) => _launcher.Launch(_args with { X = x, Y = y }, stream);
+}
+
+internal sealed class FcActivationPlan : GpuUnaryPlan
+{
+    private readonly FcLauncher<FcActivationArgs> _launcher;
+    private readonly FcActivationArgs _args;
+    private readonly bool _vec4;
+
+    public FcActivationPlan(GpuBackendContext c, FcKernelOptions options, Activation activation, TensorShape shape, string kernel)
+        : base(c, "Activation", kernel, shape, shape)
+    {
+        try
+        {
+            _args = FcLaunch.ActivationArgs(activation, shape.ElementCount);
+            _vec4 = kernel == "activation_v1_vec4";
+            _launcher = FcLauncher<FcActivationArgs>.Create(c, "activation.cu", kernel, FcLaunch.Activation(kernel, shape.ElementCount, FcCaps.Of(options)),
+                $"{activation} X={shape}", Own(new KernelArguments(Unsafe.SizeOf<FcActivationArgs>())));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private protected override void Enqueue(ulong x, ulong y, nint stream)
+    {
+        if (_vec4 && ((x | y) & 15) != 0)
+        {
+            // Device allocations are 256-byte aligned; an address inside a session's arena need not be.
+            throw new InvalidShapeException($"{Algorithm}: x (0x{x:x}) and y (0x{y:x}) must be 16-byte aligned for its 16-byte loads.");
+        }
+        _launcher.Launch(_args with { X = x, Y = y }, stream);
     }
 }
 
-internal sealed class FcPool2dPlan : FcPlan, IUnaryPlan
+internal sealed class FcSoftmaxPlan : GpuUnaryPlan
 {
-    private readonly DeviceBuffer _x, _y;
-    private readonly Pool2dShape _shape;
-    private readonly string _op;
+    private readonly FcLauncher<FcSoftmaxArgs> _launcher;
+    private readonly FcSoftmaxArgs _args;
 
-    public FcPool2dPlan(GpuDevice device, Pool2dShape s, bool max, string kernel)
-        : base(device, kernel, s.OutputShape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcPool2dArgs>())
+    public FcSoftmaxPlan(GpuBackendContext c, FcKernelOptions options, TensorShape shape, int axis, string kernel)
+        : base(c, "Softmax", kernel, shape, shape)
     {
-        _shape = s;
-        _op = max ? "MaxPool2d" : "AvgPool2d";
-        _x = Alloc(s.InputShape.ElementCount);
-        _y = Alloc(s.OutputShape.ElementCount);
-        var p = s.Params;
-        var a = new FcPool2dArgs
+        try
         {
-            X = _x.Address, Y = _y.Address, N = s.N, C = s.C, H = s.H, W = s.W, P = s.P, Q = s.Q, R = s.R, S = s.S,
-            StrideH = p.StrideH, StrideW = p.StrideW, PadTop = p.Padding.Top, PadLeft = p.Padding.Left, PadBottom = p.Padding.Bottom, PadRight = p.Padding.Right,
-            DilH = p.DilationH, DilW = p.DilationW, IsMax = max ? 1 : 0, CountIncludePad = p.CountIncludePad ? 1 : 0,
-        };
-        if (kernel == "pool2d_naive")
-        {
-            Prepare("pool2d.cu", a, new Dim3(Blocks(s.OutputShape.ElementCount, 256)), new Dim3(256));
+            var (outer, length, inner) = FcLaunch.SoftmaxSplit(shape, axis);
+            _args = new FcSoftmaxArgs { Outer = outer, Len = length, Inner = inner };
+            _launcher = FcLauncher<FcSoftmaxArgs>.Create(c, "softmax.cu", kernel, FcLaunch.Softmax(kernel, outer, inner, FcCaps.Of(options)),
+                $"X={shape} axis={axis}", Own(new KernelArguments(Unsafe.SizeOf<FcSoftmaxArgs>())));
         }
-        else
+        catch
         {
-            Prepare("pool2d.cu", a, new Dim3(Blocks(s.Q, 32), Blocks(s.P, 8), (uint)(s.N * s.C)), new Dim3(32, 8), FcKernelVariants.PoolSharedBytes(s));
+            Dispose();
+            throw;
         }
     }
 
-    public void Execute(Tensor x, Tensor y)
-    {
-        RequireShape(x, _shape.InputShape, "input", _op, _shape.ToString());
-        RequireShape(y, _shape.OutputShape, "output", _op, _shape.ToString());
-        Upload(_x, x.Span);
-        Launch();
-        Download(y.Span, _y);
-    }
+    private protected override void Enqueue(ulong x, ulong y, nint stream) => _launcher.Launch(_args with { X = x, Y = y }, stream);
 }
 
-internal sealed class FcGlobalPoolPlan : FcPlan, IUnaryPlan
+internal sealed class FcGemmPlan : GpuUnaryPlan
 {
-    private readonly DeviceBuffer _x, _y;
-    private readonly TensorShape _input;
-    private readonly string _op;
+    private readonly FcLauncher<FcGemmArgs> _launcher;
+    private readonly FcGemmArgs _args;
 
-    public FcGlobalPoolPlan(GpuDevice device, TensorShape input, bool max, string kernel)
-        : base(device, kernel, TensorShape.Of(input[0], input[1], 1, 1), System.Runtime.CompilerServices.Unsafe.SizeOf<FcGlobalPoolArgs>())
+    public FcGemmPlan(GpuBackendContext c, FcKernelOptions options, TensorShape aShape, Tensor b, Tensor? cTensor, GemmParams p, string kernel)
+        : base(c, "Gemm", kernel, aShape, p.OutputShape(aShape, b.Shape))
     {
-        _input = input;
-        _op = max ? "GlobalMaxPool" : "GlobalAveragePool";
-        int planes = input[0] * input[1], hw = input[2] * input[3];
-        _x = Alloc(input.ElementCount);
-        _y = Alloc(planes);
-        var a = new FcGlobalPoolArgs { X = _x.Address, Y = _y.Address, Planes = planes, HW = hw, IsMax = max ? 1 : 0 };
-        if (kernel == "global_pool_naive")
+        try
         {
-            Prepare("pool2d.cu", a, new Dim3(Blocks(planes, 128)), new Dim3(128));
+            int m = OutputShape[0], n = OutputShape[1], k = p.TransA ? aShape[0] : aShape[1];
+            ulong cAddress = 0;
+            int csm = 0, csn = 0;
+            if (cTensor is not null && p.Beta != 0f)
+            {
+                Broadcast.RequireUnidirectional(cTensor.Shape, OutputShape, "C", "Gemm");
+                int[] strides = Broadcast.Strides(cTensor.Shape, OutputShape);
+                csm = strides[0];
+                csn = strides[1];
+                cAddress = Upload(cTensor.Span).Address;
+            }
+            _args = new FcGemmArgs
+            {
+                B = Upload(b.Span).Address, C = cAddress, M = m, N = n, Kd = k,
+                TransA = p.TransA ? 1 : 0, TransB = p.TransB ? 1 : 0, CStrideM = csm, CStrideN = csn, Alpha = p.Alpha, Beta = p.Beta,
+            };
+            _launcher = FcLauncher<FcGemmArgs>.Create(c, "gemm.cu", kernel, FcLaunch.Gemm(kernel, m, n, FcCaps.Of(options)),
+                $"A {aShape}, B {b.Shape}, C {cTensor?.Shape.ToString() ?? "none"}, {p}", Own(new KernelArguments(Unsafe.SizeOf<FcGemmArgs>())));
+            CompleteUploads();
         }
-        else
+        catch
         {
-            Prepare("pool2d.cu", a, new Dim3(Blocks(planes, 8)), new Dim3(256));
+            Dispose();
+            throw;
         }
     }
 
-    public void Execute(Tensor x, Tensor y)
-    {
-        RequireShape(x, _input, "input", _op, $"X={_input}");
-        RequireShape(y, OutputShape, "output", _op, $"X={_input}");
-        Upload(_x, x.Span);
-        Launch();
-        Download(y.Span, _y);
-    }
-}
-
-internal sealed class FcActivationPlan : FcPlan, IUnaryPlan
-{
-    private readonly DeviceBuffer _x, _y;
-    private readonly Activation _activation;
-    private readonly int _count;
-
-    public FcActivationPlan(GpuDevice device, Activation activation, TensorShape shape, string kernel)
-        : base(device, kernel, shape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcActivationArgs>())
-    {
-        _activation = activation;
-        _count = shape.ElementCount;
-        _x = Alloc(_count);
-        _y = Alloc(_count);
-        var a = new FcActivationArgs { X = _x.Address, Y = _y.Address, Count = _count, Act = (int)activation.Kind, Alpha = activation.Alpha, Beta = activation.Beta };
-        // vec4: a quarter of the threads; device buffers are 256-byte aligned, as its 16-byte accesses need.
-        long work = kernel == "activation_naive" ? _count : (_count + 3) / 4;
-        Prepare("activation.cu", a, new Dim3(Blocks(work, 256, 4096)), new Dim3(256));
-    }
-
-    public void Execute(Tensor x, Tensor y)
-    {
-        RequireShape(x, OutputShape, "input", "Activation", $"{_activation} X={OutputShape}");
-        RequireShape(y, OutputShape, "output", "Activation", $"{_activation} X={OutputShape}");
-        if (_count == 0)
-        {
-            return;
-        }
-        Upload(_x, x.Span);
-        Launch();
-        Download(y.Span, _y);
-    }
-}
-
-internal sealed class FcSoftmaxPlan : FcPlan, IUnaryPlan
-{
-    private readonly DeviceBuffer _x, _y;
-    private readonly int _axis;
-
-    public FcSoftmaxPlan(GpuDevice device, TensorShape shape, int axis, string kernel)
-        : base(device, kernel, shape, System.Runtime.CompilerServices.Unsafe.SizeOf<FcSoftmaxArgs>())
-    {
-        _axis = axis;
-        int outer = 1, inner = 1;
-        for (int i = 0; i < axis; i++)
-        {
-            outer *= shape[i];
-        }
-        for (int i = axis + 1; i < shape.Rank; i++)
-        {
-            inner *= shape[i];
-        }
-        _x = Alloc(shape.ElementCount);
-        _y = Alloc(shape.ElementCount);
-        var a = new FcSoftmaxArgs { X = _x.Address, Y = _y.Address, Outer = outer, Len = shape[axis], Inner = inner };
-        if (kernel == "softmax_v1_warp")
-        {
-            Prepare("softmax.cu", a, new Dim3(Blocks(outer, 8)), new Dim3(256));
-        }
-        else
-        {
-            Prepare("softmax.cu", a, new Dim3(Blocks((long)outer * inner, 128)), new Dim3(128));
-        }
-    }
-
-    public void Execute(Tensor x, Tensor y)
-    {
-        RequireShape(x, OutputShape, "input", "Softmax", $"X={OutputShape} axis={_axis}");
-        RequireShape(y, OutputShape, "output", "Softmax", $"X={OutputShape} axis={_axis}");
-        if (OutputShape.ElementCount == 0)
-        {
-            return;
-        }
-        Upload(_x, x.Span);
-        Launch();
-        Download(y.Span, _y);
-    }
-}
-
-internal sealed class FcGemmPlan : FcPlan, IUnaryPlan
-{
-    private readonly DeviceBuffer _a, _y;
-    private readonly TensorShape _aShape;
-    private readonly string _problem;
-
-    public FcGemmPlan(GpuDevice device, TensorShape aShape, Tensor b, Tensor? c, GemmParams p, string kernel)
-        : base(device, kernel, p.OutputShape(aShape, b.Shape), System.Runtime.CompilerServices.Unsafe.SizeOf<FcGemmArgs>())
-    {
-        _aShape = aShape;
-        _problem = $"A {aShape}, B {b.Shape}, C {c?.Shape.ToString() ?? "none"}, {p}";
-        int m = OutputShape[0], n = OutputShape[1], k = p.TransA ? aShape[0] : aShape[1];
-        _a = Alloc(aShape.ElementCount);
-        _y = Alloc((long)m * n);
-        ulong cAddress = 0;
-        int csm = 0, csn = 0;
-        if (c is not null && p.Beta != 0f)
-        {
-            Broadcast.RequireUnidirectional(c.Shape, OutputShape, "C", "Gemm");
-            int[] strides = Broadcast.Strides(c.Shape, OutputShape);
-            csm = strides[0];
-            csn = strides[1];
-            cAddress = Constant(c.Span).Address;
-        }
-        var a = new FcGemmArgs
-        {
-            A = _a.Address, B = Constant(b.Span).Address, C = cAddress, Y = _y.Address, M = m, N = n, Kd = k,
-            TransA = p.TransA ? 1 : 0, TransB = p.TransB ? 1 : 0, CStrideM = csm, CStrideN = csn, Alpha = p.Alpha, Beta = p.Beta,
-        };
-        if (kernel == "gemm_v1_tiled")
-        {
-            Prepare("gemm.cu", a, new Dim3(Blocks(n, 32), Blocks(m, 32)), new Dim3(32, 8));
-        }
-        else
-        {
-            Prepare("gemm.cu", a, new Dim3(Blocks((long)m * n, 256)), new Dim3(256));
-        }
-    }
-
-    public void Execute(Tensor x, Tensor y)
-    {
-        RequireShape(x, _aShape, "A", "Gemm", _problem);
-        RequireShape(y, OutputShape, "output", "Gemm", _problem);
-        Upload(_a, x.Span);
-        Launch();
-        Download(y.Span, _y);
-    }
+    private protected override void Enqueue(ulong x, ulong y, nint stream) => _launcher.Launch(_args with { A = x, Y = y }, stream);
 }

@@ -37,8 +37,10 @@ internal struct FcGlobalPoolArgs
 internal struct FcActivationArgs
 {
     public ulong X, Y;
-    public int Count, Act;
+    public long Count;
+    public int Act;
     public float Alpha, Beta;
+    public int Reserved;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -55,4 +57,26 @@ internal struct FcGemmArgs
     public int M, N, Kd, TransA, TransB, CStrideM, CStrideN;
     public float Alpha, Beta;
     public int Reserved;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct FcIm2colArgs
+{
+    public ulong X, Col;
+    public int N, C, H, W, R, S, P, Q;
+    public int StrideH, StrideW, PadTop, PadLeft, DilH, DilW;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct FcPadInputArgs
+{
+    public ulong X, Xp;
+    public int NC, H, W, PadTop, PadLeft, Hp, Wp, Reserved;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct FcBroadcastArgs
+{
+    public ulong C, Y;
+    public int M, N, CStrideM, CStrideN;
 }

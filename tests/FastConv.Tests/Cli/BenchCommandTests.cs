@@ -159,6 +159,8 @@ public sealed class BenchCommandTests
     [TestCase(new[] { "bench", "pool", "--threads", "0" }, "--threads: '0' is not a whole number")]
     [TestCase(new[] { "bench", "pool", "--batch", "two" }, "--batch: 'two' is not a whole number")]
     [TestCase(new[] { "bench", "pool", "--backend", "," }, "--backend: give at least one name")]
+    [TestCase(new[] { "bench", "pool", "--threads", "1", "--threads", "2,x" }, "--threads: 'x' is not a whole number")]
+    [TestCase(new[] { "bench", "pool", "--vs", "none,ort" }, "--vs: 'none' cannot be combined")]
     [TestCase(new[] { "bench", "pool", "--peer-json", "/nonexistent/torch.json" }, "--peer-json: no file '/nonexistent/torch.json'")]
     [TestCase(new[] { "bench", "--from", "/nonexistent/report.json" }, "--from: no file")]
     public void ArgumentErrorsSayWhatWasWrong(string[] args, string message)

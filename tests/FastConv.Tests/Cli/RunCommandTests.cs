@@ -69,6 +69,7 @@ public sealed class RunCommandTests
             ["run", "builtin:lenet5", "--input", $"input={Path.Combine(_dir, "none.npy")}"],
             ["run", "builtin:lenet5", "--threads", "0"],
             ["run", "builtin:lenet5", "--backend", "warp-drive"],
+            ["run", "builtin:lenet5", "--backend", "cpu,reference"],
             ["summary", "builtin:nope", "--json"],
         ];
         foreach (string[] args in cases)

@@ -37,12 +37,55 @@ public sealed class CheckCommandTests
     }
 
     [Test]
-    public void UnavailableBackendIsSkippedWithItsReason()
+    public void UnavailableNamedBackendFailsTheRunAndSaysWhy()
     {
+        // cudnn cannot be created without a GPU; the reference still runs, but a run that skipped a backend the user
+        // named must not exit 0.
         var output = new StringWriter();
         int rc = FastConv.Cli.Cli.Run(["check", "--backend", "cudnn", "--backend", "reference", "--set", "edges"], null, output);
-        Assert.That(rc, Is.Zero, output.ToString());
-        Assert.That(output.ToString(), Does.Contain("skip cudnn: "));
+        string text = output.ToString();
+        if (!text.Contains("skip cudnn: ", StringComparison.Ordinal))
+        {
+            Assert.Ignore("cudnn is available here; the unavailable-backend path cannot be exercised.");
+        }
+        Assert.That(rc, Is.EqualTo(2), text);
+        Assert.That(text, Does.Match(@"\d+ cases, 0 mismatches"), text);
+        Assert.That(text, Does.Contain("error: not checked, backend unavailable: cudnn: "), text);
+    }
+
+    [Test]
+    public void CommaSeparatedBackendsAreSeveralNames()
+    {
+        // Before: "reference,test-off-by-a-bit" was one unknown name, skipped, and the run said "0 cases" with exit 0.
+        BackendRegistry.Register("test-off-by-a-bit", _ => new OffByABitBackend());
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["check", "--backend", "reference,test-off-by-a-bit", "--set", "edges"], null, output);
+        string text = output.ToString();
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(rc, Is.EqualTo(1), text);
+        Assert.That(lines.Count(l => l.StartsWith("ok       reference ", StringComparison.Ordinal)), Is.GreaterThan(100), text);
+        Assert.That(lines.Count(l => l.StartsWith("MISMATCH test-off-by-a-bit ", StringComparison.Ordinal)), Is.GreaterThan(10), text);
+        Assert.That(text, Does.Not.Contain("skip "), text);
+    }
+
+    [Test]
+    public void NothingRunIsAnError()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["check", "--backend", "warp-drive,hyper-drive", "--set", "edges"], null, output);
+        string text = output.ToString();
+        Assert.That(rc, Is.EqualTo(2), text);
+        Assert.That(text, Does.Contain("skip warp-drive: unknown backend name").And.Contain("skip hyper-drive: "), text);
+        Assert.That(text, Does.Contain("0 cases, 0 mismatches").And.Contain("error: nothing ran"), text);
+    }
+
+    [Test]
+    public void AnEmptyBackendListIsRejected()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["check", "--backend", ",", "--set", "edges"], null, output);
+        Assert.That(rc, Is.Not.Zero, output.ToString());
+        Assert.That(output.ToString(), Does.Contain("--backend names no backend"));
     }
 
     [Test]
@@ -103,7 +146,7 @@ public sealed class CheckCommandTests
             Assert.That(Unsafe.SizeOf<FcConv2dArgs>(), Is.EqualTo(136));
             Assert.That(Unsafe.SizeOf<FcPool2dArgs>(), Is.EqualTo(88));
             Assert.That(Unsafe.SizeOf<FcGlobalPoolArgs>(), Is.EqualTo(32));
-            Assert.That(Unsafe.SizeOf<FcActivationArgs>(), Is.EqualTo(32));
+            Assert.That(Unsafe.SizeOf<FcActivationArgs>(), Is.EqualTo(40));
             Assert.That(Unsafe.SizeOf<FcSoftmaxArgs>(), Is.EqualTo(32));
             Assert.That(Unsafe.SizeOf<FcGemmArgs>(), Is.EqualTo(72));
         });

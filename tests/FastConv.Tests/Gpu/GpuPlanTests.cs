@@ -1,6 +1,7 @@
 using FastConv.Backends;
 using FastConv.Gpu;
 using FastConv.Gpu.Backends;
+using FastConv.Gpu.FcKernels;
 using FastConv.Ops;
 
 namespace FastConv.Tests.Gpu;
@@ -8,26 +9,26 @@ namespace FastConv.Tests.Gpu;
 /// <summary>
 /// The library backends' plan machinery above the driver — host staging through pinned buffers, argument packing,
 /// launch by name, buffer ownership, failure part-way through planning — on the host-backed driver, with C#
-/// stand-ins for the support kernels (the real ones are CUDA C++, compiled by NVRTC in <see cref="NvrtcTests"/>).
+/// stand-ins for the kernels (the real ones are CUDA C++, compiled by NVRTC in <see cref="NvrtcTests"/> and run by
+/// the emulator in tests/FastConv.Tests/Emu/SupportKernelTests.cs).
 /// </summary>
 public sealed unsafe class GpuPlanTests
 {
-    /// <summary>fcg_activation(const float* x, float* y, long n, int act, float alpha, float beta), Relu only.</summary>
+    /// <summary>activation_v1_vec4 / activation_naive(FcActivationArgs a) of native/kernels/activation.cu, Relu only.</summary>
     private static void ActivationKernel(Dim3 grid, Dim3 block, int shared, void** args)
     {
-        float* x = *(float**)args[0];
-        float* y = *(float**)args[1];
-        long n = *(long*)args[2];
-        int act = *(int*)args[3];
-        Assert.That(act, Is.EqualTo((int)ActivationKind.Relu));
-        Assert.That((long)grid.X * block.X, Is.GreaterThanOrEqualTo(Math.Min(n, 1)), "the grid covers the elements (grid-stride loop)");
-        for (long i = 0; i < n; i++)
-            y[i] = x[i] > 0 ? x[i] : 0f;
+        FcActivationArgs a = *(FcActivationArgs*)args[0];
+        float* x = (float*)a.X;
+        float* y = (float*)a.Y;
+        Assert.That(a.Act, Is.EqualTo((int)ActivationKind.Relu));
+        Assert.That((long)grid.X * block.X, Is.GreaterThan(0), "a grid-stride loop covers the elements with any grid");
+        for (long i = 0; i < a.Count; i++)
+            y[i] = x[i] < 0 ? 0f : x[i];
     }
 
     private static (HostBackedDriver Driver, GpuDevice Device, GpuBackendContext Context) Open(long limit = 1L << 30)
     {
-        var driver = new HostBackedDriver(new() { ["fcg_activation"] = ActivationKernel }, limit);
+        var driver = new HostBackedDriver(new() { ["activation_v1_vec4"] = ActivationKernel, ["activation_naive"] = ActivationKernel }, limit);
         var device = new GpuDevice(driver);
         var context = new GpuBackendContext("test", device, new GpuBackendOptions());
         return (driver, device, context);

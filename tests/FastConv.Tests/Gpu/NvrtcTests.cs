@@ -67,7 +67,7 @@ public sealed class NvrtcTests
         Assert.That(ptx, Does.Contain(".target sm_80").And.Contain(".entry sample_axpy"));
     }
 
-    /// <summary>Every .cu embedded in FastConv.Gpu (native/kernels and the runtime's support kernels) compiles for sm_80 and sm_90 with an empty log.</summary>
+    /// <summary>Every .cu embedded in FastConv.Gpu (native/kernels, the library backends' support.cu included) compiles for sm_80 and sm_90 with an empty log.</summary>
     [TestCaseSource(nameof(EmbeddedSourcesByArchitecture))]
     public void EmbeddedKernelCompilesWithoutWarnings(string source, string arch)
     {
@@ -87,7 +87,7 @@ public sealed class NvrtcTests
     [Test]
     public void TheSupportKernelsAreEmbedded()
     {
-        Assert.That(KernelSources.Sources, Does.Contain("gpu_support.cu"));
+        Assert.That(KernelSources.Sources, Does.Contain("support.cu"));
         // Whatever native/kernels holds is embedded too: compare with the folder itself.
         string dir = Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "..", "native", "kernels");
         if (Directory.Exists(dir))
@@ -97,6 +97,19 @@ public sealed class NvrtcTests
                 Assert.That(KernelSources.All.Keys, Does.Contain(Path.GetFileName(f)));
             }
         }
+    }
+
+    [Test]
+    public void OptionsAreOnesEveryNvrtcFrom11To13Accepts()
+    {
+        // NVRTC 13 (the GPU machine's) dropped pre-Turing targets and the oldest C++ dialects: no option may name them,
+        // and the architecture is never a fixed list (TargetFor asks the NVRTC loaded).
+        Assert.That(KernelCompiler.CommonOptions, Has.None.Match(@"arch|compute_|sm_|c\+\+(03|98|11|14)\b"));
+        Assert.That(KernelCompiler.CommonOptions, Does.Contain("--std=c++17"));
+        // The by-hand (and on-device) checker compiles with exactly these options.
+        string script = File.ReadAllText(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "..", "native", "emu", "tests", "nvrtc_check.py"));
+        string listed = System.Text.RegularExpressions.Regex.Match(script, @"OPTIONS = \[(.*)\]").Groups[1].Value;
+        Assert.That(listed.Split(',').Select(o => o.Trim().Trim('"')), Is.EqualTo(KernelCompiler.CommonOptions));
     }
 
     [Test]
@@ -138,9 +151,9 @@ public sealed class NvrtcTests
         Environment.SetEnvironmentVariable(KernelCompiler.CacheVariable, dir);
         try
         {
-            CompiledKernel first = KernelCompiler.Compile("gpu_support.cu", 8, 0);
-            CompiledKernel second = KernelCompiler.Compile("gpu_support.cu", 8, 0);
-            CompiledKernel other = KernelCompiler.Compile("gpu_support.cu", 9, 0);
+            CompiledKernel first = KernelCompiler.Compile("support.cu", 8, 0);
+            CompiledKernel second = KernelCompiler.Compile("support.cu", 8, 0);
+            CompiledKernel other = KernelCompiler.Compile("support.cu", 9, 0);
             Assert.Multiple(() =>
             {
                 Assert.That(first.FromDiskCache, Is.False);
