@@ -277,6 +277,11 @@ internal sealed class OnnxImporter
                 {
                     dims[i] = given[i];
                 }
+                else if (d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue == 0)
+                {
+                    // A stated 0 is a zero-size input, not a dynamic dimension: never guess 1 for it.
+                    throw new InvalidShapeException($"{what}: dimension {i} is 0 in the file ({FormatDims(fileShape)}), a zero-size input that cannot run; give the input's shape at load (inputShapes of OnnxModel.Load or ModelLoader.Load)");
+                }
                 else if (i == 0)
                 {
                     dims[i] = 1; // a symbolic batch dimension defaults to 1
