@@ -11,6 +11,8 @@ namespace FastConv.Tests.Onnx;
 /// case number to replay it. 10,000 cases in CI (about a second); <c>FASTCONV_FUZZ_CASES=N</c> runs more,
 /// <c>FASTCONV_FUZZ_SEED=S</c> another seed.
 /// </summary>
+[Category("Hostile")]
+[Description("every mutated model loads or throws a FastConvException (10,000 seeded mutations in CI; FASTCONV_FUZZ_CASES for more)")]
 public class OnnxFuzzTests
 {
     private const int DefaultCases = 10_000;

@@ -106,6 +106,7 @@ public sealed class ExternalDataEscapeTests
     }
 
     [TestCaseSource(nameof(Allowed))]
+    [Description("loads the data: a link or .. that stays inside the folder is not an escape")]
     public void LinksThatStayInsideWork(string location, Action<HostileFiles> plant)
     {
         var (files, modelPath, _) = Setup(location, (f, _) => plant(f));

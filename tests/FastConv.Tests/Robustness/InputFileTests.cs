@@ -107,6 +107,7 @@ public sealed class InputFileTests
 
     [TestCase("64", true)]
     [TestCase("1K", false)]
+    [Description("FASTCONV_MAX_MODEL_BYTES below the file: InvalidModelException naming the variable; above: loads")]
     public void TheModelCapComesFromTheEnvironment(string cap, bool refused)
     {
         using var files = new HostileFiles("fastconv-input-");

@@ -112,6 +112,7 @@ public sealed class NpyHeaderTests
     }
 
     [TestCaseSource(nameof(Accepted))]
+    [Category("Control")]
     public void IsAccepted(string header, int[] shape, byte major)
     {
         int count = shape.Aggregate(1, (a, b) => a * b);

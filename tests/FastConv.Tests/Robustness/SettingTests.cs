@@ -62,6 +62,7 @@ public sealed class SettingTests
     [TestCase("0", 0UL)]
     [TestCase("18446744073709551615", ulong.MaxValue)]
     [TestCase("", 1UL)]
+    [Category("Control")]
     public void AGoodEmulatorSeedIsUsed(string value, ulong seed)
     {
         using var env = new EnvironmentVariable(EmuGpuDriver.SeedVariable, value);
@@ -98,6 +99,7 @@ public sealed class SettingTests
 
     [Test]
     [Description("FASTCONV_EMU_LIBRARY naming the real library: loaded")]
+    [Category("Control")]
     public void TheRealEmulatorLibraryLoadsFromTheVariable()
     {
         string real = Path.Combine(AppContext.BaseDirectory, EmuNative.LibraryName);
@@ -114,6 +116,7 @@ public sealed class SettingTests
     [TestCase("2GiB", 2L << 30)]
     [TestCase("3gb", 3L << 30)]
     [TestCase(" 1T ", 1L << 40)]
+    [Category("Control")]
     public void SizesParse(string text, long bytes)
     {
         Assert.That(ByteSize.TryParse(text, out long parsed), Is.True);
@@ -127,5 +130,6 @@ public sealed class SettingTests
     [TestCase("G")]
     [TestCase("99999999999T")]
     [TestCase("1 G")]
+    [Description("not a size: TryParse is false, so a size setting holding it throws InvalidSettingException")]
     public void NonSizesDoNotParse(string text) => Assert.That(ByteSize.TryParse(text, out _), Is.False);
 }
