@@ -58,24 +58,8 @@ public static class MemoryLimitOption
     };
 
     /// <summary>The limit in bytes, or null when not given.</summary>
-    public static long? Parse(string? value)
-    {
-        if (value is null)
-        {
-            return null;
-        }
-        string v = value.Trim();
-        long unit = 1;
-        char last = v.Length > 0 ? char.ToUpperInvariant(v[^1]) : ' ';
-        if (last is 'K' or 'M' or 'G' or 'T')
-        {
-            unit = last switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1L << 40 };
-            v = v[..^1];
-        }
-        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || !(n > 0) || n * unit > long.MaxValue)
-        {
-            throw new Commands.CommandLineException($"--memory-limit '{value}': give a size such as 512M or 2G (bytes, or K, M, G).");
-        }
-        return (long)(n * unit);
-    }
+    public static long? Parse(string? value) =>
+        value is null ? null
+        : ByteSize.TryParse(value, out long bytes) && bytes > 0 ? bytes
+        : throw new Commands.CommandLineException($"--memory-limit '{value}': give a size such as 512M or 2G (bytes, or K, M, G, T).");
 }

@@ -17,8 +17,18 @@ public enum CpuPrecision
 /// <summary>Options of the <c>cpu</c> backend.</summary>
 public sealed record CpuBackendOptions
 {
-    /// <summary>Worker threads (the caller counts as one); default <c>FASTCONV_THREADS</c> or the core count.</summary>
-    public int Threads { get; init; } = WorkerPool.DefaultThreads();
+    private readonly int? _threads;
+
+    /// <summary>
+    /// Worker threads (the caller counts as one), capped at <see cref="WorkerPool.MaxThreads"/> (the logical cores);
+    /// default <c>FASTCONV_THREADS</c> or the core count. The variable is read only when no count was given, so a bad
+    /// value there cannot fail a caller that names its own.
+    /// </summary>
+    public int Threads
+    {
+        get => _threads ?? WorkerPool.DefaultThreads();
+        init => _threads = value;
+    }
     public CpuPrecision Precision { get; init; } = CpuPrecision.Fast;
     /// <summary>SIMD level; null uses <see cref="CpuFeatures.Current"/>. A level above the detected one is lowered.</summary>
     public SimdLevel? Simd { get; init; }
@@ -71,7 +81,8 @@ public static class Conv2dAlgorithms
 
 /// <summary>
 /// The <c>cpu</c> backend: SIMD kernels chosen once from the CPU's features (or forced lower), threads
-/// from one persistent pool, weights packed at plan time, no allocation when a plan executes.
+/// from the one process-wide pool (<see cref="WorkerPool"/>: backends share its helper threads and hold none
+/// themselves), weights packed at plan time, no allocation when a plan executes.
 /// </summary>
 public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner
 {

@@ -71,10 +71,25 @@ public sealed record CompiledKernel(string Source, string Target, KernelImage Im
 /// source, every header, the target architecture, the NVRTC version and the options, so editing a header,
 /// moving to another GPU or upgrading NVRTC each compile afresh, and nothing else does. Cache folder:
 /// <c>FASTCONV_KERNEL_CACHE</c>, else <c>$XDG_CACHE_HOME/fastconv/kernels</c>, else <c>~/.cache/fastconv/kernels</c>.
+/// <para>
+/// Each entry carries the SHA-256 and length of its image (<see cref="KernelCacheEntry"/>): an entry that is
+/// truncated, corrupted or from an older format is deleted and compiled afresh, never handed to the driver. The
+/// folder's entries are capped at <c>FASTCONV_KERNEL_CACHE_MAX_BYTES</c> (default <see cref="DefaultCacheMaxBytes"/>):
+/// after each write, the least recently used entries (a hit refreshes an entry's time) go until the rest fit.
+/// </para>
 /// </summary>
 public static class KernelCompiler
 {
     public const string CacheVariable = "FASTCONV_KERNEL_CACHE";
+
+    /// <summary>Environment variable capping the bytes of compiled kernels kept in the cache folder.</summary>
+    public const string CacheMaxBytesVariable = "FASTCONV_KERNEL_CACHE_MAX_BYTES";
+
+    /// <summary>256 MiB: every FastConv kernel for a few architectures and NVRTC versions takes a few MiB.</summary>
+    public const long DefaultCacheMaxBytes = 256L << 20;
+
+    /// <summary>The cache cap in force: <c>FASTCONV_KERNEL_CACHE_MAX_BYTES</c> or <see cref="DefaultCacheMaxBytes"/>.</summary>
+    public static long CacheMaxBytes => ByteSize.FromEnvironment(CacheMaxBytesVariable, DefaultCacheMaxBytes);
 
     /// <summary>
     /// Options every kernel compiles with (besides the architecture), accepted alike by NVRTC 11.2 (the CI's), 12 and
@@ -142,6 +157,10 @@ public static class KernelCompiler
         }
         NvrtcOutput output = Nvrtc.Compile(text, source, headers, options, cubin);
         string? written = useCache ? TryWrite(dir, path, output.Image) : null;
+        if (written is not null)
+        {
+            EvictLeastRecentlyUsed(dir, CacheMaxBytes, keep: written);
+        }
         return new CompiledKernel(source, target, new KernelImage(kind, output.Image, $"{source} for {target}"), version, false, output.Log, written);
     }
 
@@ -169,15 +188,27 @@ public static class KernelCompiler
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
-    private static bool TryRead(string path, out byte[] bytes)
+    /// <summary>
+    /// The image stored at <paramref name="path"/> when the entry is whole (its hash and length check); a damaged
+    /// entry is deleted so the compile that follows replaces it. A hit marks the entry as just used.
+    /// </summary>
+    internal static bool TryRead(string path, out byte[] bytes)
     {
+        bytes = [];
         try
         {
-            if (File.Exists(path))
+            var info = new FileInfo(path);
+            if (!info.Exists || info.LinkTarget is not null || info.Length > KernelCacheEntry.MaxEntryBytes)
             {
-                bytes = File.ReadAllBytes(path);
-                return bytes.Length > 0;
+                return false;
             }
+            if (!KernelCacheEntry.TryDecode(File.ReadAllBytes(path), out bytes))
+            {
+                TryDelete(path);
+                return false;
+            }
+            info.LastWriteTimeUtc = DateTime.UtcNow; // the least-recently-used order of eviction
+            return true;
         }
         catch (IOException)
         {
@@ -196,7 +227,7 @@ public static class KernelCompiler
         {
             Directory.CreateDirectory(dir);
             string tmp = path + "." + Environment.ProcessId + ".tmp";
-            File.WriteAllBytes(tmp, image);
+            File.WriteAllBytes(tmp, KernelCacheEntry.Encode(image));
             File.Move(tmp, path, overwrite: true); // atomic: a concurrent reader sees the old file or the whole new one
             return path;
         }
@@ -208,6 +239,111 @@ public static class KernelCompiler
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// Deletes the least recently used compiled kernels (*.cubin, *.ptx) in <paramref name="dir"/> until the rest
+    /// take at most <paramref name="maxBytes"/>; <paramref name="keep"/> (the entry just written) always stays.
+    /// Other files (the algorithm choices) are not entries and are never touched. Returns the paths deleted.
+    /// </summary>
+    internal static IReadOnlyList<string> EvictLeastRecentlyUsed(string dir, long maxBytes, string? keep = null)
+    {
+        var deleted = new List<string>();
+        try
+        {
+            var entries = new DirectoryInfo(dir).EnumerateFiles()
+                .Where(f => f.Extension is ".cubin" or ".ptx" && f.LinkTarget is null)
+                .OrderBy(f => f.LastWriteTimeUtc)
+                .ToList();
+            long total = entries.Sum(f => f.Length);
+            foreach (FileInfo f in entries)
+            {
+                if (total <= maxBytes)
+                {
+                    break;
+                }
+                if (string.Equals(f.FullName, keep is null ? null : Path.GetFullPath(keep), StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                if (TryDelete(f.FullName))
+                {
+                    total -= f.Length;
+                    deleted.Add(f.FullName);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return deleted;
+    }
+
+    private static bool TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>
+/// One kernel cache entry on disk: the 8-byte magic <c>FCKCACH1</c>, the image's length (int64, little-endian), the
+/// SHA-256 of the image (32 bytes), then the image. Decoding checks all three, so a truncated, padded, bit-flipped
+/// or foreign file is never mistaken for a kernel.
+/// </summary>
+internal static class KernelCacheEntry
+{
+    /// <summary>Largest entry read back (a kernel image is kilobytes to a few MiB).</summary>
+    public const long MaxEntryBytes = 64L << 20;
+
+    private static ReadOnlySpan<byte> Magic => "FCKCACH1"u8;
+    private const int HeaderBytes = 8 + 8 + 32;
+
+    public static byte[] Encode(ReadOnlySpan<byte> image)
+    {
+        var entry = new byte[HeaderBytes + image.Length];
+        Magic.CopyTo(entry);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(entry.AsSpan(8), image.Length);
+        SHA256.HashData(image, entry.AsSpan(16, 32));
+        image.CopyTo(entry.AsSpan(HeaderBytes));
+        return entry;
+    }
+
+    public static bool TryDecode(ReadOnlySpan<byte> entry, out byte[] image)
+    {
+        image = [];
+        if (entry.Length <= HeaderBytes || !entry[..8].SequenceEqual(Magic))
+        {
+            return false;
+        }
+        long length = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(entry[8..]);
+        ReadOnlySpan<byte> payload = entry[HeaderBytes..];
+        if (length != payload.Length)
+        {
+            return false;
+        }
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(payload, hash);
+        if (!hash.SequenceEqual(entry.Slice(16, 32)))
+        {
+            return false;
+        }
+        image = payload.ToArray();
+        return true;
     }
 }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using FastConv.Graphs;
+using FastConv.IO;
 using FastConv.Sessions;
 
 namespace FastConv.Cli.Commands;
@@ -15,7 +16,8 @@ public sealed class CommandLineException : FastConvException
 /// <summary>
 /// <c>fastconv run MODEL [--input NAME=FILE.npy]... [--backend B] [--threads N] [--out DIR]</c>: loads a model
 /// (<c>builtin:NAME</c> or an .onnx file), plans a session, runs it on the given inputs (seeded random data for
-/// any input not given), prints each output's shape and the times, and writes each output as <c>DIR/NAME.npy</c>.
+/// any input not given), prints each output's shape and the times, and writes each output as <c>DIR/NAME.npy</c>
+/// (a new file: a symbolic link or anything else that is not a regular file under that name is refused).
 /// </summary>
 public static class RunCommand
 {
@@ -145,6 +147,22 @@ public static class RunCommand
             }
         }
         string[] inNames = [.. session.Inputs.Select(i => i.Name)], outNames = [.. session.Outputs.Select(o => o.Name)];
+        if (outDir is not null)
+        {
+            // Before any work: a folder that cannot be made or a name already taken by a link fails in a moment.
+            try
+            {
+                Directory.CreateDirectory(outDir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                throw new CommandLineException($"cannot create output folder '{outDir}': {e.Message}", e);
+            }
+            foreach (string name in outNames)
+            {
+                SafeFile.RequireReplaceable(OutputPath(outDir, name), "output file", (message, inner) => new CommandLineException(message, inner));
+            }
+        }
         Tensor[] results = [.. session.Outputs.Select(o => Tensor.Allocate(o.Shape))];
         clock.Restart();
         session.Run(inNames, feeds, outNames, results);
@@ -181,30 +199,23 @@ public static class RunCommand
             }
         }
 
-        if (outDir is not null)
-        {
-            try
-            {
-                Directory.CreateDirectory(outDir);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-            {
-                throw new CommandLineException($"cannot create output folder '{outDir}': {e.Message}", e);
-            }
-        }
         for (int i = 0; i < results.Length; i++)
         {
             string line = $"output '{outNames[i]}' {results[i].Shape}";
             if (outDir is not null)
             {
-                string path = Path.Combine(outDir, NpyFile.SanitizeName(outNames[i]) + ".npy");
-                try
+                string path = OutputPath(outDir, outNames[i]);
+                // Created anew, never through a link planted under an output's name (it would overwrite the link's target).
+                using (FileStream stream = SafeFile.CreateNew(path, "output file", (message, inner) => new CommandLineException(message, inner)))
                 {
-                    NpyFile.Write(path, results[i]);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new CommandLineException($"cannot write '{path}': {e.Message}", e);
+                    try
+                    {
+                        NpyFile.Write(stream, results[i]);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        throw new CommandLineException($"cannot write '{path}': {e.Message}", e);
+                    }
                 }
                 line += $" -> {path}";
             }
@@ -212,6 +223,8 @@ public static class RunCommand
         }
         return 0;
     }
+
+    private static string OutputPath(string outDir, string output) => Path.Combine(outDir, NpyFile.SanitizeName(output) + ".npy");
 
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -12,8 +12,8 @@ public static partial class ModelLoader
     public const string BuiltinPrefix = "builtin:";
 
     /// <summary>
-    /// Loads <paramref name="model"/>: <c>builtin:NAME</c> builds the network in code (batch from the first input's
-    /// shape in <paramref name="inputShapes"/> when given, else 1); anything else is read as an ONNX file, whose
+    /// Loads <paramref name="model"/>: <c>builtin:NAME</c> builds the network in code (batch from the shape given for
+    /// its input, checked whole against the builtin's, see <see cref="Builtins.BatchFor"/>; else 1); anything else is read as an ONNX file, whose
     /// dynamic dimensions are fixed from <paramref name="inputShapes"/> (input name → full shape).
     /// Throws <see cref="InvalidModelException"/> or <see cref="UnsupportedModelException"/> (a FastConvException)
     /// for anything wrong, and <see cref="ModelNotFoundException"/> when the file or builtin does not exist.
@@ -23,8 +23,8 @@ public static partial class ModelLoader
         ArgumentException.ThrowIfNullOrEmpty(model);
         if (model.StartsWith(BuiltinPrefix, StringComparison.Ordinal))
         {
-            int batch = inputShapes is { Count: > 0 } ? inputShapes.Values.First()[0] : 1;
-            return Builtins.Create(model[BuiltinPrefix.Length..], batch);
+            string name = model[BuiltinPrefix.Length..];
+            return Builtins.Create(name, Builtins.BatchFor(name, inputShapes));
         }
         if (!File.Exists(model))
         {

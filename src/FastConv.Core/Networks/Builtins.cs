@@ -11,6 +11,45 @@ public static class Builtins
 {
     public static IReadOnlyList<string> Names { get; } = ["lenet5", "mnist", "vgg16", "resnet18"];
 
+    /// <summary>The name of every builtin's one input.</summary>
+    public const string InputName = "input";
+
+    /// <summary>The shape of one sample (C, H, W) of <paramref name="name"/>'s input; the batch comes first.</summary>
+    public static TensorShape SampleShape(string name) => name switch
+    {
+        "lenet5" => TensorShape.Of(1, 32, 32),
+        "mnist" => TensorShape.Of(1, 28, 28),
+        "vgg16" or "resnet18" => TensorShape.Of(3, 224, 224),
+        _ => throw new ModelNotFoundException($"unknown builtin network '{name}'; known: {string.Join(", ", Names.Select(n => ModelLoader.BuiltinPrefix + n))}."),
+    };
+
+    /// <summary>
+    /// The batch for <paramref name="name"/> from the input shapes a caller gave (none: 1). The shapes must name the
+    /// builtin's one input, <see cref="InputName"/>, with its full dimensions [N, C, H, W], N ≥ 1; anything else
+    /// throws <see cref="InvalidShapeException"/> saying what the input is.
+    /// </summary>
+    public static int BatchFor(string name, IReadOnlyDictionary<string, TensorShape>? inputShapes)
+    {
+        TensorShape sample = SampleShape(name);
+        if (inputShapes is null || inputShapes.Count == 0)
+        {
+            return 1;
+        }
+        string expected = $"builtin:{name} has one input '{InputName}' of shape [N,{string.Join(",", sample)}] with N >= 1";
+        string[] unknown = [.. inputShapes.Keys.Where(k => k != InputName)];
+        if (unknown.Length > 0)
+        {
+            throw new InvalidShapeException($"{string.Join(", ", unknown.Select(k => $"'{k}'"))} {(unknown.Length == 1 ? "is not an input" : "are not inputs")} of builtin:{name}; {expected}.");
+        }
+        TensorShape given = inputShapes[InputName];
+        bool matches = given.Rank == sample.Rank + 1 && given[0] >= 1;
+        for (int i = 0; matches && i < sample.Rank; i++)
+        {
+            matches = given[i + 1] == sample[i];
+        }
+        return matches ? given[0] : throw new InvalidShapeException($"{expected}; got {given}.");
+    }
+
     /// <summary>Builds the network called <paramref name="name"/> for batch <paramref name="batch"/>.</summary>
     public static Graph Create(string name, int batch = 1, int seed = 0) => Build(name, batch, seed).Graph;
 
@@ -35,7 +74,7 @@ public static class Builtins
     /// layer but the last (61,706 parameters).
     /// </summary>
     public static Network LeNet5(int batch = 1, int seed = 0) =>
-        new Sequential("lenet5", TensorShape.Of(batch, 1, 32, 32), seed)
+        new Sequential("lenet5", WithBatch(batch, "lenet5"), seed)
             .Conv2d(6, 5, name: "conv1").Relu("relu1").AvgPool(2, 2, name: "pool1")
             .Conv2d(16, 5, name: "conv2").Relu("relu2").AvgPool(2, 2, name: "pool2")
             .Flatten("flatten")
@@ -49,7 +88,7 @@ public static class Builtins
     /// max-pool 2, FC 1024 + ReLU, FC 10, softmax (3,274,634 parameters).
     /// </summary>
     public static Network Mnist(int batch = 1, int seed = 0) =>
-        new Sequential("mnist", TensorShape.Of(batch, 1, 28, 28), seed)
+        new Sequential("mnist", WithBatch(batch, "mnist"), seed)
             .Conv2d(32, 5, pad: 2, name: "conv1").Relu("relu1").MaxPool(2, 2, name: "pool1")
             .Conv2d(64, 5, pad: 2, name: "conv2").Relu("relu2").MaxPool(2, 2, name: "pool2")
             .Flatten("flatten")
@@ -65,7 +104,7 @@ public static class Builtins
     /// </summary>
     public static Network Vgg16(int batch = 1, int seed = 0)
     {
-        var s = new Sequential("vgg16", TensorShape.Of(batch, 3, 224, 224), seed);
+        var s = new Sequential("vgg16", WithBatch(batch, "vgg16"), seed);
         int[][] stages = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]];
         int index = 0;
         foreach (int[] stage in stages)
@@ -93,7 +132,7 @@ public static class Builtins
     public static Network ResNet18(int batch = 1, int seed = 0)
     {
         var b = new NetworkBuilder("resnet18", seed);
-        GraphValue x = b.Input("input", TensorShape.Of(batch, 3, 224, 224));
+        GraphValue x = b.Input(InputName, WithBatch(batch, "resnet18"));
         x = b.Conv2d(x, 64, 7, stride: 2, pad: 3, bias: false, name: "conv1");
         x = b.BatchNorm(x, name: "bn1");
         x = b.Relu(x, "relu");
@@ -125,4 +164,6 @@ public static class Builtins
         x = b.Linear(x, 1000, name: "fc");
         return b.Build(x);
     }
+
+    private static TensorShape WithBatch(int batch, string name) => new([batch, .. SampleShape(name)]);
 }

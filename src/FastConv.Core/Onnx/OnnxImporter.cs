@@ -295,6 +295,11 @@ internal sealed class OnnxImporter
                     dims[i] = given[i];
                     (symbols ??= new string?[dims.Length])[i] = Symbol(d, i);
                 }
+                else if (d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue == 0)
+                {
+                    // A stated 0 is a zero-size input, not a dynamic dimension: never guess a size for it.
+                    throw new InvalidShapeException($"{what}: dimension {i} is 0 in the file ({FormatDims(fileShape)}), a zero-size input that cannot run; give the input's shape at load (inputShapes of OnnxModel.Load or ModelLoader.Load)");
+                }
                 else
                 {
                     // A dynamic dimension: the batch (dimension 0) defaults to 1; any other gets its size from a run.

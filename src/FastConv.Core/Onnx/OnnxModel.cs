@@ -1,4 +1,5 @@
 using FastConv.Graphs;
+using FastConv.IO;
 
 namespace FastConv.Onnx;
 
@@ -23,21 +24,26 @@ namespace FastConv.Onnx;
 /// </summary>
 public static class OnnxModel
 {
-    /// <summary>Loads a model file; external data files are looked up beside it.</summary>
+    /// <summary>
+    /// Loads a model file; external data files are looked up beside it. Only a regular file is read (a FIFO, a
+    /// device or a directory is refused before it is opened), and only up to <paramref name="maxBytes"/>
+    /// (default: <c>FASTCONV_MAX_MODEL_BYTES</c>, else <see cref="FileLimits.DefaultMaxModelBytes"/>).
+    /// </summary>
     /// <param name="path">The <c>.onnx</c> file.</param>
     /// <param name="inputShapes">Optional shapes for graph inputs by name (fixes symbolic dimensions; must agree with fixed ones).</param>
-    public static Graph Load(string path, IReadOnlyDictionary<string, TensorShape>? inputShapes = null)
+    /// <param name="maxBytes">Largest model file accepted; null uses the setting.</param>
+    public static Graph Load(string path, IReadOnlyDictionary<string, TensorShape>? inputShapes = null, long? maxBytes = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        byte[] bytes;
-        try
+        if (maxBytes is < 1)
         {
-            bytes = File.ReadAllBytes(path);
+            throw new ArgumentOutOfRangeException(nameof(maxBytes), maxBytes, "the model size cap must be at least one byte");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
-        {
-            throw new InvalidModelException($"cannot read ONNX model '{path}': {e.Message}", e);
-        }
+        string hint = maxBytes is null
+            ? $"raise the cap with {FileLimits.MaxModelBytesVariable}=SIZE (e.g. 4G), or keep the weights in external data files"
+            : "raise the maxBytes given to OnnxModel.Load, or keep the weights in external data files";
+        byte[] bytes = SafeFile.ReadAll(path, maxBytes ?? FileLimits.MaxModelBytes, "ONNX model", hint,
+            (message, inner) => new InvalidModelException(message, inner));
         string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
         return new OnnxImporter(inputShapes, dir).Import(bytes, Path.GetFileName(path));
     }

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using FastConv.Graphs;
+using FastConv.IO;
+using Microsoft.Win32.SafeHandles;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
@@ -199,7 +201,8 @@ internal static class OnnxTensors
 
     /// <summary>
     /// External data: <c>location</c> relative to the model's folder (absolute paths and any path that resolves outside
-    /// the folder are rejected), optional <c>offset</c> and <c>length</c>. Reads exactly the bytes the shape needs,
+    /// the folder, symbolic links in any component followed, are rejected; so is anything but a regular file),
+    /// optional <c>offset</c> and <c>length</c>. Reads exactly the bytes the shape needs,
     /// after checking the file holds them.
     /// </summary>
     private static byte[] ReadExternal(TensorProto t, string what, string? baseDirectory, long needed)
@@ -225,19 +228,26 @@ internal static class OnnxTensors
             throw new InvalidModelException($"{what}: external data length {length} does not match the {needed} bytes its shape needs");
         if (Path.IsPathRooted(location) || location.Contains('\0', StringComparison.Ordinal))
             throw new InvalidModelException($"{what}: external data location '{location}' must be a relative path inside the model's folder");
-        string root = Path.GetFullPath(baseDirectory);
-        string full = Path.GetFullPath(Path.Combine(root, location));
-        string rootWithSep = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
-        if (!full.StartsWith(rootWithSep, StringComparison.Ordinal))
-            throw new InvalidModelException($"{what}: external data location '{location}' resolves outside the model's folder '{root}'; refusing to read it");
-        if (!File.Exists(full))
-            throw new InvalidModelException($"{what}: external data file '{full}' does not exist");
-        using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
-        if (offset > stream.Length || needed > stream.Length - offset)
-            throw new InvalidModelException($"{what}: external data file '{full}' has {stream.Length} bytes; the tensor needs {needed} bytes at offset {offset}");
+        // Every component is resolved with its links followed before the containment check (a lexical check would
+        // let 'leak.bin -> /etc/passwd' or a linked sub-folder through); the file must then be a regular file.
+        string? full;
+        try
+        {
+            full = SafeFile.ResolveInside(baseDirectory, location);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new InvalidModelException($"{what}: cannot resolve external data location '{location}' in '{baseDirectory}': {e.Message}", e);
+        }
+        if (full is null)
+            throw new InvalidModelException($"{what}: external data location '{location}' resolves (links followed) outside the model's folder '{baseDirectory}'; refusing to read it. Keep external data files, as real files, beside the model.");
+        static InvalidModelException Error(string message, Exception? inner) => new(message, inner);
+        using SafeFileHandle handle = SafeFile.OpenRegular(full, $"{what}: external data file", Error);
+        long size = SafeFile.KindOf(handle).Length;
+        if (offset > size || needed > size - offset)
+            throw new InvalidModelException($"{what}: external data file '{full}' has {size} bytes; the tensor needs {needed} bytes at offset {offset}");
         var data = new byte[needed];
-        stream.Position = offset;
-        stream.ReadExactly(data);
+        SafeFile.ReadExactly(handle, data, offset, full, $"{what}: external data file", Error);
         return data;
     }
 

@@ -135,7 +135,8 @@ internal static class OpsetNormalizer
                 continue;
             }
             if (n.Opset is 0 or >= 13 || n.OpType is not ("Softmax" or "LogSoftmax" or "Hardmax")) continue;
-            if (!shapes.TryGetValue(n.Inputs[0], out var x)) continue;
+            // No input at all is left for the op checks to report (the fuzz run found an IndexOutOfRange here).
+            if (n.Inputs.Length == 0 || !shapes.TryGetValue(n.Inputs[0], out var x)) continue;
             int axis = (int)n.GetInt("axis", 1);
             int a = x.NormalizeAxis(axis, n.Describe());
             var attrs = n.Attributes.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);

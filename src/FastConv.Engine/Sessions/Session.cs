@@ -42,7 +42,7 @@ public sealed record ValueMetadata(string Name, ElementType Type, IReadOnlyList<
 /// Runs with caller-owned inputs and outputs (tensors or spans) allocate nothing on the managed heap after the
 /// first run for a shape (on backends whose plans allocate nothing, e.g. <c>cpu</c>). A session is thread-safe: runs
 /// from many threads are serialized on one lock, because the arena and the plans' scratch belong to the session
-/// (each run still uses every worker thread of the backend). For runs in parallel, create one session per
+/// (each run still spreads its work over the backend's threads, from the process-wide worker pool). For runs in parallel, create one session per
 /// concurrent caller (weights are packed per session).
 /// </para>
 /// </summary>

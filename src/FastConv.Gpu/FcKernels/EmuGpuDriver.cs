@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using FastConv.Interop;
+using FastConv.IO;
 
 namespace FastConv.Gpu.FcKernels;
 
@@ -64,17 +65,18 @@ internal static unsafe class EmuNative
         }
     }
 
-    private static nint Open()
+    internal static nint Open()
     {
-        var tried = new List<string>();
-        var errors = new List<string>();
-        var candidates = new List<string>();
         string? explicitPath = Environment.GetEnvironmentVariable(PathVariable);
         if (!string.IsNullOrEmpty(explicitPath))
         {
-            candidates.Add(explicitPath);
+            // An explicit choice is the only candidate: falling back to the library beside the assemblies would run
+            // another emulator than the one asked for, and say nothing.
+            return OpenExplicit(explicitPath);
         }
-        candidates.Add(Path.Combine(AppContext.BaseDirectory, LibraryName));
+        var tried = new List<string>();
+        var errors = new List<string>();
+        var candidates = new List<string> { Path.Combine(AppContext.BaseDirectory, LibraryName) };
         string? asmDir = Path.GetDirectoryName(typeof(EmuNative).Assembly.Location);
         if (!string.IsNullOrEmpty(asmDir))
         {
@@ -91,6 +93,40 @@ internal static unsafe class EmuNative
         }
         throw new NativeLibraryNotFoundException(LibraryName, tried, errors);
     }
+
+    /// <summary>
+    /// Loads the library <c>FASTCONV_EMU_LIBRARY</c> names and checks it exports every entry point; a missing file, a
+    /// file that is not a loadable library, or one without the emulator's exports throws <see cref="InvalidSettingException"/>
+    /// naming the variable.
+    /// </summary>
+    internal static nint OpenExplicit(string path)
+    {
+        FileKind kind = SafeFile.KindOf(path, followLinks: true);
+        if (kind != FileKind.Regular)
+        {
+            throw new InvalidSettingException(PathVariable, $"{PathVariable}='{path}': {(kind == FileKind.Missing ? "no such file" : $"it is {SafeFile.Describe(kind)}")}; point it at a built {LibraryName} (native/emu) or unset it to use the one beside the assemblies.");
+        }
+        nint handle;
+        try
+        {
+            handle = NativeLibrary.Load(path);
+        }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+        {
+            throw new InvalidSettingException(PathVariable, $"{PathVariable}='{path}' could not be loaded as a shared library ({e.Message}); point it at a built {LibraryName} or unset it.", e);
+        }
+        string[] missing = [.. Exports.Where(name => !NativeLibrary.TryGetExport(handle, name, out _))];
+        if (missing.Length > 0)
+        {
+            NativeLibrary.Free(handle);
+            throw new InvalidSettingException(PathVariable, $"{PathVariable}='{path}' is a shared library but not the CUDA-on-CPU emulator: it lacks {string.Join(", ", missing)}; point it at a built {LibraryName} or unset it.");
+        }
+        return handle;
+    }
+
+    /// <summary>The entry points <see cref="EnsureLoaded"/> binds.</summary>
+    internal static IReadOnlyList<string> Exports { get; } =
+        ["fcemu_init", "fcemu_mem_alloc", "fcemu_mem_free", "fcemu_memcpy", "fcemu_memset_d32", "fcemu_get_function", "fcemu_launch", "fcemu_last_error"];
 
     public static void Check(int code, string api)
     {
@@ -147,20 +183,32 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
     {
         EmuNative.EnsureLoaded();
         Order = order ?? ParseOrder(Environment.GetEnvironmentVariable(OrderVariable));
-        Seed = seed ?? (ulong.TryParse(Environment.GetEnvironmentVariable(SeedVariable), out ulong s) ? s : 1UL);
+        Seed = seed ?? ParseSeed(Environment.GetEnvironmentVariable(SeedVariable));
         EmuNative.Check(EmuNative.Init(Seed, (int)Order), "fcemu_init");
     }
 
     public EmuThreadOrder Order { get; }
     public ulong Seed { get; }
 
-    private static EmuThreadOrder ParseOrder(string? s) => s?.Trim().ToLowerInvariant() switch
+    internal static EmuThreadOrder ParseOrder(string? s) => s?.Trim().ToLowerInvariant() switch
     {
         null or "" or "random" => EmuThreadOrder.Random,
         "forward" => EmuThreadOrder.Forward,
         "reverse" => EmuThreadOrder.Reverse,
-        _ => throw new FastConvException($"{OrderVariable}='{s}': expected forward, reverse or random."),
+        _ => throw new InvalidSettingException(OrderVariable, $"{OrderVariable}='{s}': expected forward, reverse or random."),
     };
+
+    /// <summary><c>FASTCONV_EMU_SEED</c>: unset or empty is 1; anything but a whole number in [0, 2^64) throws naming the variable.</summary>
+    internal static ulong ParseSeed(string? s)
+    {
+        if (string.IsNullOrEmpty(s))
+        {
+            return 1UL;
+        }
+        return ulong.TryParse(s.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong seed)
+            ? seed
+            : throw new InvalidSettingException(SeedVariable, $"{SeedVariable}='{s}': expected a whole number from 0 to {ulong.MaxValue} (unset it for the default seed, 1).");
+    }
 
     public string Name => "cuda-emu";
 

@@ -57,6 +57,8 @@ public sealed class RunCommandTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("unknown builtin, missing model, int64 .npy, missing .npy, --threads 0, unknown backend: one line \"fastconv: ...\" and a non-zero exit")]
     public void ErrorsAreOneLineWithNonZeroExit()
     {
         string bad = Path.Combine(_dir, "int.npy");
@@ -82,6 +84,8 @@ public sealed class RunCommandTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("one-line error naming the input that does not exist")]
     public void UnknownInputNameIsAnError()
     {
         string file = Path.Combine(_dir, "x.npy");
@@ -122,6 +126,8 @@ public sealed class RunCommandTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("truncated data, Fortran order, float64, not numpy: NpyFormatException")]
     public void NpyRoundTripsAndRejectsWhatItCannotRead()
     {
         Tensor t = TestData.Floats(new Random(1), TensorShape.Of(2, 3, 5));

@@ -13,6 +13,8 @@ public sealed class BackendRegistryTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("BackendUnavailableException listing the known names")]
     public void UnknownNameGivesATypedErrorListingTheKnownNames()
     {
         var e = Assert.Throws<BackendUnavailableException>(() => BackendRegistry.Create("tpu"));

@@ -27,6 +27,8 @@ public sealed class TensorShapeTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidShapeException naming the shape")]
     public void NegativeDimensionThrowsNamingTheShape()
     {
         var ex = Assert.Throws<InvalidShapeException>(() => TensorShape.Of(1, -3, 4));
@@ -34,6 +36,8 @@ public sealed class TensorShapeTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidShapeException: more elements than one span holds")]
     public void TooManyElementsThrows()
     {
         var ex = Assert.Throws<InvalidShapeException>(() => TensorShape.Of(65536, 65536));
@@ -48,6 +52,8 @@ public sealed class TensorShapeTests
 
     [TestCase(4)]
     [TestCase(-5)]
+    [Category("Hostile")]
+    [Description("InvalidHyperparameterException naming the axis")]
     public void NormalizeAxisOutOfRangeThrows(int axis)
     {
         var ex = Assert.Throws<InvalidHyperparameterException>(() => TensorShape.Of(1, 2, 3, 4).NormalizeAxis(axis, "Softmax"));
@@ -55,6 +61,8 @@ public sealed class TensorShapeTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidShapeException naming the shape")]
     public void RequireRankNamesTheShape()
     {
         var ex = Assert.Throws<InvalidShapeException>(() => TensorShape.Of(3, 4).RequireRank(4, "input", "Conv2d"));
@@ -74,6 +82,8 @@ public sealed class TensorTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidShapeException: buffer and shape disagree")]
     public void WrapWithWrongLengthThrows()
     {
         var ex = Assert.Throws<InvalidShapeException>(() => Tensor.Wrap(new float[5], TensorShape.Of(2, 3)));
@@ -81,6 +91,8 @@ public sealed class TensorTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("use after dispose: ObjectDisposedException, not pooled memory")]
     public void RentedTensorReturnsItsBufferOnDispose()
     {
         var t = Tensor.Rent(TensorShape.Of(4, 1000));
@@ -99,6 +111,8 @@ public sealed class TensorTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidShapeException: element counts differ")]
     public void ReshapeIsAViewAndChecksCount()
     {
         var t = Tensor.Allocate(2, 6);

@@ -10,6 +10,8 @@ namespace FastConv.Tests.Gpu;
 /// whose cuInit says CUDA_ERROR_NO_DEVICE), libnvrtc11.2 and libcublas11; cuDNN is not installable there.
 /// On a machine with a GPU the no-device tests report Ignored (and the GPU tests run instead).
 /// </summary>
+[Category("Hostile")]
+[Description("no GPU or no GPU library: a typed error (CudaException, BackendUnavailableException, NativeLibraryNotFoundException) with the reason and paths tried, or auto falling back to cpu and saying why")]
 public sealed class NoGpuTests
 {
     private static GpuStatus Gpu => GpuProbe.Detect();

@@ -8,6 +8,8 @@ namespace FastConv.Tests.Networks;
 public sealed class GraphValidationTests
 {
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidShapeException naming the layer and both shapes")]
     public void ConvOnTheWrongChannelCountNamesTheLayerAndShapes()
     {
         var b = new NetworkBuilder("bad");
@@ -20,6 +22,8 @@ public sealed class GraphValidationTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidHyperparameterException naming the layer")]
     public void KernelLargerThanPaddedInputIsAHyperparameterError()
     {
         var b = new NetworkBuilder("bad");
@@ -30,6 +34,8 @@ public sealed class GraphValidationTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidShapeException naming both operands")]
     public void ResidualAddOfMismatchedShapesNamesBoth()
     {
         var b = new NetworkBuilder("bad");
@@ -42,6 +48,8 @@ public sealed class GraphValidationTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidShapeException naming the node and the shapes")]
     public void ReshapeAndGemmShapeErrors()
     {
         var b = new NetworkBuilder("bad");
@@ -53,6 +61,8 @@ public sealed class GraphValidationTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("InvalidModelException naming the value")]
     public void DanglingInputsCyclesAndDuplicatesAreInvalidModels()
     {
         var dangling = new Graph("g");
@@ -94,6 +104,8 @@ public sealed class GraphValidationTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("UnsupportedModelException listing every offending node")]
     public void EveryUnsupportedNodeIsListedAtOnce()
     {
         var g = new Graph("g");

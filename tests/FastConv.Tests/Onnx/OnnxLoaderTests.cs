@@ -142,6 +142,8 @@ public class OnnxLoaderTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("../ and absolute locations, short files, bad offsets and lengths, missing files, loading from bytes: InvalidModelException")]
     public void External_data_is_read_beside_the_model_and_cannot_escape_its_folder()
     {
         string dir = Directory.CreateTempSubdirectory("fastconv-onnx-").FullName;

@@ -8,6 +8,8 @@ using DataType = Onnx.TensorProto.Types.DataType;
 namespace FastConv.Tests.Onnx;
 
 /// <summary>Malformed files each give a typed error (never a crash, a hang or a huge allocation).</summary>
+[Category("Hostile")]
+[Description("InvalidModelException or UnsupportedModelException naming what is wrong; never a crash, a hang or a huge allocation")]
 public class OnnxMalformedTests
 {
     private static OnnxModelBuilder Small(int opset = 13)

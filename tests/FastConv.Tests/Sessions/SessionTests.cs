@@ -121,6 +121,8 @@ public sealed class SessionTests
     }
 
     [Test]
+    [Category("Hostile")]
+    [Description("wrong input shape, unknown or missing input, wrong span length: InvalidShapeException / InvalidModelException")]
     public void BadInputsAreTypedErrors()
     {
         using var session = TestNetworks.MiniResNet().CreateSession(BackendNames.Reference);

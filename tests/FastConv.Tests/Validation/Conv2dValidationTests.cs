@@ -5,6 +5,8 @@ using static FastConv.Tests.Validation.ValidationAssert;
 namespace FastConv.Tests.Validation;
 
 /// <summary>Invalid Conv2d problems: each throws the typed exception with a message naming the whole shape.</summary>
+[Category("Hostile")]
+[Description("InvalidHyperparameterException or InvalidShapeException naming the value and the whole shape (N, C, H, W, K, R, S)")]
 public sealed class Conv2dValidationTests
 {
     private static readonly int[] X = [1, 3, 5, 5];
@@ -18,6 +20,7 @@ public sealed class Conv2dValidationTests
     }
 
     [Test]
+    [Category("Control")]
     public void ValidProblemRuns()
         => Assert.DoesNotThrow(() => Run(X, Wt, Conv2dParams.Create(pad: 1), [4], [1, 4, 5, 5]));
 

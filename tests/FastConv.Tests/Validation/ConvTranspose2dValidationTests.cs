@@ -5,6 +5,8 @@ using static FastConv.Tests.Validation.ValidationAssert;
 namespace FastConv.Tests.Validation;
 
 /// <summary>Invalid ConvTranspose2d problems: typed exceptions whose messages name the whole shape.</summary>
+[Category("Hostile")]
+[Description("InvalidHyperparameterException or InvalidShapeException naming the value and the whole shape")]
 public sealed class ConvTranspose2dValidationTests
 {
     private static readonly int[] X = [1, 4, 3, 3];
@@ -17,6 +19,7 @@ public sealed class ConvTranspose2dValidationTests
     }
 
     [Test]
+    [Category("Control")]
     public void ValidProblemRuns()
         => Assert.DoesNotThrow(() => Run(X, Wt, ConvTranspose2dParams.Create(stride: 2, outputPadding: 1), [3], [1, 3, 7, 7]));
 

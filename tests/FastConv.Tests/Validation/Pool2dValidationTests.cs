@@ -5,6 +5,8 @@ using static FastConv.Tests.Validation.ValidationAssert;
 namespace FastConv.Tests.Validation;
 
 /// <summary>Invalid MaxPool2d / AvgPool2d problems: typed exceptions whose messages name the whole shape.</summary>
+[Category("Hostile")]
+[Description("InvalidHyperparameterException or InvalidShapeException naming the value and the whole shape")]
 public sealed class Pool2dValidationTests
 {
     private static readonly int[] X = [2, 3, 5, 5];
@@ -26,6 +28,7 @@ public sealed class Pool2dValidationTests
     private static readonly string[] Ops = ["MaxPool2d", "AvgPool2d"];
 
     [TestCaseSource(nameof(Ops))]
+    [Category("Control")]
     public void ValidProblemRuns(string op)
         => Assert.DoesNotThrow(() => Run(op, X, Pool2dParams.Create(3, stride: 2, pad: 1, ceilMode: true), [2, 3, 3, 3]));
 
