@@ -1,3 +1,5 @@
+using FastConv.Backends;
+
 namespace FastConv.Gpu;
 
 /// <summary>Where a <see cref="CachingAllocator"/> gets its memory: the driver, or a fake with a hard limit in tests.</summary>
@@ -283,7 +285,7 @@ public sealed class CachingAllocator : IDisposable
 /// A block from a <see cref="CachingAllocator"/>: device address, the bytes asked for, and the stream it
 /// belongs to. Disposing returns it to the allocator's cache (once; later disposals do nothing).
 /// </summary>
-public sealed class DeviceBuffer : IDisposable
+public sealed class DeviceBuffer : IDeviceBuffer
 {
     private CachingAllocator? _owner;
 

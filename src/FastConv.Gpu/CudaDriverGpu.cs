@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using FastConv.Backends;
 using FastConv.Interop;
 
 namespace FastConv.Gpu;
@@ -45,6 +46,8 @@ internal sealed class PrimaryContextRegistry<T>(Func<int, T> retain) where T : c
 /// </summary>
 public sealed class CudaDriverGpu : IGpuDriver
 {
+    private readonly TransferCounter _transfers = new();
+
     private static readonly PrimaryContextRegistry<CudaContextHandle> s_contexts = new(CudaDriver.RetainPrimaryContext);
 
     private readonly CudaContextHandle _context;
@@ -142,11 +145,34 @@ public sealed class CudaDriverGpu : IGpuDriver
     public nint HostAlloc(long bytes) => CudaDriver.HostAlloc(bytes);
     public void HostFree(nint pointer) => CudaDriver.HostFree(pointer);
 
-    public void CopyHostToDevice(ulong destination, nint source, long bytes) => CudaDriver.CopyHtoD(destination, source, bytes);
-    public void CopyDeviceToHost(nint destination, ulong source, long bytes) => CudaDriver.CopyDtoH(destination, source, bytes);
+    public TransferCounters Transfers => _transfers.Read();
+
+    public void CopyHostToDevice(ulong destination, nint source, long bytes)
+    {
+        _transfers.ToDevice(bytes);
+        CudaDriver.CopyHtoD(destination, source, bytes);
+    }
+
+    public void CopyDeviceToHost(nint destination, ulong source, long bytes)
+    {
+        _transfers.ToHost(bytes);
+        CudaDriver.CopyDtoH(destination, source, bytes);
+    }
+
     public void CopyDeviceToDevice(ulong destination, ulong source, long bytes) => CudaDriver.CopyDtoD(destination, source, bytes);
-    public void CopyHostToDeviceAsync(ulong destination, nint source, long bytes, nint stream) => CudaDriver.CopyHtoDAsync(destination, source, bytes, stream);
-    public void CopyDeviceToHostAsync(nint destination, ulong source, long bytes, nint stream) => CudaDriver.CopyDtoHAsync(destination, source, bytes, stream);
+
+    public void CopyHostToDeviceAsync(ulong destination, nint source, long bytes, nint stream)
+    {
+        _transfers.ToDevice(bytes);
+        CudaDriver.CopyHtoDAsync(destination, source, bytes, stream);
+    }
+
+    public void CopyDeviceToHostAsync(nint destination, ulong source, long bytes, nint stream)
+    {
+        _transfers.ToHost(bytes);
+        CudaDriver.CopyDtoHAsync(destination, source, bytes, stream);
+    }
+
     public void CopyDeviceToDeviceAsync(ulong destination, ulong source, long bytes, nint stream) => CudaDriver.CopyDtoDAsync(destination, source, bytes, stream);
     public void MemsetD32Async(ulong destination, uint value, long count, nint stream) => CudaDriver.MemsetD32Async(destination, value, count, stream);
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using FastConv.Backends;
 
 namespace FastConv.Gpu;
 
@@ -72,7 +73,7 @@ public sealed class GpuDevice : IDisposable
 }
 
 /// <summary>A stream: work queued on it runs in order; different streams may overlap.</summary>
-public sealed class GpuStream : IDisposable
+public sealed class GpuStream : IDeviceStream
 {
     private readonly IGpuDriver _driver;
 

@@ -1,3 +1,5 @@
+using FastConv.Backends;
+
 namespace FastConv.Gpu;
 
 /// <summary>A CUDA launch dimension (grid or block).</summary>
@@ -102,6 +104,9 @@ public interface IGpuDriver : IDisposable
     void CopyDeviceToHostAsync(nint destination, ulong source, long bytes, nint stream);
     void CopyDeviceToDeviceAsync(ulong destination, ulong source, long bytes, nint stream);
 
+    /// <summary>Every host↔device copy made so far (synchronous and asynchronous), counted as it was asked for.</summary>
+    TransferCounters Transfers { get; }
+
     /// <summary>Fills <paramref name="count"/> 32-bit words at <paramref name="destination"/> with <paramref name="value"/>.</summary>
     void MemsetD32Async(ulong destination, uint value, long count, nint stream);
 
@@ -141,4 +146,25 @@ public interface IGpuDriver : IDisposable
     /// i-th argument's value. Launch errors from earlier asynchronous work may surface here or at the next sync.
     /// </summary>
     unsafe void Launch(nint function, Dim3 grid, Dim3 block, int dynamicSharedBytes, nint stream, void** kernelParams);
+}
+
+/// <summary>Counts host↔device copies for a driver (thread-safe): what <see cref="IGpuDriver.Transfers"/> reports.</summary>
+public sealed class TransferCounter
+{
+    private long _toDevice, _toDeviceBytes, _toHost, _toHostBytes;
+
+    public void ToDevice(long bytes)
+    {
+        Interlocked.Increment(ref _toDevice);
+        Interlocked.Add(ref _toDeviceBytes, bytes);
+    }
+
+    public void ToHost(long bytes)
+    {
+        Interlocked.Increment(ref _toHost);
+        Interlocked.Add(ref _toHostBytes, bytes);
+    }
+
+    public TransferCounters Read() =>
+        new(Interlocked.Read(ref _toDevice), Interlocked.Read(ref _toDeviceBytes), Interlocked.Read(ref _toHost), Interlocked.Read(ref _toHostBytes));
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using FastConv.Backends;
 using FastConv.Graphs;
 using FastConv.IO;
 using FastConv.Sessions;
@@ -116,7 +117,7 @@ public static class RunCommand
         string skipped = session.BackendSkipped.Count > 0 ? $" (skipped {string.Join("; ", session.BackendSkipped)})" : "";
         GraphInfo loaded = GraphInfo.Analyze(graph);
         output.WriteLine(Invariant($"model {model}: {loaded.Nodes.Count} nodes ({session.Info.Nodes.Count} after optimization), {loaded.TotalParameters:N0} parameters, {loaded.TotalFlops / 1e9:F3} GFLOPs"));
-        output.WriteLine(Invariant($"backend {session.BackendName}{skipped}, threads {(threads?.ToString(CultureInfo.InvariantCulture) ?? "default")}; loaded in {loadMs:F1} ms, planned in {planMs:F1} ms, arena {session.ArenaFloats * 4.0 / (1 << 20):F1} MiB"));
+        output.WriteLine(Invariant($"backend {session.BackendName}{skipped}, threads {(threads?.ToString(CultureInfo.InvariantCulture) ?? "default")}; loaded in {loadMs:F1} ms, planned in {planMs:F1} ms, arena {string.Join(", ", session.Plan.ArenaBytes.Select(a => Invariant($"{a.Key.ToString().ToLowerInvariant()} {a.Value / (double)(1 << 20):F1} MiB")))}"));
 
         foreach (string name in given.Keys)
         {
@@ -193,6 +194,10 @@ public static class RunCommand
             {
                 feedMap[inNames[i]] = feeds[i];
             }
+            // What one run moves between host and device, as the device's driver counted it (the plan's Copy nodes).
+            TransferCounters before = session.DeviceTransfers;
+            session.Run(inNames, feeds, outNames, results);
+            output.WriteLine($"transfers per run: {session.DeviceTransfers - before}");
             foreach (var (node, ms) in session.Profile(feedMap, Math.Max(runs, 5)))
             {
                 output.WriteLine(Invariant($"  {ms,9:F3} ms  {node.Backend,-9} {node.Algorithm,-28} {node.Node}"));

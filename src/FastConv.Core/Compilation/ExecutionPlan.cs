@@ -1,3 +1,4 @@
+using System.Buffers;
 using FastConv.Backends;
 using FastConv.Graphs;
 using FastConv.Graphs.Ops;
@@ -5,9 +6,11 @@ using FastConv.Graphs.Ops;
 namespace FastConv.Compilation;
 
 /// <summary>
-/// The last compile stage, "plans": a compiled graph bound to memory and kernels. The host arena is allocated once
-/// (pinned), every value becomes a view of it at its planned offset, and every node is planned by its op definition on
-/// the backend the place pass chose, with its buffers bound — so <see cref="Execute"/> is one virtual call per node and
+/// The last compile stage, "plans": a compiled graph bound to memory and kernels. Each memory space's arena is
+/// allocated once — the host arena pinned (page-locked, from the device backend, when values cross to a device), the
+/// device arena from the device backend — every value becomes a view of its arena at its planned offset, and every node
+/// is planned by its op definition on the backend the place pass chose, with its buffers bound: so
+/// <see cref="Execute"/> is one call per node (device work queued on the plan's stream, waited on once at the end) and
 /// allocates nothing.
 /// </summary>
 public sealed class ExecutionPlan : IDisposable
@@ -15,14 +18,21 @@ public sealed class ExecutionPlan : IDisposable
     private readonly Step[] _steps;
     private readonly Tensor[] _inputs;
     private readonly Tensor[] _outputs;
+    private readonly List<IDisposable> _owned;
+    private readonly IDeviceStream? _stream;
 
-    private ExecutionPlan(CompiledGraph compiled, Step[] steps, float[] arena, Tensor[] inputs, Tensor[] outputs)
+    private ExecutionPlan(CompiledGraph compiled, Step[] steps, Tensor[] inputs, Tensor[] outputs, List<IDisposable> owned, IDeviceStream? stream, IDeviceBackend? device)
     {
         Compiled = compiled;
         _steps = steps;
-        HostArena = arena;
         _inputs = inputs;
         _outputs = outputs;
+        _owned = owned;
+        _stream = stream;
+        Device = device;
+        TransfersPerRun = steps.OfType<TransferStep>().Aggregate(default(TransferCounters), (t, s) => s.ToDevice
+            ? t with { HostToDevice = t.HostToDevice + 1, HostToDeviceBytes = t.HostToDeviceBytes + s.Bytes }
+            : t with { DeviceToHost = t.DeviceToHost + 1, DeviceToHostBytes = t.DeviceToHostBytes + s.Bytes });
     }
 
     public CompiledGraph Compiled { get; }
@@ -30,8 +40,11 @@ public sealed class ExecutionPlan : IDisposable
     /// <summary>One step per node of the compiled graph, in execution order.</summary>
     public IReadOnlyList<Step> Steps => _steps;
 
-    /// <summary>The host arena every host value lives in.</summary>
-    internal float[] HostArena { get; }
+    /// <summary>The device backend whose memory the graph uses, or null when everything stays on the host.</summary>
+    public IDeviceBackend? Device { get; }
+
+    /// <summary>The copies between host and device one run makes: the graph's Copy nodes (counted from the plan, not the driver).</summary>
+    public TransferCounters TransfersPerRun { get; }
 
     /// <summary>The buffer of graph input <paramref name="k"/> (in <see cref="Graph.Inputs"/> order): copy an input here before <see cref="Execute"/>.</summary>
     public Tensor Input(int k) => _inputs[k];
@@ -51,14 +64,10 @@ public sealed class ExecutionPlan : IDisposable
         ArgumentNullException.ThrowIfNull(backends);
         Graph graph = compiled.Graph;
         MemoryPlan memory = compiled.Memory;
-        if (memory.BytesOf(MemorySpace.Device) > 0)
-        {
-            throw new BackendUnavailableException(backends[0].Name, "it places values in device memory, which sessions do not run yet (device arenas come with device-resident sessions)");
-        }
         var byName = backends.ToDictionary(b => b.Name, StringComparer.Ordinal);
-        long hostBytes = memory.BytesOf(MemorySpace.Host);
+        long hostBytes = memory.BytesOf(MemorySpace.Host), deviceBytes = memory.BytesOf(MemorySpace.Device);
         long limit = memoryLimitBytes ?? DefaultMemoryLimit();
-        if (hostBytes > limit)
+        if (hostBytes + deviceBytes > limit)
         {
             throw MemoryLimitExceededException.ForArena(graph, memory, limit, memoryLimitBytes is null);
         }
@@ -66,45 +75,68 @@ public sealed class ExecutionPlan : IDisposable
         {
             throw new MemoryLimitExceededException($"the activations need {hostBytes:N0} bytes at once, more than one host arena can hold; use a smaller batch or smaller inputs.", hostBytes, limit);
         }
-        float[] arena;
+        IDeviceBackend? device = graph.Nodes.Any(n => byName[n.Backend!].Memory == MemorySpace.Device)
+            ? backends.OfType<IDeviceBackend>().FirstOrDefault() ?? throw new BackendUnavailableException(backends[0].Name, "it places values in device memory but is not a device backend")
+            : null;
+        var owned = new List<IDisposable>();
+        var steps = new List<Step>(graph.Nodes.Count);
         try
         {
-            arena = GC.AllocateUninitializedArray<float>((int)(hostBytes / sizeof(float)), pinned: true);
-        }
-        catch (OutOfMemoryException e)
-        {
-            throw new MemoryLimitExceededException($"the host arena of {hostBytes:N0} bytes could not be allocated (out of memory); use a smaller batch or smaller inputs, or free memory.", hostBytes, limit, e);
-        }
-        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        Tensor Value(string name)
-        {
-            if (values.TryGetValue(name, out Tensor? t))
+            Memory<float> hostArena;
+            nint hostBase;
+            IDeviceStream? stream = null;
+            ulong deviceBase = 0;
+            if (device is null)
             {
-                return t;
-            }
-            if (graph.Constants.TryGetValue(name, out GraphConstant? c))
-            {
-                t = c.ToTensor();
+                float[] arena = AllocateHost(hostBytes, limit);
+                hostArena = arena;
+                hostBase = 0; // no transfers: no one needs its address
             }
             else
             {
-                ValueInfo v = graph.Values[name];
-                if (v.Type != ElementType.Float32)
-                {
-                    throw new UnsupportedModelException([$"value '{name}' is {v.Type}; sessions run float32 values."]);
-                }
-                BufferSlot slot = memory.Slots[name];
-                TensorShape physical = v.PhysicalShape;
-                t = Tensor.Wrap(arena.AsMemory((int)(slot.Offset / sizeof(float)), physical.ElementCount), physical);
+                // Page-locked, so the graph's Copy nodes are asynchronous DMA on the run's stream.
+                IDeviceBuffer pinned = device.AllocateHostArena(Math.Max(hostBytes, sizeof(float)));
+                owned.Add(pinned);
+                hostBase = (nint)pinned.Address;
+                var manager = new NativeMemory(hostBase, (int)(hostBytes / sizeof(float)));
+                hostArena = manager.Memory;
+                IDeviceBuffer deviceArena = device.AllocateArena(Math.Max(deviceBytes, sizeof(float)));
+                owned.Add(deviceArena);
+                deviceBase = deviceArena.Address;
+                stream = device.CreateStream();
+                owned.Add(stream);
             }
-            values[name] = t;
-            return t;
-        }
 
-        var steps = new List<Step>(graph.Nodes.Count);
-        long workspace = 0;
-        try
-        {
+            var values = new Dictionary<string, BoundValue>(StringComparer.Ordinal);
+            BoundValue Value(string name)
+            {
+                if (values.TryGetValue(name, out BoundValue v))
+                {
+                    return v;
+                }
+                if (graph.Constants.TryGetValue(name, out GraphConstant? c))
+                {
+                    v = BoundValue.OnHost(c.ToTensor());
+                }
+                else
+                {
+                    ValueInfo info = graph.Values[name];
+                    if (info.Type != ElementType.Float32)
+                    {
+                        throw new UnsupportedModelException([$"value '{name}' is {info.Type}; sessions run float32 values."]);
+                    }
+                    BufferSlot slot = memory.Slots[name];
+                    TensorShape physical = info.PhysicalShape;
+                    v = slot.Space == MemorySpace.Device
+                        ? BoundValue.OnDevice(deviceBase + (ulong)slot.Offset, physical)
+                        : BoundValue.OnHost(Tensor.Wrap(hostArena.Slice((int)(slot.Offset / sizeof(float)), physical.ElementCount), physical), hostBase + (nint)slot.Offset);
+                }
+                values[name] = v;
+                return v;
+            }
+
+            long workspace = 0;
+            nint streamHandle = stream?.Handle ?? 0;
             foreach (Node node in graph.Nodes)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -113,18 +145,19 @@ public sealed class ExecutionPlan : IDisposable
                 TensorShape[] outShapes = [.. node.Outputs.Where(o => o.Length > 0).Select(o => graph.Values[o].Shape)];
                 var binding = new KernelBinding(context, backend, outShapes,
                     i => Value(node.Inputs[i]), i => Value(node.Outputs[i]),
-                    i => i < node.Inputs.Length && graph.Values.TryGetValue(node.Inputs[i], out ValueInfo? v) ? v.Layout : TensorLayout.Nchw);
+                    i => i < node.Inputs.Length && graph.Values.TryGetValue(node.Inputs[i], out ValueInfo? v) ? v.Layout : TensorLayout.Nchw,
+                    streamHandle);
                 steps.Add(OpRegistry.Get(node).Plan(binding));
                 workspace += steps[^1].Plan?.WorkspaceBytes ?? 0;
-                if (hostBytes + workspace > limit)
+                if (hostBytes + deviceBytes + workspace > limit)
                 {
-                    throw MemoryLimitExceededException.ForPlans(steps, hostBytes, limit);
+                    throw MemoryLimitExceededException.ForPlans(steps, hostBytes + deviceBytes, limit);
                 }
             }
-            Tensor[] inputs = [.. graph.Inputs.Select(i => Value(i.Name))];
-            Tensor[] outputs = [.. graph.Outputs.Select(Value)];
+            Tensor[] inputs = [.. graph.Inputs.Select(i => Value(i.Name).Host!)];
+            Tensor[] outputs = [.. graph.Outputs.Select(o => Value(o).Host ?? throw new InvalidModelException($"graph output '{o}' is left in device memory; the place pass copies outputs to the host."))];
             graph.Passes.Add(new PassRecord("plans", steps.Count));
-            return new ExecutionPlan(compiled, [.. steps], arena, inputs, outputs);
+            return new ExecutionPlan(compiled, [.. steps], inputs, outputs, owned, stream, device);
         }
         catch
         {
@@ -132,7 +165,23 @@ public sealed class ExecutionPlan : IDisposable
             {
                 s.Dispose();
             }
+            foreach (IDisposable d in Enumerable.Reverse(owned))
+            {
+                d.Dispose();
+            }
             throw;
+        }
+    }
+
+    private static float[] AllocateHost(long bytes, long limit)
+    {
+        try
+        {
+            return GC.AllocateUninitializedArray<float>((int)(bytes / sizeof(float)), pinned: true);
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new MemoryLimitExceededException($"the host arena of {bytes:N0} bytes could not be allocated (out of memory); use a smaller batch or smaller inputs, or free memory.", bytes, limit, e);
         }
     }
 
@@ -143,20 +192,53 @@ public sealed class ExecutionPlan : IDisposable
     /// </summary>
     public static long DefaultMemoryLimit() => (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.8);
 
-    /// <summary>Runs every step in order.</summary>
+    /// <summary>Runs every step in order; device work is queued on the plan's stream and waited for once, at the end.</summary>
     public void Execute()
     {
+        Device?.MakeCurrent();
         foreach (Step s in _steps)
         {
             s.Execute();
         }
+        _stream?.Synchronize();
     }
+
+    /// <summary>Waits for the device work queued so far (profiling times each step to its end); nothing on the host.</summary>
+    public void Synchronize() => _stream?.Synchronize();
 
     public void Dispose()
     {
+        try
+        {
+            _stream?.Synchronize();
+        }
+        catch (FastConvException)
+        {
+            // A dead device must not keep the memory from going back.
+        }
         foreach (Step s in _steps)
         {
             s.Dispose();
+        }
+        foreach (IDisposable d in Enumerable.Reverse(_owned))
+        {
+            d.Dispose();
+        }
+    }
+
+    /// <summary>A span of unmanaged (page-locked) floats as <see cref="Memory{T}"/>, so arena views are tensors like any other.</summary>
+    private sealed unsafe class NativeMemory(nint pointer, int length) : MemoryManager<float>
+    {
+        public override Span<float> GetSpan() => new((void*)pointer, length);
+
+        public override MemoryHandle Pin(int elementIndex = 0) => new((float*)pointer + elementIndex);
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing)
+        {
         }
     }
 }

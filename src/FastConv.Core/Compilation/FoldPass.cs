@@ -68,7 +68,7 @@ public static class FoldPass
         ArgumentNullException.ThrowIfNull(backend);
         OpContext context = OpContext.For(node, graph);
         OpDefinition definition = OpRegistry.Get(node);
-        if (!definition.CanRun(backend, context))
+        if (!definition.CanRun(backend, context) || backend.Memory != MemorySpace.Host)
         {
             throw new UnsupportedModelException([$"{node.Describe()}: backend '{backend.Name}' cannot evaluate it."]);
         }
@@ -76,7 +76,7 @@ public static class FoldPass
         Tensor[] outputs = [.. shapes.Select(Tensor.Allocate)];
         var inputs = new Tensor?[node.Inputs.Length];
         var binding = new KernelBinding(context, backend, shapes,
-            i => inputs[i] ??= context.RequireConstant(i, "input").ToTensor(), i => outputs[i], _ => TensorLayout.Nchw);
+            i => BoundValue.OnHost(inputs[i] ??= context.RequireConstant(i, "input").ToTensor()), i => BoundValue.OnHost(outputs[i]), _ => TensorLayout.Nchw);
         using (Step step = definition.Plan(binding))
         {
             step.Execute();

@@ -24,7 +24,7 @@ public abstract class Step : IDisposable
 
     public IPlan? Plan { get; }
 
-    public string Algorithm => Plan?.Algorithm ?? "copy";
+    public virtual string Algorithm => Plan?.Algorithm ?? "copy";
 
     public abstract void Execute();
 
@@ -49,6 +49,60 @@ internal sealed class BinaryStep(string node, string backend, IBinaryPlan plan, 
 internal sealed class NaryStep(string node, string backend, INaryPlan plan, Tensor[] inputs, Tensor y) : Step(node, backend, plan)
 {
     public override void Execute() => plan.Execute(inputs, y);
+}
+
+internal sealed class DeviceUnaryStep(string node, string backend, IDeviceUnaryPlan device, IPlan plan, ulong x, ulong y, nint stream) : Step(node, backend, plan)
+{
+    public override void Execute() => device.ExecuteDevice(x, y, stream);
+}
+
+internal sealed class DeviceConvStep(string node, string backend, IDeviceConv2dPlan device, IPlan plan, ulong x, ulong y, ulong residual, nint stream) : Step(node, backend, plan)
+{
+    public override void Execute() => device.ExecuteDevice(x, y, residual, stream);
+}
+
+/// <summary>A reshape on the device: the same elements under another shape, copied within device memory.</summary>
+internal sealed class DeviceCopyStep(string node, string backend, IDeviceBackend device, ulong x, ulong y, long bytes, nint stream) : Step(node, backend, null)
+{
+    public override void Execute()
+    {
+        if (x != y && bytes > 0)
+        {
+            device.CopyOnDevice(y, x, bytes, stream);
+        }
+    }
+}
+
+/// <summary>
+/// A Copy node: a value crossing between the host arena (page-locked) and the device arena, queued on the run's stream.
+/// A copy down waits for the stream, since host code reads it next; a copy up needs no wait, as the host wrote its
+/// source before queueing it.
+/// </summary>
+internal sealed class TransferStep(string node, string backend, IDeviceBackend device, BoundValue from, BoundValue to, long bytes, nint stream) : Step(node, backend, null)
+{
+    public bool ToDevice => to.IsDevice;
+
+    public override string Algorithm => to.IsDevice ? "copy host to device" : "copy device to host";
+
+    public long Bytes => bytes;
+
+    public override void Execute()
+    {
+        if (bytes == 0)
+        {
+            return;
+        }
+        if (to.IsDevice)
+        {
+            device.CopyToDevice(to.Device, from.HostPointer, bytes, stream);
+        }
+        else
+        {
+            device.CopyToHost(to.HostPointer, from.Device, bytes, stream);
+            // What comes down is read by host code next (a node that fell back to the host, or the caller): wait for it.
+            device.Synchronize(stream);
+        }
+    }
 }
 
 /// <summary>Reshape, Flatten, and a kept Identity/Dropout: the same elements under another shape.</summary>

@@ -157,6 +157,15 @@ public sealed class Session : IDisposable
     /// <summary>Size of the latest plan's host activation arena in floats (every input, intermediate and output, placed by liveness).</summary>
     public int ArenaFloats => Current.ArenaFloats;
 
+    /// <summary>The copies between host and device one run of the latest plan makes (its Copy nodes); zero on the host.</summary>
+    public TransferCounters TransfersPerRun => Current.Execution.TransfersPerRun;
+
+    /// <summary>
+    /// Every copy between host and device the device backend's driver has made so far (the weights' uploads included),
+    /// so the difference across a run shows what that run moved; zero for a host backend.
+    /// </summary>
+    public TransferCounters DeviceTransfers => _backends[0] is IDeviceBackend d ? d.Transfers : default;
+
     /// <summary>How many input shapes have a plan kept (at most <see cref="SessionOptions.MaxShapePlans"/>).</summary>
     public int PlannedShapes
     {
@@ -281,12 +290,14 @@ public sealed class Session : IDisposable
             Compiled c = Current;
             IReadOnlyList<Step> steps = c.Execution.Steps;
             var times = new double[steps.Count, runs];
+            c.Execution.Device?.MakeCurrent();
             for (int r = 0; r < runs; r++)
             {
                 for (int i = 0; i < steps.Count; i++)
                 {
                     long start = System.Diagnostics.Stopwatch.GetTimestamp();
                     steps[i].Execute();
+                    c.Execution.Synchronize(); // device work is queued: time it to its end
                     times[i, r] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 }
             }

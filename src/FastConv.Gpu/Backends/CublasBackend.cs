@@ -11,9 +11,8 @@ namespace FastConv.Gpu.Backends;
 /// the input), Gemm as one SGEMM, the other ops through the runtime's support kernels. A baseline that shows
 /// what a vendor GEMM gives a convolution; <c>cudnn</c> and our own <c>cuda</c> kernels are measured against it.
 /// </summary>
-public sealed class CublasBackend : IBackend
+public sealed class CublasBackend : GpuBackendBase
 {
-    private readonly GpuBackendContext _context;
 
     public CublasBackend(GpuBackendOptions? options = null)
     {
@@ -21,7 +20,7 @@ public sealed class CublasBackend : IBackend
         GpuDevice device = GpuBackendFactory.OpenDevice(BackendNames.Cublas);
         try
         {
-            _context = new GpuBackendContext(BackendNames.Cublas, device, options);
+            Context = new GpuBackendContext(BackendNames.Cublas, device, options);
         }
         catch
         {
@@ -30,28 +29,27 @@ public sealed class CublasBackend : IBackend
         }
         try
         {
-            _ = _context.Cublas; // fail at creation, not at the first plan, when cuBLAS cannot start
+            _ = Context.Cublas; // fail at creation, not at the first plan, when cuBLAS cannot start
         }
         catch
         {
-            _context.Dispose();
+            Context.Dispose();
             throw;
         }
     }
 
-    public string Name => BackendNames.Cublas;
-    public GpuBackendContext Context => _context;
+    public override string Name => BackendNames.Cublas;
 
-    public IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
-        => new CublasConv2dPlan(_context, shape, weights, bias, epilogue);
+    public override IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
+        => new CublasConv2dPlan(Context, shape, weights, bias, epilogue);
 
-    public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max) => new GpuPool2dPlan(_context, GpuBackendFactory.CheckPool(shape, max), max);
-    public IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => new GpuGlobalPoolPlan(_context, input, max);
-    public IUnaryPlan PlanActivation(Activation activation, TensorShape shape) => new GpuActivationPlan(_context, activation, shape);
-    public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => new GpuSoftmaxPlan(_context, shape, axis);
-    public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new GpuGemmPlan(_context, aShape, b, c, p);
+    public override IUnaryPlan PlanPool2d(Pool2dShape shape, bool max) => new GpuPool2dPlan(Context, GpuBackendFactory.CheckPool(shape, max), max);
+    public override IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => new GpuGlobalPoolPlan(Context, input, max);
+    public override IUnaryPlan PlanActivation(Activation activation, TensorShape shape) => new GpuActivationPlan(Context, activation, shape);
+    public override IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => new GpuSoftmaxPlan(Context, shape, axis);
+    public override IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new GpuGemmPlan(Context, aShape, b, c, p);
 
-    public void Dispose() => _context.Dispose();
+    protected override void Dispose(bool disposing) => Context.Dispose();
 }
 
 /// <summary>

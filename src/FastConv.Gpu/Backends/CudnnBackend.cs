@@ -14,9 +14,8 @@ namespace FastConv.Gpu.Backends;
 /// Convolution algorithms are chosen by cuDNN's FindEx (timed) under the workspace limit, with the math type
 /// Find reports — FMA only unless TF32 is allowed — and cached per shape.
 /// </summary>
-public sealed class CudnnBackend : IBackend
+public sealed class CudnnBackend : GpuBackendBase
 {
-    private readonly GpuBackendContext _context;
     private readonly CudnnHandle _cudnn;
     private nint _cudnnStream = -1;
 
@@ -26,7 +25,7 @@ public sealed class CudnnBackend : IBackend
         GpuDevice device = GpuBackendFactory.OpenDevice(BackendNames.Cudnn);
         try
         {
-            _context = new GpuBackendContext(BackendNames.Cudnn, device, options);
+            Context = new GpuBackendContext(BackendNames.Cudnn, device, options);
         }
         catch
         {
@@ -39,14 +38,13 @@ public sealed class CudnnBackend : IBackend
         }
         catch
         {
-            _context.Dispose();
+            Context.Dispose();
             throw;
         }
-        CudnnOn(_context.Stream.Handle);
+        CudnnOn(Context.Stream.Handle);
     }
 
-    public string Name => BackendNames.Cudnn;
-    public GpuBackendContext Context => _context;
+    public override string Name => BackendNames.Cudnn;
 
     /// <summary>The cuDNN handle bound to <paramref name="stream"/>.</summary>
     internal CudnnHandle CudnnOn(nint stream)
@@ -59,10 +57,10 @@ public sealed class CudnnBackend : IBackend
         return _cudnn;
     }
 
-    public IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
+    public override IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
         => new CudnnConv2dPlan(this, shape, weights, bias, epilogue);
 
-    public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max)
+    public override IUnaryPlan PlanPool2d(Pool2dShape shape, bool max)
     {
         Pool2dShape s = GpuBackendFactory.CheckPool(shape, max);
         Pool2dParams p = s.Params;
@@ -70,32 +68,32 @@ public sealed class CudnnBackend : IBackend
         // cuDNN's descriptor has one pad per axis, no ceil mode and no dilation: anything else runs the support kernel.
         return symmetric && !p.CeilMode && p.DilationH == 1 && p.DilationW == 1
             ? new CudnnPool2dPlan(this, s, max)
-            : new GpuPool2dPlan(_context, s, max);
+            : new GpuPool2dPlan(Context, s, max);
     }
 
-    public IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => new GpuGlobalPoolPlan(_context, input, max);
+    public override IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => new GpuGlobalPoolPlan(Context, input, max);
 
-    public IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
+    public override IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
         => shape.ElementCount > 0 && CudnnActivationPlan.Mode(activation) is { } mode // cuDNN descriptors reject empty tensors
             ? new CudnnActivationPlan(this, activation, mode, shape)
-            : new GpuActivationPlan(_context, activation, shape);
+            : new GpuActivationPlan(Context, activation, shape);
 
-    public IUnaryPlan PlanSoftmax(TensorShape shape, int axis)
-        => shape.ElementCount > 0 ? new CudnnSoftmaxPlan(this, shape, axis) : new GpuSoftmaxPlan(_context, shape, axis);
+    public override IUnaryPlan PlanSoftmax(TensorShape shape, int axis)
+        => shape.ElementCount > 0 ? new CudnnSoftmaxPlan(this, shape, axis) : new GpuSoftmaxPlan(Context, shape, axis);
 
-    public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new GpuGemmPlan(_context, aShape, b, c, p);
+    public override IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new GpuGemmPlan(Context, aShape, b, c, p);
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
         try
         {
-            _context.Stream.Synchronize();
+            Context.Stream.Synchronize();
         }
         catch (FastConvException)
         {
         }
         _cudnn.Dispose();
-        _context.Dispose();
+        Context.Dispose();
     }
 }
 

@@ -2,18 +2,11 @@ using FastConv.Backends;
 
 namespace FastConv.Gpu.Backends;
 
-/// <summary>A GPU plan a session drives with device addresses on its own stream (no host staging).</summary>
-public interface IGpuUnaryPlan : IUnaryPlan
-{
-    /// <summary>Queues the op on <paramref name="stream"/>: reads <paramref name="x"/>, writes <paramref name="y"/> (device addresses of the plan's shapes).</summary>
-    void ExecuteDevice(ulong x, ulong y, nint stream);
-}
+/// <summary>A GPU plan a session drives with device addresses on its stream (no host staging) or, for tests and checks, with host tensors.</summary>
+public interface IGpuUnaryPlan : IUnaryPlan, IDeviceUnaryPlan;
 
 /// <summary>A GPU conv plan a session drives with device addresses; the residual address is 0 unless the epilogue adds one.</summary>
-public interface IGpuConv2dPlan : IConv2dPlan
-{
-    void ExecuteDevice(ulong x, ulong y, ulong residual, nint stream);
-}
+public interface IGpuConv2dPlan : IConv2dPlan, IDeviceConv2dPlan;
 
 /// <summary>
 /// What every GPU plan shares (the library backends' and our own kernels'): the device, the backend's stream,

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using FastConv.Interop;
+using FastConv.Backends;
 using FastConv.IO;
+using FastConv.Interop;
 
 namespace FastConv.Gpu.FcKernels;
 
@@ -167,6 +168,7 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
     public const string SeedVariable = "FASTCONV_EMU_SEED";
 
     private readonly Dictionary<nint, long> _events = [];
+    private readonly TransferCounter _transfers = new();
     private readonly Lock _gate = new();
     private long _nextHandle = 1;
 
@@ -291,14 +293,18 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
         }
     }
 
+    public TransferCounters Transfers => _transfers.Read();
+
     public void CopyHostToDevice(ulong destination, nint source, long bytes)
     {
+        _transfers.ToDevice(bytes);
         Interlocked.Increment(ref _h2dSync);
         Copy((void*)destination, (void*)source, bytes);
     }
 
     public void CopyDeviceToHost(nint destination, ulong source, long bytes)
     {
+        _transfers.ToHost(bytes);
         Interlocked.Increment(ref _d2hSync);
         Copy((void*)destination, (void*)source, bytes);
     }
@@ -307,6 +313,7 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
 
     public void CopyHostToDeviceAsync(ulong destination, nint source, long bytes, nint stream)
     {
+        _transfers.ToDevice(bytes);
         lock (_gate)
         {
             _h2dAsync++;
@@ -317,6 +324,7 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
 
     public void CopyDeviceToHostAsync(nint destination, ulong source, long bytes, nint stream)
     {
+        _transfers.ToHost(bytes);
         Interlocked.Increment(ref _d2hAsync);
         QueueOrCopy(destination, (nint)source, bytes, destination, stream);
     }

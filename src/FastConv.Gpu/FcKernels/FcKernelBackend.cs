@@ -104,9 +104,8 @@ public static class FcKernelVariants
 /// backend's own non-blocking stream; host Execute stages through pinned buffers (nothing allocated per run);
 /// <c>ExecuteDevice</c> launches on the caller's stream with device addresses.
 /// </summary>
-public sealed class FcKernelBackend : IBackend
+public sealed class FcKernelBackend : GpuBackendBase
 {
-    private readonly GpuBackendContext _context;
     private readonly bool _ownsContext;
 
     /// <summary>A backend over <paramref name="device"/>, which it disposes (drops its reference to) when disposed.</summary>
@@ -118,7 +117,7 @@ public sealed class FcKernelBackend : IBackend
     private FcKernelBackend(string name, GpuBackendContext context, FcKernelOptions? options, bool ownsContext)
     {
         Name = name;
-        _context = context;
+        Context = context;
         _ownsContext = ownsContext;
         Options = options ?? new FcKernelOptions();
     }
@@ -127,14 +126,10 @@ public sealed class FcKernelBackend : IBackend
     /// The same backend on the same device and stream with other options (e.g. a forced kernel variant); it shares
     /// this one's device, stream and memory cache and must not outlive it (disposing it releases nothing).
     /// </summary>
-    public FcKernelBackend With(FcKernelOptions options) => new(Name, _context, options, ownsContext: false);
+    public FcKernelBackend With(FcKernelOptions options) => new(Name, Context, options, ownsContext: false);
 
-    public string Name { get; }
+    public override string Name { get; }
     public FcKernelOptions Options { get; }
-    public GpuDevice Device => _context.Device;
-
-    /// <summary>The device, the backend's stream and the kernel loader its plans share.</summary>
-    public GpuBackendContext Context => _context;
 
     /// <summary>The <c>cuda-emu</c> backend: the kernels compiled into libfastconv_emu.so, run by the emulator.</summary>
     public static FcKernelBackend CreateEmulated(FcKernelOptions? options = null, EmuThreadOrder? order = null, ulong? seed = null)
@@ -188,7 +183,7 @@ public sealed class FcKernelBackend : IBackend
         return k;
     }
 
-    public IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
+    public override IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue)
     {
         shape.Validate(weights.Shape, bias?.Shape);
         epilogue.Validate(shape.K, shape.ToString());
@@ -197,10 +192,10 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: {kernel} cannot run this convolution: {why}; {shape}.");
         }
-        return new FcConvPlan(_context, Options, shape, weights, bias, epilogue, kernel);
+        return new FcConvPlan(Context, Options, shape, weights, bias, epilogue, kernel);
     }
 
-    public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max)
+    public override IUnaryPlan PlanPool2d(Pool2dShape shape, bool max)
     {
         string op = max ? "MaxPool2d" : "AvgPool2d";
         shape.Validate(op);
@@ -214,27 +209,27 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: {kernel} cannot run {op} {shape}: {why}.");
         }
-        return new FcPool2dPlan(_context, Options, shape, max, kernel);
+        return new FcPool2dPlan(Context, Options, shape, max, kernel);
     }
 
-    public IUnaryPlan PlanGlobalPool(TensorShape input, bool max)
+    public override IUnaryPlan PlanGlobalPool(TensorShape input, bool max)
     {
         input.RequireRank(4, "input", max ? "GlobalMaxPool" : "GlobalAveragePool");
         string kernel = Pick(Options.GlobalPool, "global_pool_v1_warp", FcKernelVariants.GlobalPool, "global pool");
-        return new FcGlobalPoolPlan(_context, Options, input, max, kernel);
+        return new FcGlobalPoolPlan(Context, Options, input, max, kernel);
     }
 
-    public IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
+    public override IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
     {
         if (activation.Kind is < ActivationKind.None or > ActivationKind.HardSwish)
         {
             throw new InvalidHyperparameterException($"Activation: unknown kind {activation.Kind}.");
         }
         string kernel = Pick(Options.Activation, "activation_v1_vec4", FcKernelVariants.Activation, "activation");
-        return new FcActivationPlan(_context, Options, activation, shape, kernel);
+        return new FcActivationPlan(Context, Options, activation, shape, kernel);
     }
 
-    public IUnaryPlan PlanSoftmax(TensorShape shape, int axis)
+    public override IUnaryPlan PlanSoftmax(TensorShape shape, int axis)
     {
         int a = shape.NormalizeAxis(axis, "Softmax");
         int inner = 1;
@@ -247,20 +242,20 @@ public sealed class FcKernelBackend : IBackend
         {
             throw new InvalidShapeException($"{Name}: softmax_v1_warp needs the softmax axis to be the last non-unit one; X={shape} axis={axis}.");
         }
-        return new FcSoftmaxPlan(_context, Options, shape, a, kernel);
+        return new FcSoftmaxPlan(Context, Options, shape, a, kernel);
     }
 
-    public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p)
+    public override IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p)
     {
         string kernel = Pick(Options.Gemm, "gemm_v1_tiled", FcKernelVariants.Gemm, "gemm");
-        return new FcGemmPlan(_context, Options, aShape, b, c, p, kernel);
+        return new FcGemmPlan(Context, Options, aShape, b, c, p, kernel);
     }
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
         if (_ownsContext)
         {
-            _context.Dispose();
+            Context.Dispose();
         }
     }
 }

@@ -9,17 +9,25 @@ namespace FastConv.Tests.Compilation;
 /// A backend with device memory for testing the place pass alone: it runs the core CNN ops and copies (so reshapes stay
 /// on it) and the binary ops but no Sqrt, and is never asked to plan (the tests stop before plans).
 /// </summary>
-internal sealed class FakeDeviceBackend : IBackend, IMemoryCopyPlanner, IBinaryPlanner
+internal sealed class FakeDeviceBackend : IDeviceBackend, IBinaryPlanner
 {
     public string Name => "fake-device";
     public MemorySpace Memory => MemorySpace.Device;
+    public TransferCounters Transfers => default;
+    public IDeviceBuffer AllocateArena(long bytes) => throw new NotSupportedException();
+    public IDeviceBuffer AllocateHostArena(long bytes) => throw new NotSupportedException();
+    public IDeviceStream CreateStream() => throw new NotSupportedException();
+    public void CopyToDevice(ulong destination, nint source, long bytes, nint stream) => throw new NotSupportedException();
+    public void CopyToHost(nint destination, ulong source, long bytes, nint stream) => throw new NotSupportedException();
+    public void CopyOnDevice(ulong destination, ulong source, long bytes, nint stream) => throw new NotSupportedException();
+    public void MakeCurrent() => throw new NotSupportedException();
+    public void Synchronize(nint stream) => throw new NotSupportedException();
     public IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue) => throw new NotSupportedException();
     public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max) => throw new NotSupportedException();
     public IUnaryPlan PlanGlobalPool(TensorShape input, bool max) => throw new NotSupportedException();
     public IUnaryPlan PlanActivation(Activation activation, TensorShape shape) => throw new NotSupportedException();
     public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => throw new NotSupportedException();
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => throw new NotSupportedException();
-    public IUnaryPlan PlanCopy(TensorShape shape, MemorySpace from, MemorySpace to) => throw new NotSupportedException();
     public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b) => throw new NotSupportedException();
 
     public void Dispose()

@@ -37,6 +37,7 @@ internal sealed unsafe class HostBackedDriver : IGpuDriver
     public List<(string Name, Dim3 Grid, Dim3 Block, int Shared, nint Stream)> Launches { get; } = [];
 
     public string Name => "host-backed";
+    public FastConv.Backends.TransferCounters Transfers => default;
     public GpuDeviceInfo Device { get; } = new(0, "HostBacked", 8, 0, 4, 1L << 30);
     public KernelImageKind PreferredImage => KernelImageKind.None;
     public void MakeCurrent() { }

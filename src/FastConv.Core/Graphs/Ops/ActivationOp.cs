@@ -72,7 +72,7 @@ internal sealed class ActivationOp(string opType) : OpDefinition<IBackend>(opTyp
     protected override Step Plan(IBackend backend, KernelBinding binding)
     {
         Activation a = Of(binding.Node, binding.Context.Constant(1), binding.Context.Constant(2))!.Value;
-        return binding.Unary(backend.PlanActivation(a, binding.Input(0).Shape));
+        return binding.Unary(backend.PlanActivation(a, binding.BufferShape(0)));
     }
 }
 
@@ -91,7 +91,7 @@ internal sealed class SqrtOp() : OpDefinition<ISqrtPlanner>("Sqrt")
 
     public override bool IsLayoutAgnostic(OpContext context) => true;
 
-    protected override Step Plan(ISqrtPlanner planner, KernelBinding binding) => binding.Unary(planner.PlanSqrt(binding.Input(0).Shape));
+    protected override Step Plan(ISqrtPlanner planner, KernelBinding binding) => binding.Unary(planner.PlanSqrt(binding.BufferShape(0)));
 }
 
 /// <summary>A backend that runs Gelu.</summary>
@@ -119,7 +119,7 @@ internal sealed class GeluOp() : OpDefinition<IGeluPlanner>("Gelu")
     protected override Step Plan(IGeluPlanner planner, KernelBinding binding)
     {
         var p = new GeluParams { Approximate = binding.Node.GetString("approximate", "none") == "tanh" ? GeluApproximation.Tanh : GeluApproximation.None };
-        return binding.Unary(planner.PlanGelu(binding.Input(0).Shape, p));
+        return binding.Unary(planner.PlanGelu(binding.BufferShape(0), p));
     }
 }
 
@@ -181,9 +181,13 @@ internal sealed class IdentityOp(string opType) : OpDefinition(opType)
 
     public override TensorShape[] InferShapes(OpContext context) => [context.Shape(0, "X")];
 
-    public override bool CanRun(IBackend backend, OpContext context) => backend.Memory == MemorySpace.Host || backend is IMemoryCopyPlanner;
+    public override bool CanRun(IBackend backend, OpContext context) => ShapeOnlyOp.CopiesIn(backend);
 
-    public override Step Plan(KernelBinding binding) => ShapeOnlyOp.PlanCopy(binding);
+    public override Step Plan(KernelBinding binding)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        return binding.Copy();
+    }
 
     public override bool IsLayoutAgnostic(OpContext context) => true;
 }

@@ -26,5 +26,5 @@ internal sealed class BinaryOp(BinaryOpKind op) : OpDefinition<IBinaryPlanner>(o
         context.Constant(0) is null && context.Constant(1) is null && context.Shape(0, "A") == context.Shape(1, "B");
 
     protected override Step Plan(IBinaryPlanner planner, KernelBinding binding) =>
-        binding.Binary(planner.PlanBinary(op, binding.Input(0).Shape, binding.Input(1).Shape));
+        binding.Binary(planner.PlanBinary(op, binding.BufferShape(0), binding.BufferShape(1)));
 }

@@ -83,11 +83,11 @@ internal sealed class ConvOp(string opType) : OpDefinition<IBackend>(opType)
     protected override Step Plan(IBackend backend, KernelBinding binding)
     {
         Conv2dShape shape = Shape(binding.Context);
-        Tensor? residual = null;
+        int? residual = null;
         ConvEpilogue epilogue = ConvEpilogue.None;
         if (OpType == FastConvOps.FusedConv)
         {
-            residual = binding.OptionalInput(3);
+            residual = binding.Context.Has(3) ? 3 : null;
             epilogue = new ConvEpilogue { AddResidual = residual is not null, Activation = FusedActivation(binding.Node) };
         }
         IConv2dPlan plan = backend.PlanConv2d(shape, binding.Constant(1, "W"), binding.OptionalConstant(2), epilogue);

@@ -3,19 +3,12 @@ using FastConv.Compilation;
 
 namespace FastConv.Graphs.Ops;
 
-/// <summary>A backend with device memory: it moves values between the host and its device.</summary>
-public interface IMemoryCopyPlanner
-{
-    /// <summary>Plans a copy of a tensor of <paramref name="shape"/> from <paramref name="from"/> to <paramref name="to"/>.</summary>
-    IUnaryPlan PlanCopy(TensorShape shape, MemorySpace from, MemorySpace to);
-}
-
 /// <summary>
 /// FastConv's <c>FastConv.Copy</c>: the same value in another memory space (attribute <c>to</c>: "host" or "device").
 /// The place pass inserts one wherever a value produced in one space is read in the other, so every transfer of a run is
 /// a node of the graph: visible in <c>summary --plan</c> and countable.
 /// </summary>
-internal sealed class CopyOp() : OpDefinition<IMemoryCopyPlanner>(FastConvOps.Copy)
+internal sealed class CopyOp() : OpDefinition<IDeviceBackend>(FastConvOps.Copy)
 {
     /// <summary>The memory space the copy writes.</summary>
     public static MemorySpace To(Node node) => node.GetString("to", "host") switch
@@ -35,12 +28,7 @@ internal sealed class CopyOp() : OpDefinition<IMemoryCopyPlanner>(FastConvOps.Co
 
     public override bool IsLayoutAgnostic(OpContext context) => true;
 
-    protected override Step Plan(IMemoryCopyPlanner planner, KernelBinding binding)
-    {
-        MemorySpace to = To(binding.Node);
-        MemorySpace from = to == MemorySpace.Device ? MemorySpace.Host : MemorySpace.Device;
-        return binding.Unary(planner.PlanCopy(binding.Input(0).Shape, from, to));
-    }
+    protected override Step Plan(IDeviceBackend device, KernelBinding binding) => binding.Transfer();
 }
 
 /// <summary>A backend that converts activations between NCHW and a channel-blocked NCHWc layout.</summary>

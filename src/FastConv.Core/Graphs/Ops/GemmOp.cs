@@ -101,7 +101,7 @@ internal sealed class MatMulOp() : OpDefinition("MatMul")
         {
             var a2 = TensorShape.Of(a.ElementCount / a[^1], a[^1]);
             IUnaryPlan p = binding.Backend.PlanGemm(a2, binding.Constant(1, "B"), null, GemmParams.Default);
-            return binding.Unary(p, binding.Input(0).Reshape(a2), binding.Output().Reshape(p.OutputShape));
+            return binding.Unary(p, a2, p.OutputShape);
         }
         return binding.Backend is IMatMulPlanner planner
             ? binding.Binary(planner.PlanMatMul(a, binding.InputShape(1, "B")))

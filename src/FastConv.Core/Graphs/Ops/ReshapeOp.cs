@@ -4,27 +4,21 @@ using FastConv.Compilation;
 namespace FastConv.Graphs.Ops;
 
 /// <summary>
-/// The ops that keep the elements and change only the shape: a plain copy on host memory, a device-to-device copy
-/// (<see cref="IMemoryCopyPlanner"/>) on a device backend, so a reshape never sends a value back to the host.
+/// The ops that keep the elements and change only the shape: a plain copy in the backend's memory — on a device
+/// backend a copy within device memory, so a reshape never sends a value back to the host.
 /// </summary>
 internal abstract class ShapeOnlyOp(string opType) : OpDefinition(opType)
 {
-    public override bool CanRun(IBackend backend, OpContext context) => backend.Memory == MemorySpace.Host || backend is IMemoryCopyPlanner;
+    public override bool CanRun(IBackend backend, OpContext context) => CopiesIn(backend);
 
-    public override Step Plan(KernelBinding binding) => PlanCopy(binding);
-
-    /// <summary>The same elements from input 0 into output 0, in the backend's memory space.</summary>
-    public static Step PlanCopy(KernelBinding binding)
+    public override Step Plan(KernelBinding binding)
     {
         ArgumentNullException.ThrowIfNull(binding);
-        if (binding.Backend.Memory == MemorySpace.Host)
-        {
-            return binding.Copy();
-        }
-        TensorShape y = binding.OutputShapes[0];
-        IUnaryPlan plan = ((IMemoryCopyPlanner)binding.Backend).PlanCopy(y, MemorySpace.Device, MemorySpace.Device);
-        return binding.Unary(plan, binding.Input(0).Reshape(y));
+        return binding.Copy();
     }
+
+    /// <summary>Whether <paramref name="backend"/> can copy values in its own memory: any host backend, a device backend.</summary>
+    public static bool CopiesIn(IBackend backend) => backend.Memory == MemorySpace.Host || backend is IDeviceBackend;
 }
 
 /// <summary>ONNX <c>Flatten</c>: [d0…d(axis−1)] × [d(axis)…] as a 2-D tensor.</summary>

@@ -34,7 +34,7 @@ internal sealed class SoftmaxOp() : OpDefinition<IBackend>("Softmax")
                 outer *= x[d];
             }
             var flat = TensorShape.Of(outer, outer == 0 ? 0 : x.ElementCount / outer);
-            return binding.Unary(backend.PlanSoftmax(flat, 1), binding.Input(0).Reshape(flat), binding.Output().Reshape(flat));
+            return binding.Unary(backend.PlanSoftmax(flat, 1), flat, flat);
         }
         return binding.Unary(backend.PlanSoftmax(x, axis));
     }
