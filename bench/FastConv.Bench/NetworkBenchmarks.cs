@@ -61,7 +61,7 @@ internal static class NetworkBenchmarks
 
     private static (double FastConv, double Ort) Time(byte[] model, string input, int[] shape, float[] x, int threads, int iterations)
     {
-        using var session = new Session(OnnxModel.Load(model), new FastConv.Sessions.SessionOptions { Backend = "cpu", Threads = threads });
+        using var session = new FastConvSession(OnnxModel.Load(model), new FastConv.Sessions.FastConvSessionOptions { Backend = "cpu", Threads = threads });
         string output = session.Outputs[0].Name;
         var y = new float[session.Outputs[0].Shape.ElementCount];
 

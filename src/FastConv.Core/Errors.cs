@@ -41,7 +41,7 @@ public class UnsupportedModelException : FastConvException
 }
 
 /// <summary>
-/// A session would need more memory than its budget (<c>SessionOptions.MemoryLimitBytes</c>, <c>--memory-limit</c>; by
+/// A session would need more memory than its budget (<c>FastConvSessionOptions.MemoryLimitBytes</c>, <c>--memory-limit</c>; by
 /// default 80 % of the memory the process may use), or an allocation failed: the message names the biggest consumers.
 /// </summary>
 public sealed class MemoryLimitExceededException : FastConvException
@@ -65,7 +65,7 @@ public sealed class MemoryLimitExceededException : FastConvException
             .Select(s => $"'{s.Key}' {graph.Values[s.Key].Shape} ({Size(s.Value.Bytes)})");
         string which = defaultLimit ? "the default budget (80 % of this process's available memory)" : "the memory limit";
         return new($"the activations need {Size(needed)} at once, more than {which} of {Size(limit)}; the biggest values: {string.Join(", ", biggest)}. " +
-            "Use smaller inputs or batch, or raise the limit (SessionOptions.MemoryLimitBytes, --memory-limit).", needed, limit);
+            "Use smaller inputs or batch, or raise the limit (FastConvSessionOptions.MemoryLimitBytes, --memory-limit).", needed, limit);
     }
 
     internal static MemoryLimitExceededException ForPlans(IReadOnlyList<Compilation.Step> steps, long arenaBytes, long limit)
@@ -74,6 +74,6 @@ public sealed class MemoryLimitExceededException : FastConvException
         var biggest = steps.Where(s => s.Plan is not null).OrderByDescending(s => s.Plan!.WorkspaceBytes).Take(3)
             .Select(s => $"{s.Node} ({s.Algorithm}, {Size(s.Plan!.WorkspaceBytes)})");
         return new($"the activations ({Size(arenaBytes)}) and the plans' workspaces (packed weights, scratch: {Size(workspace)} so far) exceed the memory limit of {Size(limit)}; " +
-            $"the biggest plans: {string.Join(", ", biggest)}. Raise the limit (SessionOptions.MemoryLimitBytes, --memory-limit) or use a smaller model or batch.", arenaBytes + workspace, limit);
+            $"the biggest plans: {string.Join(", ", biggest)}. Raise the limit (FastConvSessionOptions.MemoryLimitBytes, --memory-limit) or use a smaller model or batch.", arenaBytes + workspace, limit);
     }
 }

@@ -10,7 +10,7 @@ public sealed class WorkloadUnavailableException(string message) : FastConvExcep
 
 /// <summary>
 /// Whole networks as bench workloads: <c>builtin:NAME</c> or an .onnx file, run through a FastConv
-/// <see cref="Session"/> (optimizer, planner, arena) with pre-allocated outputs, against ONNX Runtime running the
+/// <see cref="FastConvSession"/> (optimizer, planner, arena) with pre-allocated outputs, against ONNX Runtime running the
 /// same graph with the same weights: the .onnx file itself, or the built-in network's graph written as ONNX.
 /// </summary>
 internal static class NetworkWorkloads
@@ -93,7 +93,7 @@ internal static class NetworkWorkloads
 
         public override IBenchSubject Plan(IBackend backend, string label, int threads, bool exact)
         {
-            var session = new Session(_graph, new Sessions.SessionOptions { Backend = backend.Name, Threads = threads, Exact = exact });
+            var session = new FastConvSession(_graph, new Sessions.FastConvSessionOptions { Backend = backend.Name, Threads = threads, Exact = exact });
             var y = new AlignedBuffer(_outputShape);
             string[] inNames = [_input.Name], outNames = [_output];
             Tensor[] ins = [_x.Tensor], outs = [y.Tensor];

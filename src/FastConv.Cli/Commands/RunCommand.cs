@@ -112,7 +112,7 @@ public static class RunCommand
         }
         double loadMs = clock.Elapsed.TotalMilliseconds;
         clock.Restart();
-        using var session = new Session(graph, new SessionOptions { Backend = backend, Threads = threads, MemoryLimitBytes = memoryLimit });
+        using var session = new FastConvSession(graph, new FastConvSessionOptions { Backend = backend, Threads = threads, MemoryLimitBytes = memoryLimit });
         double planMs = clock.Elapsed.TotalMilliseconds;
         string skipped = session.BackendSkipped.Count > 0 ? $" (skipped {string.Join("; ", session.BackendSkipped)})" : "";
         GraphInfo loaded = GraphInfo.Analyze(graph);

@@ -56,7 +56,7 @@ public static class SummaryCommand
             TextWriter output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(plan))
             {
-                using var session = new Session(graph, new SessionOptions
+                using var session = new FastConvSession(graph, new FastConvSessionOptions
                 {
                     Backend = parse.GetValue(backend)!, Threads = parse.GetValue(threads), MemoryLimitBytes = MemoryLimitOption.Parse(parse.GetValue(memoryLimit)),
                 });
@@ -88,7 +88,7 @@ public static class SummaryCommand
     }
 
     /// <summary>The compiled graph of <paramref name="session"/> as a report.</summary>
-    public static PlanReport Plan(string model, Session session)
+    public static PlanReport Plan(string model, FastConvSession session)
     {
         ArgumentNullException.ThrowIfNull(session);
         SessionPlan p = session.Plan;

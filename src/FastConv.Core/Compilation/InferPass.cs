@@ -40,7 +40,7 @@ public static class InferPass
         ArgumentNullException.ThrowIfNull(graph);
         if (graph.Nodes.Count > maxNodes)
         {
-            throw new InvalidModelException($"graph '{graph.Name}' has {graph.Nodes.Count:N0} nodes, more than the limit of {maxNodes:N0}; raise the limit (SessionOptions.MaxNodes) if the model is genuine.");
+            throw new InvalidModelException($"graph '{graph.Name}' has {graph.Nodes.Count:N0} nodes, more than the limit of {maxNodes:N0}; raise the limit (FastConvSessionOptions.MaxNodes) if the model is genuine.");
         }
         RequireBound(graph);
         GraphInfo.SortTopologically(graph);
@@ -161,7 +161,7 @@ public static class InferPass
         if (unbound.Count > 0)
         {
             throw new InvalidShapeException($"graph '{graph.Name}': input(s) {string.Join(", ", unbound.Select(i => $"'{i.Name}' {i.Declared}"))} have dynamic dimensions with no size yet; " +
-                "give the full input shapes (a run's tensors, SessionOptions.InputShapes, ModelLoader.Load's inputShapes, or --shape NAME=1x3x640x640).");
+                "give the full input shapes (a run's tensors, FastConvSessionOptions.InputShapes, ModelLoader.Load's inputShapes, or --shape NAME=1x3x640x640).");
         }
     }
 

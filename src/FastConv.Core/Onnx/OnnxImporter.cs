@@ -185,7 +185,7 @@ internal sealed class OnnxImporter
         }
         else
         {
-            // Sizes come with the first run (or SessionOptions.InputShapes); unknown op types are reported now.
+            // Sizes come with the first run (or FastConvSessionOptions.InputShapes); unknown op types are reported now.
             InferPass.CheckKnownOnly(graph, _listed, _problems);
         }
         ThrowIfProblems();

@@ -6,12 +6,12 @@ namespace FastConv.Sessions;
 public static class NetworkSessions
 {
     /// <summary>Plans a session on <paramref name="network"/>.</summary>
-    public static Session CreateSession(this Network network, SessionOptions? options = null)
+    public static FastConvSession CreateSession(this Network network, FastConvSessionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         return new(network.Graph, options);
     }
 
     /// <summary>Shorthand for the common case: a session on backend <paramref name="backend"/>.</summary>
-    public static Session CreateSession(this Network network, string backend) => network.CreateSession(new SessionOptions { Backend = backend });
+    public static FastConvSession CreateSession(this Network network, string backend) => network.CreateSession(new FastConvSessionOptions { Backend = backend });
 }

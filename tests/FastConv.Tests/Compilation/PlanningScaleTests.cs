@@ -30,7 +30,7 @@ public sealed class PlanningScaleTests
     private static double PlanSeconds(byte[] model)
     {
         var clock = Stopwatch.StartNew();
-        using var session = new Session(OnnxModel.Load(model), new SessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
+        using var session = new FastConvSession(OnnxModel.Load(model), new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
         double seconds = clock.Elapsed.TotalSeconds;
         var y = new float[8];
         session.Run([-1f, 2, -3, 4, -5, 6, -7, 8], y);
@@ -51,7 +51,7 @@ public sealed class PlanningScaleTests
     [Test]
     public void GraphsOverTheNodeLimitAreRefusedBeforePlanning()
     {
-        var e = Assert.Throws<InvalidModelException>(() => new Session(OnnxModel.Load(ReluChain(50)), new SessionOptions { Backend = BackendNames.Cpu, MaxNodes = 40 }));
+        var e = Assert.Throws<InvalidModelException>(() => new FastConvSession(OnnxModel.Load(ReluChain(50)), new FastConvSessionOptions { Backend = BackendNames.Cpu, MaxNodes = 40 }));
         Assert.That(e!.Message, Does.Contain("50 nodes").And.Contain("limit of 40").And.Contain("MaxNodes"));
     }
 
@@ -60,6 +60,6 @@ public sealed class PlanningScaleTests
     {
         using var cts = new CancellationTokenSource();
         cts.Cancel();
-        Assert.Throws<OperationCanceledException>(() => new Session(OnnxModel.Load(ReluChain(100)), new SessionOptions { Backend = BackendNames.Cpu, Cancellation = cts.Token }));
+        Assert.Throws<OperationCanceledException>(() => new FastConvSession(OnnxModel.Load(ReluChain(100)), new FastConvSessionOptions { Backend = BackendNames.Cpu, Cancellation = cts.Token }));
     }
 }

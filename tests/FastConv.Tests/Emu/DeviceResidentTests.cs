@@ -22,8 +22,8 @@ public sealed class DeviceResidentTests
     public void MnistRunsOnTheDeviceWithOneCopyEachWayPerRun()
     {
         Graph g = Builtins.Create("mnist", batch: 2);
-        using var device = new Session(g, new SessionOptions { Backend = BackendNames.CudaEmu, Exact = true });
-        using var reference = new Session(g, new SessionOptions { Backend = BackendNames.Reference });
+        using var device = new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.CudaEmu, Exact = true });
+        using var reference = new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.Reference });
         // Every node on the device (the flatten too: a copy within device memory); the input up, the output down.
         Assert.That(device.NodePlans.Where(p => p.Op != FastConvOps.Copy).Select(p => p.Backend).Distinct(), Is.EqualTo(new[] { BackendNames.CudaEmu }));
         Assert.That(device.Plan.Copies, Is.EqualTo(2));
@@ -49,7 +49,7 @@ public sealed class DeviceResidentTests
         GraphValue s = b.Node("Sqrt", [r.Name], name: "sqrt");
         GraphValue y = b.Relu(s, "relu2");
         Graph g = b.Build(y).Graph;
-        using var session = new Session(g, new SessionOptions { Backend = BackendNames.CudaEmu });
+        using var session = new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.CudaEmu });
         Assert.That(session.NodePlans.Single(p => p.Op == "Sqrt").Backend, Is.EqualTo(BackendNames.Cpu));
         Assert.That(session.Plan.Copies, Is.EqualTo(4)); // x up, relu down, sqrt up, relu2 down
         TransferCounters before = session.DeviceTransfers;
@@ -77,8 +77,8 @@ public sealed class DeviceResidentTests
     public void AMiniResNetOnTheDeviceMatchesTheReference()
     {
         Graph g = TestNetworks.MiniResNet(batch: 2).Graph;
-        using var device = new Session(g, new SessionOptions { Backend = BackendNames.CudaEmu, Exact = true });
-        using var reference = new Session(g, new SessionOptions { Backend = BackendNames.Reference });
+        using var device = new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.CudaEmu, Exact = true });
+        using var reference = new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.Reference });
         var inputs = TestNetworks.RandomInputs(g, 11);
         TransferCounters before = device.DeviceTransfers;
         var actual = device.Run(inputs);

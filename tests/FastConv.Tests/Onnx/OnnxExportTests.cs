@@ -22,8 +22,8 @@ public class OnnxExportTests
         var input = built.Inputs[0];
         var x = OnnxNetworkTests.TestInput([.. input.Shape], seed: 5);
         var feeds = new Dictionary<string, Tensor> { [input.Name] = x };
-        using var fromCode = new Session(Builtins.Create(name), new SessionOptions { Backend = "cpu", Threads = 1 });
-        using var fromOnnx = new Session(imported, new SessionOptions { Backend = "cpu", Threads = 1 });
+        using var fromCode = new FastConvSession(Builtins.Create(name), new FastConvSessionOptions { Backend = "cpu", Threads = 1 });
+        using var fromOnnx = new FastConvSession(imported, new FastConvSessionOptions { Backend = "cpu", Threads = 1 });
         var a = fromCode.Run(feeds);
         var b = fromOnnx.Run(feeds);
         var ort = OnnxModelBuilder.RunOrt(model, feeds);

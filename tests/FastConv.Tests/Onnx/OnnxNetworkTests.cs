@@ -40,7 +40,7 @@ public class OnnxNetworkTests
         var expected = OnnxModelBuilder.RunOrt(net.Model, new Dictionary<string, Tensor> { [net.Input] = x });
 
         Graph graph = OnnxModel.Load(net.Model);
-        using var session = new Session(graph, new SessionOptions { Backend = backend, Threads = 1 });
+        using var session = new FastConvSession(graph, new FastConvSessionOptions { Backend = backend, Threads = 1 });
         var actual = session.Run(new Dictionary<string, Tensor> { [net.Input] = x });
 
         Assert.That(actual.Keys, Is.EquivalentTo(expected.Keys));

@@ -110,7 +110,7 @@ public sealed class LayerNormalizationOracleTests
         Reference.LayerNormalization(x, -2, 1e-5f, scale, b, expected);
         foreach (string backend in (string[])[BackendNames.Reference, BackendNames.Cpu])
         {
-            using var session = new Session(graph, new SessionOptions { Backend = backend, Threads = 1 });
+            using var session = new FastConvSession(graph, new FastConvSessionOptions { Backend = backend, Threads = 1 });
             // cpu has no LayerNormalization kernel yet: the place pass gives the node to the reference.
             Assert.That(session.NodePlans.Single().Backend, Is.EqualTo(BackendNames.Reference));
             Compare.Exact(expected, session.Run(new Dictionary<string, Tensor> { ["X"] = x })["Y"], $"LayerNormalization session on {backend}");

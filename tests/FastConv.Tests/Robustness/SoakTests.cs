@@ -55,17 +55,17 @@ public sealed class SoakTests
             {
                 try
                 {
-                    var options = new SessionOptions
+                    var options = new FastConvSessionOptions
                     {
                         Backend = rng.Next(6) == 0 ? BackendNames.Reference : BackendNames.Cpu,
                         Threads = 1 + rng.Next(4),
                     };
                     // The public ways in: a builtin by name, or a graph built in code.
-                    using Session session = ((i + w) % 3) switch
+                    using FastConvSession session = ((i + w) % 3) switch
                     {
-                        0 => Session.Load("builtin:lenet5", options),
-                        1 => Session.Load("builtin:mnist", options),
-                        _ => new Session(resnet, options),
+                        0 => FastConvSession.Load("builtin:lenet5", options),
+                        1 => FastConvSession.Load("builtin:mnist", options),
+                        _ => new FastConvSession(resnet, options),
                     };
                     float[] x = new float[session.Inputs[0].Shape.ElementCount];
                     for (int j = 0; j < x.Length; j++)

@@ -70,7 +70,7 @@ public sealed class ThreadLeakTests
         int peak = 0;
         for (int threads = 2; threads <= 33; threads++)
         {
-            using var session = new Session(net.Graph, new SessionOptions { Backend = BackendNames.Cpu, Threads = threads });
+            using var session = new FastConvSession(net.Graph, new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = threads });
             session.Run(new Dictionary<string, Tensor> { ["image"] = x });
             peak = Math.Max(peak, WorkerPool.LiveHelperThreads);
         }

@@ -29,7 +29,7 @@ public sealed class DynamicShapeTests
     [Test]
     public void MetadataNamesTheSymbols()
     {
-        using var session = new Session(OnnxModel.Load(DynamicModel()), new SessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
+        using var session = new FastConvSession(OnnxModel.Load(DynamicModel()), new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
         ValueMetadata input = session.InputMetadata.Single();
         Assert.That(input.ToString(), Is.EqualTo("image: float32 [N,3,H,W]"));
         Assert.That(input.Dims, Is.EqualTo(new int?[] { null, 3, null, null }));
@@ -42,7 +42,7 @@ public sealed class DynamicShapeTests
     public void EachNewShapeIsPlannedOnceAndMatchesOnnxRuntime(string backend)
     {
         byte[] model = DynamicModel();
-        using var session = new Session(OnnxModel.Load(model), new SessionOptions { Backend = backend, Threads = 1, MaxShapePlans = 2 });
+        using var session = new FastConvSession(OnnxModel.Load(model), new FastConvSessionOptions { Backend = backend, Threads = 1, MaxShapePlans = 2 });
         (int[] Dims, int Seed)[] runs = [([1, 3, 8, 8], 1), ([2, 3, 10, 12], 2), ([1, 3, 8, 8], 3), ([3, 3, 6, 4], 4)];
         int[] planned = new int[runs.Length];
         for (int r = 0; r < runs.Length; r++)
@@ -62,7 +62,7 @@ public sealed class DynamicShapeTests
     [Test]
     public void RunsAtAPlannedShapeAllocateNothing()
     {
-        using var session = new Session(OnnxModel.Load(DynamicModel()), new SessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
+        using var session = new FastConvSession(OnnxModel.Load(DynamicModel()), new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
         Tensor a = Random(1, 1, 3, 8, 8), b = Random(2, 2, 3, 6, 6);
         Tensor ya = Tensor.Allocate(1, 4 * 4 * 4), yb = Tensor.Allocate(2, 4 * 3 * 3);
         string[] inName = ["image"];
@@ -82,7 +82,7 @@ public sealed class DynamicShapeTests
     [Test]
     public void ShapesGivenUpFrontArePlannedAtConstruction()
     {
-        using var session = new Session(OnnxModel.Load(DynamicModel()), new SessionOptions
+        using var session = new FastConvSession(OnnxModel.Load(DynamicModel()), new FastConvSessionOptions
         {
             Backend = BackendNames.Cpu, InputShapes = new Dictionary<string, TensorShape> { ["image"] = TensorShape.Of(2, 3, 6, 6) },
         });
@@ -97,7 +97,7 @@ public sealed class DynamicShapeTests
         string x = b.Input("x", 1, -1), y = b.Input("y", 1, -1); // both dimension 1 are "C"
         b.Output(b.Op("Add", [x, y]));
         Graph g = OnnxModel.Load(b.ToBytes());
-        using var session = new Session(g, new SessionOptions { Backend = BackendNames.Cpu });
+        using var session = new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.Cpu });
         var e = Assert.Throws<InvalidShapeException>(() => session.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.Allocate(1, 3), ["y"] = Tensor.Allocate(1, 4) }));
         Assert.That(e!.Message, Does.Contain("'C'").And.Contain("'x'").And.Contain("'y'"));
         Assert.That(session.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([1f, 2], 1, 2), ["y"] = Tensor.FromArray([3f, 4], 1, 2) }).Values.Single().ToArray(),

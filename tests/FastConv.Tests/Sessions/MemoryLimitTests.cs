@@ -30,12 +30,12 @@ public sealed class MemoryLimitTests
     {
         Graph g = OnnxModel.Load(Blowup());
         long before = GC.GetTotalAllocatedBytes(precise: true);
-        var e = Assert.Throws<MemoryLimitExceededException>(() => new Session(g, new SessionOptions { Backend = BackendNames.Cpu, MemoryLimitBytes = 100L << 20 }));
+        var e = Assert.Throws<MemoryLimitExceededException>(() => new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.Cpu, MemoryLimitBytes = 100L << 20 }));
         Assert.That(GC.GetTotalAllocatedBytes(precise: true) - before, Is.LessThan(32L << 20), "nothing near the arena's size was allocated");
         Assert.That(e!.Message, Does.Contain("256.00 MiB").Or.Contain("256.0 MiB").And.Contain("[1,1,4096,4096]").And.Contain("--memory-limit"));
         Assert.That(e.NeededBytes, Is.EqualTo(4L * 4096 * 4096 * 4 + 64 * 64 * 4));
         Assert.That(e.LimitBytes, Is.EqualTo(100L << 20));
-        using var fits = new Session(g, new SessionOptions { Backend = BackendNames.Cpu, MemoryLimitBytes = 300L << 20 });
+        using var fits = new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.Cpu, MemoryLimitBytes = 300L << 20 });
         Assert.That(fits.ArenaFloats * 4L, Is.EqualTo(e.NeededBytes));
     }
 
@@ -44,7 +44,7 @@ public sealed class MemoryLimitTests
     {
         Graph g = Builtins.Create("resnet18");
         // ResNet-18's activations fit in 20 MiB; its 11.7 M weights (47 MiB, more once packed) do not.
-        var e = Assert.Throws<MemoryLimitExceededException>(() => new Session(g, new SessionOptions { Backend = BackendNames.Cpu, Threads = 1, MemoryLimitBytes = 20L << 20 }));
+        var e = Assert.Throws<MemoryLimitExceededException>(() => new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 1, MemoryLimitBytes = 20L << 20 }));
         Assert.That(e!.Message, Does.Contain("workspaces").And.Contain("the biggest plans: FastConv.FusedConv 'layer"));
         Assert.That(e.NeededBytes, Is.GreaterThan(20L << 20));
     }

@@ -18,7 +18,7 @@ public sealed class SessionAllocationTests
     public void ResNetStyleRunAllocatesNothingAfterWarmUp(int threads)
     {
         Network net = TestNetworks.MiniResNet(batch: 2);
-        using var session = net.CreateSession(new SessionOptions { Backend = BackendNames.Cpu, Threads = threads });
+        using var session = net.CreateSession(new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = threads });
         Tensor input = TestNetworks.RandomInputs(net.Graph, 1)["image"];
         var output = Tensor.Allocate(session.Outputs[0].Shape);
         string[] inNames = ["image"], outNames = ["prob"];
@@ -32,7 +32,7 @@ public sealed class SessionAllocationTests
     [Test]
     public void Lenet5RunAllocatesNothingAfterWarmUp()
     {
-        using var session = Builtins.Build("lenet5", batch: 4).CreateSession(new SessionOptions { Backend = BackendNames.Cpu, Threads = 2 });
+        using var session = Builtins.Build("lenet5", batch: 4).CreateSession(new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 2 });
         float[] x = TestData.Floats(new Random(2), session.Inputs[0].Shape).ToArray(), y = new float[40];
         AssertNoAllocation(() => session.Run(x, y), "lenet5");
     }

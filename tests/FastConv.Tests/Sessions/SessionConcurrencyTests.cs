@@ -18,7 +18,7 @@ public sealed class SessionConcurrencyTests
     {
         const int Callers = 8, RunsEach = 12;
         Network net = TestNetworks.MiniResNet();
-        using var session = net.CreateSession(new SessionOptions { Backend = backend, Threads = threads });
+        using var session = net.CreateSession(new FastConvSessionOptions { Backend = backend, Threads = threads });
         var inputs = Enumerable.Range(0, Callers).Select(i => TestNetworks.RandomInputs(net.Graph, 100 + i)["image"]).ToArray();
         var expected = inputs.Select(x => session.Run(new Dictionary<string, Tensor> { ["image"] = x })["prob"]).ToArray();
         var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
@@ -55,8 +55,8 @@ public sealed class SessionConcurrencyTests
     {
         // Two sessions share the process-wide worker pool; runs from both at once stay correct.
         Network net = TestNetworks.MiniResNet(batch: 2);
-        using var a = net.CreateSession(new SessionOptions { Backend = BackendNames.Cpu, Threads = 2 });
-        using var b = net.CreateSession(new SessionOptions { Backend = BackendNames.Cpu, Threads = 2 });
+        using var a = net.CreateSession(new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 2 });
+        using var b = net.CreateSession(new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 2 });
         Tensor x = TestNetworks.RandomInputs(net.Graph, 7)["image"];
         Tensor expected = a.Run(new Dictionary<string, Tensor> { ["image"] = x })["prob"];
         var results = new Tensor[8];

@@ -41,11 +41,11 @@ public sealed class SessionTests
     {
         Network net = Build(name, batch: 2);
         var inputs = TestNetworks.RandomInputs(net.Graph, 5);
-        using var plain = new Session(net.Graph, new SessionOptions { Backend = BackendNames.Reference, Optimizer = OptimizerOptions.None });
-        using var fusedRef = new Session(net.Graph, new SessionOptions { Backend = BackendNames.Reference });
-        using var cpu = new Session(net.Graph, new SessionOptions { Backend = BackendNames.Cpu, Threads = 2 });
+        using var plain = new FastConvSession(net.Graph, new FastConvSessionOptions { Backend = BackendNames.Reference, Optimizer = OptimizerOptions.None });
+        using var fusedRef = new FastConvSession(net.Graph, new FastConvSessionOptions { Backend = BackendNames.Reference });
+        using var cpu = new FastConvSession(net.Graph, new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 2 });
         var expected = plain.Run(inputs);
-        foreach (Session s in new[] { fusedRef, cpu })
+        foreach (FastConvSession s in new[] { fusedRef, cpu })
         {
             var actual = s.Run(inputs);
             foreach (var (output, e) in expected)
@@ -87,7 +87,7 @@ public sealed class SessionTests
         Assert.That(g.Nodes.Select(n => n.OpType), Is.EqualTo(new[] { "Add" }));
         Assert.That(g.Nodes[0].Outputs[0], Is.EqualTo("out"), "the no-op's graph output is written by its producer");
         Assert.That(g.Constants[g.Nodes[0].Inputs[1]].Floats, Is.EqualTo(new[] { 1f, 4f, 9f }));
-        using var session = new Session(g, new SessionOptions { Backend = BackendNames.Cpu });
+        using var session = new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.Cpu });
         var result = session.Run(new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray([1, 2, 3], 1, 3) });
         Assert.That(result["out"].ToArray(), Is.EqualTo(new[] { 2f, 6f, 12f }));
     }
@@ -96,7 +96,7 @@ public sealed class SessionTests
     public void CallerOwnedTensorsAndSpansGiveTheSameResult()
     {
         Network net = TestNetworks.MiniResNet();
-        using var session = net.CreateSession(new SessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
+        using var session = net.CreateSession(new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
         var inputs = TestNetworks.RandomInputs(net.Graph, 9);
         Tensor expected = session.Run(inputs)["prob"];
         var output = TestData.Poisoned(session.Outputs[0].Shape);
@@ -112,7 +112,7 @@ public sealed class SessionTests
     public void ArenaIsSharedByLiveness()
     {
         Network net = Builtins.Build("resnet18");
-        using var session = net.CreateSession(new SessionOptions { Backend = BackendNames.Reference });
+        using var session = net.CreateSession(new FastConvSessionOptions { Backend = BackendNames.Reference });
         long sumOfValues = session.Info.Nodes.Sum(n => (long)n.OutputShapes[0].ElementCount) + session.Inputs.Sum(i => (long)i.Shape.ElementCount);
         // Every value of the optimized ResNet-18 together is ~2.4 M floats; by liveness two of the largest
         // (the 64x112x112 stem output and the 64x56x56 pool output) are all that must coexist at the peak.
@@ -153,7 +153,7 @@ public sealed class SessionTests
         Tensor x = TestData.Floats(new Random(3), TensorShape.Of(2, 3, 4));
         foreach (string backend in new[] { BackendNames.Reference, BackendNames.Cpu })
         {
-            using var session = new Session(g, new SessionOptions { Backend = backend });
+            using var session = new FastConvSession(g, new FastConvSessionOptions { Backend = backend });
             float[] y = session.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].ToArray();
             Assert.That(y.Take(12).Sum(), Is.EqualTo(1f).Within(1e-5f), backend);
             Assert.That(y.Skip(12).Sum(), Is.EqualTo(1f).Within(1e-5f), backend);

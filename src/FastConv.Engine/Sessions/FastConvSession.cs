@@ -35,7 +35,7 @@ public sealed record ValueMetadata(string Name, ElementType Type, IReadOnlyList<
 /// <para>
 /// A model with dynamic input dimensions (an ONNX <c>dim_param</c>) keeps them symbolic until a run: a run with new
 /// input shapes infers the graph for them (shape sub-graphs folded anew), compiles and plans it, and keeps the plan for
-/// those shapes (up to <see cref="SessionOptions.MaxShapePlans"/>, least recently used dropped first), so a later run
+/// those shapes (up to <see cref="FastConvSessionOptions.MaxShapePlans"/>, least recently used dropped first), so a later run
 /// with the same shapes reuses it.
 /// </para>
 /// <para>
@@ -46,7 +46,7 @@ public sealed record ValueMetadata(string Name, ElementType Type, IReadOnlyList<
 /// concurrent caller (weights are packed per session).
 /// </para>
 /// </summary>
-public sealed class Session : IDisposable
+public sealed class FastConvSession : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly List<IBackend> _backends = [];
@@ -60,12 +60,12 @@ public sealed class Session : IDisposable
 
     /// <summary>
     /// Compiles and plans <paramref name="graph"/> (which is not modified: the passes work on a copy). A graph with
-    /// dynamic inputs that have no size yet is planned at its first run (or for <see cref="SessionOptions.InputShapes"/>).
+    /// dynamic inputs that have no size yet is planned at its first run (or for <see cref="FastConvSessionOptions.InputShapes"/>).
     /// </summary>
-    public Session(Graph graph, SessionOptions? options = null)
+    public FastConvSession(Graph graph, FastConvSessionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        Options = options ?? new SessionOptions();
+        Options = options ?? new FastConvSessionOptions();
         var backendOptions = new BackendOptions { Threads = Options.Threads, Exact = Options.Exact };
         (IBackend main, IReadOnlyList<string> skipped) = BackendRegistry.Resolve(Options.Backend, backendOptions);
         _backends.Add(main);
@@ -119,10 +119,10 @@ public sealed class Session : IDisposable
     }
 
     /// <summary>Loads <paramref name="model"/> (<c>builtin:NAME</c> or an .onnx path, see <see cref="ModelLoader"/>) and plans it.</summary>
-    public static Session Load(string model, SessionOptions? options = null, IReadOnlyDictionary<string, TensorShape>? inputShapes = null)
+    public static FastConvSession Load(string model, FastConvSessionOptions? options = null, IReadOnlyDictionary<string, TensorShape>? inputShapes = null)
         => new(ModelLoader.Load(model, inputShapes), options);
 
-    public SessionOptions Options { get; }
+    public FastConvSessionOptions Options { get; }
 
     /// <summary>The compiled graph of the latest run's shapes: shapes, parameters and FLOPs per node (counted on first use).</summary>
     public GraphInfo Info => Current.Info;
@@ -166,7 +166,7 @@ public sealed class Session : IDisposable
     /// </summary>
     public TransferCounters DeviceTransfers => _backends[0] is IDeviceBackend d ? d.Transfers : default;
 
-    /// <summary>How many input shapes have a plan kept (at most <see cref="SessionOptions.MaxShapePlans"/>).</summary>
+    /// <summary>How many input shapes have a plan kept (at most <see cref="FastConvSessionOptions.MaxShapePlans"/>).</summary>
     public int PlannedShapes
     {
         get
@@ -177,7 +177,7 @@ public sealed class Session : IDisposable
     }
 
     private Compiled Current => _current ?? throw new InvalidShapeException(
-        $"the model has dynamic inputs ({string.Join(", ", _graph.Inputs.Select(i => $"{i.Name}{i.Declared}"))}) and has not been planned for any sizes yet; run it, or give SessionOptions.InputShapes.");
+        $"the model has dynamic inputs ({string.Join(", ", _graph.Inputs.Select(i => $"{i.Name}{i.Declared}"))}) and has not been planned for any sizes yet; run it, or give FastConvSessionOptions.InputShapes.");
 
     /// <summary>Runs the model on named inputs and returns new output tensors (allocates the outputs; see the other overloads to avoid that).</summary>
     public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)

@@ -3,8 +3,8 @@ using FastConv.Compilation;
 
 namespace FastConv.Sessions;
 
-/// <summary>How a <see cref="Session"/> plans and runs a model (ONNX Runtime's SessionOptions, FastConv's knobs).</summary>
-public sealed record SessionOptions
+/// <summary>How a <see cref="FastConvSession"/> plans and runs a model (ONNX Runtime's FastConvSessionOptions, FastConv's knobs).</summary>
+public sealed record FastConvSessionOptions
 {
     /// <summary>A backend name (<see cref="BackendNames"/>) or <c>auto</c> (the best available).</summary>
     public string Backend { get; init; } = BackendRegistry.Auto;
