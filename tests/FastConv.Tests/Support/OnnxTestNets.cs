@@ -47,17 +47,16 @@ internal static class OnnxTestNets
     /// smoothed and upsampled to 1/4 by nearest Resize ×2/×4/×8, concatenated, then the DB head: 3×3 conv + BN + ReLU,
     /// ConvTranspose 2×2 stride 2 + BN + ReLU, ConvTranspose 2×2 stride 2, Sigmoid (the probability map).
     /// </summary>
-    public static OnnxTestNet DbNetHead()
+    public static OnnxTestNet DbNetHead(int height = 96, int width = 128, int inner = 32)
     {
         var b = new OnnxModelBuilder(seed: 21, opset: 11) { WeightsAsConstantNodes = true, HardSwishAs = HardSwishSpelling.Torch };
-        string x = b.Input("x", 1, 3, 96, 128);
+        string x = b.Input("x", 1, 3, height, width);
         string c1 = ConvBnHardSwish(b, ConvBnHardSwish(b, x, 3, 16, 3, 2), 16, 24, 3, 2); // 1/4
         string c2 = ConvBnHardSwish(b, c1, 24, 40, 3, 2);                               // 1/8
         string c3 = ConvBnHardSwish(b, c2, 40, 64, 3, 2);                               // 1/16
         string c4 = ConvBnHardSwish(b, c3, 64, 96, 3, 2);                               // 1/32
         string Up(string v, float f) => b.Op("Resize", [v, b.Float("roi", [], 0), b.Float("scales", [1f, 1f, f, f], 4)],
             OnnxModelBuilder.Attr("mode", "nearest"), OnnxModelBuilder.Attr("coordinate_transformation_mode", "asymmetric"), OnnxModelBuilder.Attr("nearest_mode", "floor"));
-        const int inner = 32;
         string in5 = b.Conv(c4, 96, inner, 1, 1, bias: false), in4 = b.Conv(c3, 64, inner, 1, 1, bias: false);
         string in3 = b.Conv(c2, 40, inner, 1, 1, bias: false), in2 = b.Conv(c1, 24, inner, 1, 1, bias: false);
         string out4 = b.Op("Add", [in4, Up(in5, 2)]);
@@ -69,13 +68,14 @@ internal static class OnnxTestNets
         string p2 = b.Conv(out2, inner, inner / 4, 3, 3, bias: false);
         string fuse = b.Op("Concat", [p5, p4, p3, p2], OnnxModelBuilder.Attr("axis", 1L));
         string h = b.Relu(b.BatchNorm(b.Conv(fuse, inner, inner / 4, 3, 3, bias: false), inner / 4));
-        string w1 = b.Float("deconv1_w", b.HeUniform(8 * 8 * 4, 8 * 4), 8, 8, 2, 2);
-        h = b.Relu(b.BatchNorm(b.Op("ConvTranspose", [h, w1, b.Float("deconv1_b", b.Uniform(8, -0.1f, 0.1f), 8)],
-            OnnxModelBuilder.Attr("kernel_shape", 2L, 2L), OnnxModelBuilder.Attr("strides", 2L, 2L)), 8));
-        string w2 = b.Float("deconv2_w", b.HeUniform(8 * 4, 8 * 4), 8, 1, 2, 2);
+        int q = inner / 4;
+        string w1 = b.Float("deconv1_w", b.HeUniform(q * q * 4, q * 4), q, q, 2, 2);
+        h = b.Relu(b.BatchNorm(b.Op("ConvTranspose", [h, w1, b.Float("deconv1_b", b.Uniform(q, -0.1f, 0.1f), q)],
+            OnnxModelBuilder.Attr("kernel_shape", 2L, 2L), OnnxModelBuilder.Attr("strides", 2L, 2L)), q));
+        string w2 = b.Float("deconv2_w", b.HeUniform(q * 4, q * 4), q, 1, 2, 2);
         h = b.Op("ConvTranspose", [h, w2, b.Float("deconv2_b", b.Uniform(1, -0.1f, 0.1f), 1)], OnnxModelBuilder.Attr("kernel_shape", 2L, 2L), OnnxModelBuilder.Attr("strides", 2L, 2L));
         b.Output(b.Op("Sigmoid", [h]));
-        return new("dbnet-head", b.ToBytes(), x, [1, 3, 96, 128]);
+        return new(height == 96 && width == 128 && inner == 32 ? "dbnet-head" : $"dbnet-head-{height}x{width}-c{inner}", b.ToBytes(), x, [1, 3, height, width]);
     }
 
     /// <summary>
