@@ -18,7 +18,10 @@ namespace FastConv.Cpu.Conv2d;
 /// worker owns whole output planes, so no two write the same element). y starts as the bias; when the kernel
 /// tiles the output exactly (R = strideH, S = strideW, no padding, dilation 1: FPN's 2×2 stride-2 upsampling) each
 /// output element receives exactly one product sum and is written as col + bias in one pass instead.
-/// Execute allocates nothing.
+/// When M = K/G·R·S is small (≤ 16: a 2×2 deconvolution to one or a few channels, DBNet's probability map) the packed
+/// GEMM would spend its time packing x for a few rows of output, so col is computed by a row kernel instead: four
+/// rows of col at a time as four vector accumulators over C, x read once per four rows, split across the pool by
+/// column blocks. Execute allocates nothing.
 /// </summary>
 internal sealed class ConvTranspose2dGemmPlan : IUnaryPlan, IParallelJob
 {
@@ -34,8 +37,10 @@ internal sealed class ConvTranspose2dGemmPlan : IUnaryPlan, IParallelJob
     private readonly float[] _col;
     private readonly int _rowsPerChunk, _cg, _kg, _chunks;
     private readonly bool _assign;
-    private Tensor? _y;
-    private int _n, _g, _h0, _rows;
+    private readonly float[]? _small;          // the weights as stored (C × K/G·R·S) for the small-M row kernel
+    private readonly int _m, _gemmChunks;
+    private Tensor? _x, _y;
+    private int _n, _g, _h0, _rows, _phase;
 
     public ConvTranspose2dGemmPlan(ConvTranspose2dShape shape, Tensor weights, Tensor? bias, CpuContext context)
     {
@@ -61,11 +66,18 @@ internal sealed class ConvTranspose2dGemmPlan : IUnaryPlan, IParallelJob
         _assign = shape.R == p.StrideH && shape.S == p.StrideW && p.DilationH == 1 && p.DilationW == 1 && p.Padding == default
             && p.OutputPaddingH == 0 && p.OutputPaddingW == 0;
         _chunks = Elementwise.ElementwiseThreading.Chunks((long)_kg * shape.P * shape.Q, _kg, context.Pool);
-        Algorithm = _assign ? "gemm+col2im-tiled" : "gemm+col2im";
+        _m = m;
+        if (m <= 16 && context.Simd > SimdLevel.Scalar)
+        {
+            _small = weights.ToArray();
+            int cols = _rowsPerChunk * shape.W;
+            _gemmChunks = Elementwise.ElementwiseThreading.Chunks((long)m * _cg * cols / 4, Math.Max(1, cols / 256), context.Pool);
+        }
+        Algorithm = (_small is not null ? "rows" : "gemm") + (_assign ? "+col2im-tiled" : "+col2im");
     }
 
     public string Algorithm { get; }
-    public long WorkspaceBytes => _weights.Sum(a => a.Bytes) + _workspace.Bytes + 4L * _col.Length;
+    public long WorkspaceBytes => _weights.Sum(a => a.Bytes) + _workspace.Bytes + 4L * _col.Length + 4L * (_small?.Length ?? 0);
     public TensorShape OutputShape { get; }
 
     public void Execute(Tensor x, Tensor y)
@@ -75,6 +87,7 @@ internal sealed class ConvTranspose2dGemmPlan : IUnaryPlan, IParallelJob
         Reference.RequireShape(y, OutputShape, "output", "ConvTranspose2d", _s);
         ReadOnlySpan<float> xs = x.Span;
         int hw = _s.H * _s.W;
+        _x = x;
         _y = y;
         try
         {
@@ -85,6 +98,7 @@ internal sealed class ConvTranspose2dGemmPlan : IUnaryPlan, IParallelJob
                     if (!_assign || hw == 0)
                     {
                         _h0 = -1; // bias pass
+                        _phase = 0;
                         _context.Pool.For(_chunks, this);
                     }
                     for (_h0 = 0; _h0 < _s.H; _h0 += _rowsPerChunk)
@@ -92,7 +106,16 @@ internal sealed class ConvTranspose2dGemmPlan : IUnaryPlan, IParallelJob
                         _rows = Math.Min(_rowsPerChunk, _s.H - _h0);
                         int cols = _rows * _s.W;
                         int start = ((_n * _s.C + _g * _cg) * _s.H + _h0) * _s.W;
-                        Sgemm.Multiply(_workspace, _weights[_g], false, cols, 1f, xs[start..], hw, 0f, _col.AsSpan(0, _weights[_g].M * cols), cols, _context.Pool);
+                        if (_small is not null)
+                        {
+                            _phase = 1;
+                            _context.Pool.For(_gemmChunks, this);
+                        }
+                        else
+                        {
+                            Sgemm.Multiply(_workspace, _weights[_g], false, cols, 1f, xs[start..], hw, 0f, _col.AsSpan(0, _m * cols), cols, _context.Pool);
+                        }
+                        _phase = 0;
                         _context.Pool.For(_chunks, this);
                     }
                 }
@@ -100,12 +123,18 @@ internal sealed class ConvTranspose2dGemmPlan : IUnaryPlan, IParallelJob
         }
         finally
         {
+            _x = null;
             _y = null;
         }
     }
 
     public void Run(int chunk)
     {
+        if (_phase == 1)
+        {
+            SmallGemm(chunk);
+            return;
+        }
         int k0 = (int)((long)chunk * _kg / _chunks), k1 = (int)((long)(chunk + 1) * _kg / _chunks);
         ConvTranspose2dParams p = _s.Params;
         int planeSize = _s.P * _s.Q, cols = _rows * _s.W;
@@ -138,7 +167,22 @@ internal sealed class ConvTranspose2dGemmPlan : IUnaryPlan, IParallelJob
                         }
                         ref float yr = ref Unsafe.Add(ref plane, (nint)oh * _s.Q + shiftW);
                         ref float cr = ref Unsafe.Add(ref c, i * _s.W);
-                        if (_assign)
+                        if (_assign && _s.S == 2 && s == 0)
+                        {
+                            // Both kernel columns of this output row at once: y[2w] and y[2w + 1] written in order.
+                            ref float cr1 = ref Unsafe.Add(ref cr, cols);
+                            float b = _bias[ko];
+                            for (int w = wLo; w < wHi; w++)
+                            {
+                                Unsafe.Add(ref yr, 2 * w) = Unsafe.Add(ref cr, w) + b;
+                                Unsafe.Add(ref yr, 2 * w + 1) = Unsafe.Add(ref cr1, w) + b;
+                            }
+                        }
+                        else if (_assign && _s.S == 2)
+                        {
+                            continue; // written with column 0
+                        }
+                        else if (_assign)
                         {
                             float b = _bias[ko];
                             for (int w = wLo; w < wHi; w++)
@@ -159,6 +203,64 @@ internal sealed class ConvTranspose2dGemmPlan : IUnaryPlan, IParallelJob
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// col[mi, j] = Σ_c W[g·C/G + c, mi]·x[n, g·C/G + c, h0·W + j] for this chunk's column range: vectors of j, four
+    /// rows mi at a time (four independent accumulators, each x vector loaded once for the four), then single rows,
+    /// then the scalar tail of j.
+    /// </summary>
+    private void SmallGemm(int chunk)
+    {
+        int cols = _rows * _s.W, hw = _s.H * _s.W, m = _m, cg = _cg;
+        int j0 = (int)((long)chunk * cols / _gemmChunks), j1 = (int)((long)(chunk + 1) * cols / _gemmChunks);
+        ref float x = ref Unsafe.Add(ref MemoryMarshal.GetReference(_x!.Span), ((_n * _s.C + _g * cg) * _s.H + _h0) * _s.W);
+        ref float w = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_small!), _g * cg * m);
+        ref float col = ref MemoryMarshal.GetArrayDataReference(_col);
+        int v = System.Numerics.Vector<float>.Count;
+        int j = j0;
+        for (; j + v <= j1; j += v)
+        {
+            int mi = 0;
+            for (; mi + 4 <= m; mi += 4)
+            {
+                System.Numerics.Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (int c = 0; c < cg; c++)
+                {
+                    var xv = System.Numerics.Vector.LoadUnsafe(ref x, (nuint)((nint)c * hw + j));
+                    ref float wc = ref Unsafe.Add(ref w, c * m + mi);
+                    a0 += new System.Numerics.Vector<float>(wc) * xv;
+                    a1 += new System.Numerics.Vector<float>(Unsafe.Add(ref wc, 1)) * xv;
+                    a2 += new System.Numerics.Vector<float>(Unsafe.Add(ref wc, 2)) * xv;
+                    a3 += new System.Numerics.Vector<float>(Unsafe.Add(ref wc, 3)) * xv;
+                }
+                System.Numerics.Vector.StoreUnsafe(a0, ref col, (nuint)((nint)mi * cols + j));
+                System.Numerics.Vector.StoreUnsafe(a1, ref col, (nuint)((nint)(mi + 1) * cols + j));
+                System.Numerics.Vector.StoreUnsafe(a2, ref col, (nuint)((nint)(mi + 2) * cols + j));
+                System.Numerics.Vector.StoreUnsafe(a3, ref col, (nuint)((nint)(mi + 3) * cols + j));
+            }
+            for (; mi < m; mi++)
+            {
+                System.Numerics.Vector<float> a = default;
+                for (int c = 0; c < cg; c++)
+                {
+                    a += new System.Numerics.Vector<float>(Unsafe.Add(ref w, c * m + mi)) * System.Numerics.Vector.LoadUnsafe(ref x, (nuint)((nint)c * hw + j));
+                }
+                System.Numerics.Vector.StoreUnsafe(a, ref col, (nuint)((nint)mi * cols + j));
+            }
+        }
+        for (; j < j1; j++)
+        {
+            for (int mi = 0; mi < m; mi++)
+            {
+                float a = 0;
+                for (int c = 0; c < cg; c++)
+                {
+                    a += Unsafe.Add(ref w, c * m + mi) * Unsafe.Add(ref x, (nint)c * hw + j);
+                }
+                Unsafe.Add(ref col, (nint)mi * cols + j) = a;
             }
         }
     }

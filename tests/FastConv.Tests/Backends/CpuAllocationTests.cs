@@ -92,6 +92,7 @@ public sealed class CpuAllocationTests
         }
         Unary(cpu.PlanConvTranspose2d(new ConvTranspose2dShape(1, 32, 40, 40, 16, 4, 4, ConvTranspose2dParams.Create(2, 1)), w, TestData.Floats(rng, TensorShape.Of(16))), x, "ConvTranspose 4x4 s2");
         Unary(cpu.PlanConvTranspose2d(new ConvTranspose2dShape(1, 32, 40, 40, 16, 2, 2, ConvTranspose2dParams.Create(2)), TestData.Floats(rng, TensorShape.Of(32, 16, 2, 2)), null), x, "ConvTranspose 2x2 s2");
+        Unary(cpu.PlanConvTranspose2d(new ConvTranspose2dShape(1, 32, 40, 40, 1, 2, 2, ConvTranspose2dParams.Create(2)), TestData.Floats(rng, TensorShape.Of(32, 1, 2, 2)), null), x, "ConvTranspose 2x2 s2 to one channel");
         foreach (ResizeMode mode in Enum.GetValues<ResizeMode>())
         {
             Unary(cpu.PlanResize(fmap, ResizeParams.WithScales(2, 2, mode, ResizeCoordinateTransform.Asymmetric, ResizeNearestMode.Floor)), x, $"Resize {mode}");

@@ -52,6 +52,10 @@ public sealed class CpuOpPlanTests
             (1, 4, 6, 6, 8, 4, 4, 4, default, 1, 1, 0),            // 4×4 stride 4
             (1, 8, 40, 40, 64, 4, 4, 2, new Padding2d(1, 1, 1, 1), 1, 1, 0), // column buffer split into row chunks
             (1, 16, 33, 17, 24, 2, 2, 2, default, 1, 1, 0),
+            (1, 24, 20, 21, 1, 2, 2, 2, default, 1, 1, 0),         // M = K·R·S = 4: the small-M row kernel (DBNet's last layer)
+            (1, 5, 9, 11, 3, 2, 2, 2, default, 1, 1, 0),           // M = 12: three groups of four rows
+            (2, 7, 6, 10, 2, 3, 1, 1, new Padding2d(1, 0, 1, 0), 1, 1, 0), // M = 6: four rows, then two single ones
+            (1, 4, 5, 7, 2, 2, 2, 2, default, 1, 2, 0),            // small M with groups
         ];
         foreach (var c in cases)
         {
