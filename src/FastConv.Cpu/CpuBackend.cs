@@ -71,7 +71,8 @@ public static class Conv2dAlgorithms
 
 /// <summary>
 /// The <c>cpu</c> backend: SIMD kernels chosen once from the CPU's features (or forced lower), threads
-/// from one persistent pool, weights packed at plan time, no allocation when a plan executes.
+/// from one persistent pool, weights packed at plan time, no allocation when a plan executes. It implements the
+/// planner of every op FastConv defines (docs/op-coverage.md), so no node of a float32 model falls back to the reference.
 /// </summary>
 public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner,
     IConvTranspose2dPlanner, IResizePlanner, IMatMulPlanner, ITransposePlanner, IPadPlanner, IPReluPlanner, IGeluPlanner, IErfPlanner,
