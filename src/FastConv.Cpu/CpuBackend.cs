@@ -82,9 +82,13 @@ public static class Conv2dAlgorithms
 /// <summary>
 /// The <c>cpu</c> backend: SIMD kernels chosen once from the CPU's features (or forced lower), threads
 /// from the one process-wide pool (<see cref="WorkerPool"/>: backends share its helper threads and hold none
-/// themselves), weights packed at plan time, no allocation when a plan executes.
+/// themselves), weights packed at plan time, no allocation when a plan executes. It implements the planner of every op
+/// FastConv defines (docs/op-coverage.md), so no node of a float32 model falls back to the reference.
 /// </summary>
-public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner
+public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner,
+    IConvTranspose2dPlanner, IResizePlanner, IMatMulPlanner, ITransposePlanner, IPadPlanner, IPReluPlanner, IGeluPlanner, IErfPlanner,
+    IMishPlanner, ILayerNormalizationPlanner, IInstanceNormalizationPlanner, IGroupNormalizationPlanner, IReduceMeanPlanner, IReducePlanner,
+    ISlicePlanner, IExpandPlanner, IGatherPlanner
 {
     private readonly ReferenceBackend _reference = new();
 
@@ -154,8 +158,45 @@ public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatc
     /// <summary>Reorders with the reference's loops: a plain copy, not yet vectorized (no cpu kernel asks for a blocked layout yet).</summary>
     public IUnaryPlan PlanReorder(TensorShape shape, TensorLayout from, TensorLayout to) => _reference.PlanReorder(shape, from, to);
 
-    // ConvTranspose, PRelu, Gelu, MatMul, Transpose, Pad, Resize, ReduceMean: not accelerated yet; the cpu backend does
-    // not implement their planners, so the place pass gives those nodes to the reference backend.
+    public IUnaryPlan PlanConvTranspose2d(ConvTranspose2dShape shape, Tensor weights, Tensor? bias) => new Conv2d.ConvTranspose2dGemmPlan(shape, weights, bias, Context);
+
+    public IUnaryPlan PlanResize(TensorShape x, ResizeParams p) => new Elementwise.CpuResizePlan(x, p, Context);
+
+    public IBinaryPlan PlanMatMul(TensorShape a, TensorShape b) => new CpuMatMulPlan(a, b, Context);
+
+    public IUnaryPlan PlanTranspose(TensorShape x, IReadOnlyList<int> perm) => Elementwise.CpuStridedCopyPlan.Transpose(x, perm, Context);
+
+    public IUnaryPlan PlanPad(TensorShape x, PadParams p) => new Elementwise.CpuPadPlan(x, p, Context);
+
+    public IUnaryPlan PlanPRelu(TensorShape x, Tensor slope) => new Elementwise.CpuPReluPlan(x, slope);
+
+    public IUnaryPlan PlanGelu(TensorShape x, GeluParams p) =>
+        new Elementwise.CpuUnaryOperatorPlan<Kernels.GeluOperator>("Gelu", new Kernels.GeluOperator(p.Approximate == GeluApproximation.Tanh), x, Context);
+
+    public IUnaryPlan PlanErf(TensorShape x) => new Elementwise.CpuUnaryOperatorPlan<Kernels.ErfOperator>("Erf", default, x, Context);
+
+    public IUnaryPlan PlanMish(TensorShape x) => new Elementwise.CpuUnaryOperatorPlan<Kernels.MishOperator>("Mish", default, x, Context);
+
+    public IUnaryPlan PlanLayerNormalization(TensorShape x, int axis, float epsilon, Tensor scale, Tensor? bias) =>
+        Elementwise.CpuNormalizationPlan.Layer(x, axis, epsilon, scale, bias, Context);
+
+    public IUnaryPlan PlanInstanceNormalization(TensorShape x, float epsilon, Tensor scale, Tensor bias) =>
+        Elementwise.CpuNormalizationPlan.Instance(x, epsilon, scale, bias, Context);
+
+    public IUnaryPlan PlanGroupNormalization(TensorShape x, int groups, float epsilon, Tensor scale, Tensor bias) =>
+        Elementwise.CpuNormalizationPlan.Group(x, groups, epsilon, scale, bias, Context);
+
+    public IUnaryPlan PlanReduceMean(TensorShape x, IReadOnlyList<int> axes, bool keepDims) => new Elementwise.CpuReducePlan(ReduceKind.Mean, x, axes, keepDims, Context);
+
+    public IUnaryPlan PlanReduce(ReduceKind kind, TensorShape x, IReadOnlyList<int> axes, bool keepDims) => new Elementwise.CpuReducePlan(kind, x, axes, keepDims, Context);
+
+    public IUnaryPlan PlanSlice(TensorShape x, IReadOnlyList<int> starts, IReadOnlyList<int> steps, TensorShape output) =>
+        Elementwise.CpuStridedCopyPlan.Slice(x, starts, steps, output, Context);
+
+    public IUnaryPlan PlanExpand(TensorShape x, TensorShape output) => Elementwise.CpuStridedCopyPlan.Expand(x, output, Context);
+
+    public IUnaryPlan PlanGather(TensorShape x, int axis, IReadOnlyList<int> indices, TensorShape indicesShape) =>
+        new Elementwise.CpuGatherPlan(x, axis, indices, indicesShape);
 
     public void Dispose() => _reference.Dispose();
 }

@@ -9,7 +9,7 @@ public enum ResizeMode
     Nearest,
     /// <summary>ONNX <c>linear</c>: bilinear over H and W.</summary>
     Linear,
-    /// <summary>ONNX <c>cubic</c>: not implemented by FastConv; the reference rejects it.</summary>
+    /// <summary>ONNX <c>cubic</c>: bicubic over H and W (Keys' kernel with <see cref="ResizeParams.CubicCoeffA"/>).</summary>
     Cubic,
 }
 
@@ -53,6 +53,10 @@ public sealed record ResizeParams
     public ResizeNearestMode NearestMode { get; init; } = ResizeNearestMode.RoundPreferFloor;
     public IReadOnlyList<float>? Scales { get; init; }
     public IReadOnlyList<int>? Sizes { get; init; }
+    /// <summary>ONNX <c>cubic_coeff_a</c>: the a of the cubic kernel (−0.75 as PyTorch, −0.5 as TensorFlow).</summary>
+    public float CubicCoeffA { get; init; } = -0.75f;
+    /// <summary>ONNX <c>exclude_outside</c>: cubic taps outside the input get weight 0 and the rest are renormalized.</summary>
+    public bool ExcludeOutside { get; init; }
 
     /// <summary>Resize by scale factors on H and W (N and C scales are 1).</summary>
     public static ResizeParams WithScales(float scaleH, float scaleW, ResizeMode mode = ResizeMode.Nearest,
@@ -100,6 +104,7 @@ public sealed record ResizeParams
         {
             by += (by.Length > 0 ? " " : "") + "sizes=[" + string.Join(",", Sizes) + "]";
         }
-        return $"mode={OnnxMode} transform={OnnxCoordinateTransform}" + (Mode == ResizeMode.Nearest ? $" nearest={OnnxNearestMode}" : "") + " " + by;
+        return $"mode={OnnxMode} transform={OnnxCoordinateTransform}" + (Mode == ResizeMode.Nearest ? $" nearest={OnnxNearestMode}" : "")
+            + (Mode == ResizeMode.Cubic ? $" a={CubicCoeffA.ToString("R", CultureInfo.InvariantCulture)}" + (ExcludeOutside ? " exclude_outside" : "") : "") + " " + by;
     }
 }

@@ -39,6 +39,12 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
 
     static abstract TSelf Exp(TSelf a);
 
+    /// <summary>IEEE 754:2019 maximum and minimum per lane (NaN propagates; −0 &lt; +0), as Math.Max and Math.Min.</summary>
+    static abstract TSelf Max(TSelf a, TSelf b);
+
+    /// <inheritdoc cref="Max"/>
+    static abstract TSelf Min(TSelf a, TSelf b);
+
     /// <summary>The lanes' sum (any order).</summary>
     static abstract float SumAcross(TSelf a);
 
@@ -85,6 +91,8 @@ internal readonly struct Float128(Vector128<float> v) : IFloatVector<Float128>
     public static Float128 Div(Float128 a, Float128 b) => new(a._v / b._v);
     public static Float128 RefMax(Float128 a, Float128 b) => new(VectorMath.RefMax(a._v, b._v));
     public static Float128 Exp(Float128 a) => new(VectorMath.Exp(a._v));
+    public static Float128 Max(Float128 a, Float128 b) => new(Vector128.Max(a._v, b._v));
+    public static Float128 Min(Float128 a, Float128 b) => new(Vector128.Min(a._v, b._v));
     public static float SumAcross(Float128 a) => Vector128.Sum(a._v);
     public static float Lane(Float128 a, int i) => a._v.GetElement(i);
 }
@@ -130,6 +138,8 @@ internal readonly struct Float256(Vector256<float> v) : IFloatVector<Float256>
     public static Float256 Div(Float256 a, Float256 b) => new(a._v / b._v);
     public static Float256 RefMax(Float256 a, Float256 b) => new(VectorMath.RefMax(a._v, b._v));
     public static Float256 Exp(Float256 a) => new(VectorMath.Exp(a._v));
+    public static Float256 Max(Float256 a, Float256 b) => new(Vector256.Max(a._v, b._v));
+    public static Float256 Min(Float256 a, Float256 b) => new(Vector256.Min(a._v, b._v));
     public static float SumAcross(Float256 a) => Vector256.Sum(a._v);
     public static float Lane(Float256 a, int i) => a._v.GetElement(i);
 }
@@ -175,6 +185,8 @@ internal readonly struct Float512(Vector512<float> v) : IFloatVector<Float512>
     public static Float512 Div(Float512 a, Float512 b) => new(a._v / b._v);
     public static Float512 RefMax(Float512 a, Float512 b) => new(VectorMath.RefMax(a._v, b._v));
     public static Float512 Exp(Float512 a) => new(VectorMath.Exp(a._v));
+    public static Float512 Max(Float512 a, Float512 b) => new(Vector512.Max(a._v, b._v));
+    public static Float512 Min(Float512 a, Float512 b) => new(Vector512.Min(a._v, b._v));
     public static float SumAcross(Float512 a) => Vector512.Sum(a._v);
     public static float Lane(Float512 a, int i) => a._v.GetElement(i);
 }

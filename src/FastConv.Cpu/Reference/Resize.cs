@@ -40,7 +40,13 @@ public static partial class Reference
     /// same on h; then <c>y = dw2·dh2·X[h1,w1] + dw1·dh2·X[h1,w2] + dw2·dh1·X[h2,w1] + dw1·dh1·X[h2,w2]</c>
     /// (ONNX Runtime's order; the spec's linear interpolation <c>(1 − t)·a + t·b</c> in exact arithmetic).
     /// </para>
-    /// cubic is not implemented and throws <see cref="InvalidHyperparameterException"/>.
+    /// <para>
+    /// cubic: <c>x₀ = floor(x_in)</c>, <c>t = x_in − x₀</c>; taps x₀ − 1 … x₀ + 2, each clamped into [0, L_in − 1]
+    /// (the edge repeats), with Keys' weights for distances 1 + t, t, 1 − t, 2 − t and <c>a = cubic_coeff_a</c>:
+    /// <c>W(d) = ((a + 2)·d − (a + 3))·d² + 1</c> for d ≤ 1, <c>((a·d − 5a)·d + 8a)·d − 4a</c> for 1 &lt; d &lt; 2. With
+    /// exclude_outside, taps outside [0, L_in − 1] get weight 0 and the others are divided by their sum. Then
+    /// <c>y = Σ_r wh[r]·Σ_s ww[s]·X[h_r, w_s]</c>, in double, rounded once.
+    /// </para>
     /// </summary>
     public static void Resize(Tensor x, ResizeParams p, Tensor y)
     {
@@ -69,6 +75,22 @@ public static partial class Reference
                             int wi = ResizeNearestIndex(p.NearestMode, wIn, w);
                             v = xs[plane + hi * w + wi];
                         }
+                        else if (p.Mode == ResizeMode.Cubic)
+                        {
+                            var (hi, hw) = ResizeCubicTaps(hIn, h, p.CubicCoeffA, p.ExcludeOutside);
+                            var (wi, ww) = ResizeCubicTaps(wIn, w, p.CubicCoeffA, p.ExcludeOutside);
+                            double sum = 0;
+                            for (int r = 0; r < 4; r++)
+                            {
+                                double row = 0;
+                                for (int t = 0; t < 4; t++)
+                                {
+                                    row += ww[t] * xs[plane + hi[r] * w + wi[t]];
+                                }
+                                sum += hw[r] * row;
+                            }
+                            v = (float)sum;
+                        }
                         else
                         {
                             var (h1, h2, dh1, dh2) = ResizeLinearTaps(hIn, h);
@@ -85,7 +107,7 @@ public static partial class Reference
     }
 
     /// <summary>Input coordinate of output coordinate <paramref name="xOut"/> (see <see cref="Resize"/>), in float32.</summary>
-    private static float ResizeSourceCoordinate(ResizeCoordinateTransform t, int xOut, float scale, int lengthOut, int lengthIn)
+    internal static float ResizeSourceCoordinate(ResizeCoordinateTransform t, int xOut, float scale, int lengthOut, int lengthIn)
     {
         float xr = xOut, lr = lengthOut, lo = lengthIn;
         if (scale == 1f)
@@ -103,7 +125,7 @@ public static partial class Reference
     }
 
     /// <summary>Nearest input index of input coordinate <paramref name="xIn"/>, clamped into [0, length − 1].</summary>
-    private static int ResizeNearestIndex(ResizeNearestMode mode, float xIn, int length)
+    internal static int ResizeNearestIndex(ResizeNearestMode mode, float xIn, int length)
     {
         float r = mode switch
         {
@@ -119,7 +141,7 @@ public static partial class Reference
     }
 
     /// <summary>Linear taps on one axis: the two indices and their weights d1 (for i2) and d2 (for i1).</summary>
-    private static (int I1, int I2, float D1, float D2) ResizeLinearTaps(float xIn, int length)
+    internal static (int I1, int I2, float D1, float D2) ResizeLinearTaps(float xIn, int length)
     {
         float v = Math.Max(0f, Math.Min(xIn, length - 1));
         int i1 = Math.Min((int)v, length - 1);
@@ -131,15 +153,42 @@ public static partial class Reference
         return (i1, i2, MathF.Abs(v - i1), MathF.Abs(v - i2));
     }
 
+    /// <summary>Cubic taps on one axis: four clamped indices and their weights (see <see cref="Resize"/>).</summary>
+    internal static (int[] Index, double[] Weight) ResizeCubicTaps(float xIn, int length, float a, bool excludeOutside)
+    {
+        int x0 = (int)MathF.Floor(xIn);
+        double t = xIn - x0;
+        var index = new int[4];
+        var weight = new double[4];
+        double total = 0;
+        for (int k = 0; k < 4; k++)
+        {
+            double d = Math.Abs(k - 1 - t);
+            double wk = d <= 1 ? ((a + 2) * d - (a + 3)) * d * d + 1 : d < 2 ? ((a * d - 5 * a) * d + 8 * a) * d - 4 * a : 0;
+            int i = x0 - 1 + k;
+            if (excludeOutside && (i < 0 || i >= length))
+            {
+                wk = 0;
+            }
+            index[k] = Math.Clamp(i, 0, length - 1);
+            weight[k] = wk;
+            total += wk;
+        }
+        if (excludeOutside)
+        {
+            for (int k = 0; k < 4; k++)
+            {
+                weight[k] /= total;
+            }
+        }
+        return (index, weight);
+    }
+
     /// <summary>Validates a Resize problem; returns the per-axis scales used by the coordinate transform and the output extents.</summary>
-    private static (float ScaleH, float ScaleW, int OutH, int OutW) ResizeValidate(TensorShape input, ResizeParams p)
+    internal static (float ScaleH, float ScaleW, int OutH, int OutW) ResizeValidate(TensorShape input, ResizeParams p)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(p);
-        if (p.Mode == ResizeMode.Cubic)
-        {
-            throw new InvalidHyperparameterException($"Resize: mode 'cubic' is not supported by FastConv (only 'nearest' and 'linear'); input shape {input}, {p}.");
-        }
         if (!Enum.IsDefined(p.Mode) || !Enum.IsDefined(p.CoordinateTransform) || !Enum.IsDefined(p.NearestMode))
         {
             throw new InvalidHyperparameterException($"Resize: unknown mode ({(int)p.Mode}, {(int)p.CoordinateTransform}, {(int)p.NearestMode}); input shape {input}.");

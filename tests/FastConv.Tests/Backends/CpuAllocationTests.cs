@@ -1,5 +1,6 @@
 using FastConv.Backends;
 using FastConv.Cpu;
+using FastConv.Graphs.Ops;
 using FastConv.Ops;
 using FastConv.Tests.Support;
 
@@ -71,6 +72,49 @@ public sealed class CpuAllocationTests
         using var fc = backend.PlanGemm(a.Shape, TestData.Floats(new Random(4), TensorShape.Of(100, 256)), Tensor.Allocate(100), new GemmParams { TransB = true });
         var fcOut = Tensor.Allocate(4, 100);
         AssertNoAllocation(() => fc.Execute(a, fcOut), "Gemm");
+    }
+
+    [TestCase(1)]
+    [TestCase(2)]
+    public void ModelOpPlansAllocateNothing(int threads)
+    {
+        using var cpu = new CpuBackend(new CpuBackendOptions { Threads = threads });
+        var rng = new Random(5);
+        var fmap = TensorShape.Of(1, 32, 40, 40); // large enough to be split across threads
+        Tensor x = TestData.Floats(rng, fmap), w = TestData.Floats(rng, TensorShape.Of(32, 16, 4, 4)), b = TestData.Floats(rng, TensorShape.Of(32));
+        void Unary(IUnaryPlan plan, Tensor input, string what)
+        {
+            using (plan)
+            {
+                var y = Tensor.Allocate(plan.OutputShape);
+                AssertNoAllocation(() => plan.Execute(input, y), $"{what} ({plan.Algorithm})");
+            }
+        }
+        Unary(cpu.PlanConvTranspose2d(new ConvTranspose2dShape(1, 32, 40, 40, 16, 4, 4, ConvTranspose2dParams.Create(2, 1)), w, TestData.Floats(rng, TensorShape.Of(16))), x, "ConvTranspose 4x4 s2");
+        Unary(cpu.PlanConvTranspose2d(new ConvTranspose2dShape(1, 32, 40, 40, 16, 2, 2, ConvTranspose2dParams.Create(2)), TestData.Floats(rng, TensorShape.Of(32, 16, 2, 2)), null), x, "ConvTranspose 2x2 s2");
+        Unary(cpu.PlanConvTranspose2d(new ConvTranspose2dShape(1, 32, 40, 40, 1, 2, 2, ConvTranspose2dParams.Create(2)), TestData.Floats(rng, TensorShape.Of(32, 1, 2, 2)), null), x, "ConvTranspose 2x2 s2 to one channel");
+        foreach (ResizeMode mode in Enum.GetValues<ResizeMode>())
+        {
+            Unary(cpu.PlanResize(fmap, ResizeParams.WithScales(2, 2, mode, ResizeCoordinateTransform.Asymmetric, ResizeNearestMode.Floor)), x, $"Resize {mode}");
+        }
+        Unary(cpu.PlanTranspose(fmap, [0, 2, 3, 1]), x, "Transpose NCHW->NHWC");
+        Unary(cpu.PlanSlice(fmap, [0, 8, 0, 39], [1, 1, 2, -1], TensorShape.Of(1, 16, 20, 40)), x, "Slice");
+        Unary(cpu.PlanExpand(TensorShape.Of(1, 32, 1, 40), fmap), TestData.Floats(rng, TensorShape.Of(1, 32, 1, 40)), "Expand");
+        Unary(cpu.PlanGather(fmap, 1, [3, 1, 4], TensorShape.Of(3)), x, "Gather");
+        Unary(cpu.PlanPad(fmap, PadParams.Create(PadMode.Reflect, [0, 0, 1, 2, 0, 0, 2, 1])), x, "Pad");
+        Unary(cpu.PlanPRelu(fmap, TestData.Floats(rng, TensorShape.Of(32, 1, 1))), x, "PRelu");
+        Unary(cpu.PlanErf(fmap), x, "Erf");
+        Unary(cpu.PlanGelu(fmap, GeluParams.Exact), x, "Gelu");
+        Unary(cpu.PlanMish(fmap), x, "Mish");
+        Unary(cpu.PlanLayerNormalization(fmap, 3, 1e-5f, TestData.Floats(rng, TensorShape.Of(40)), null), x, "LayerNormalization");
+        Unary(cpu.PlanInstanceNormalization(fmap, 1e-5f, b, b), x, "InstanceNormalization");
+        Unary(cpu.PlanGroupNormalization(fmap, 4, 1e-5f, b, b), x, "GroupNormalization");
+        Unary(cpu.PlanReduceMean(fmap, [2, 3], true), x, "ReduceMean rows");
+        Unary(cpu.PlanReduce(FastConv.Graphs.Ops.ReduceKind.Sum, fmap, [1], true), x, "ReduceSum columns");
+        Unary(cpu.PlanReduce(FastConv.Graphs.Ops.ReduceKind.Max, fmap, [1, 3], false), x, "ReduceMax transposed");
+        using IBinaryPlan matmul = cpu.PlanMatMul(TensorShape.Of(4, 64, 48), TensorShape.Of(48, 64));
+        Tensor a = TestData.Floats(rng, TensorShape.Of(4, 64, 48)), m = TestData.Floats(rng, TensorShape.Of(48, 64)), mm = Tensor.Allocate(matmul.OutputShape);
+        AssertNoAllocation(() => matmul.Execute(a, m, mm), "MatMul");
     }
 
     private static void AssertNoAllocation(Action run, string what)

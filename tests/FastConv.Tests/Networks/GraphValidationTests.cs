@@ -111,7 +111,7 @@ public sealed class GraphValidationTests
         var g = new Graph("g");
         g.Inputs.Add(new GraphValue("x", TensorShape.Of(1, 2, 4, 4)));
         g.AddNode("LSTM", "rnn", ["x"], ["a"]);
-        g.AddNode("Resize", "up", ["a"], ["b"], new Dictionary<string, AttributeValue> { ["mode"] = AttributeValue.Of("cubic") });
+        g.AddNode("Resize", "up", ["a"], ["b"], new Dictionary<string, AttributeValue> { ["mode"] = AttributeValue.Of("lanczos") });
         g.AddNode("Pad", "pad", ["b"], ["c"], new Dictionary<string, AttributeValue> { ["mode"] = AttributeValue.Of("wrap") });
         g.Nodes.Add(new Node("MaxPool", "pool", ["c"], ["d", "idx"], new Dictionary<string, AttributeValue> { ["kernel_shape"] = AttributeValue.Of(2L, 2L) }) { Opset = 12 });
         g.AddNode("Relu", "fine", ["d"], ["e"]);
@@ -119,7 +119,7 @@ public sealed class GraphValidationTests
         var e = Assert.Throws<UnsupportedModelException>(() => GraphInfo.Analyze(g));
         Assert.That(e!.Problems, Has.Count.EqualTo(4));
         Assert.That(e.Problems[0], Does.Contain("LSTM 'rnn'").And.Contain("op type 'LSTM'"));
-        Assert.That(e.Problems[1], Does.Contain("Resize 'up'").And.Contain("'mode' = \"cubic\""));
+        Assert.That(e.Problems[1], Does.Contain("Resize 'up'").And.Contain("'mode' = \"lanczos\""));
         Assert.That(e.Problems[2], Does.Contain("Pad 'pad'").And.Contain("wrap"));
         Assert.That(e.Problems[3], Does.Contain("MaxPool 'pool' (opset 12)").And.Contain("Indices"));
         Assert.That(OpRegistry.IsSupported(g.Nodes[4], out string? none), Is.True);

@@ -44,11 +44,37 @@ public class OnnxNetworkTests
         var actual = session.Run(new Dictionary<string, Tensor> { [net.Input] = x });
 
         Assert.That(actual.Keys, Is.EquivalentTo(expected.Keys));
+        if (backend == "cpu")
+        {
+            // The cpu backend runs every op of these nets itself: no node falls back to the scalar reference.
+            string[] onReference = [.. session.NodePlans.Where(p => p.Backend != "cpu").Select(p => $"{p.Op} '{p.Name}' on {p.Backend}")];
+            Assert.That(onReference, Is.Empty, $"{name}: nodes not on the cpu backend");
+        }
         foreach (var (output, want) in expected)
         {
             var got = actual[output];
             Assert.That(got.Shape, Is.EqualTo(want.Shape), $"{name} on {backend}: output '{output}'");
             AssertClose(got.Span, want.Span, $"{name} on {backend}: output '{output}' {want.Shape}", name == "mobilenetv3-large" ? 5e-4 : RelativeToMax);
+        }
+    }
+
+    /// <summary>
+    /// Writes every generated net to the folder named by <c>FASTCONV_DUMP_TEST_NETS</c> (for <c>fastconv bench FILE.onnx</c>);
+    /// ignored without it.
+    /// </summary>
+    [Test]
+    public void Dump_the_nets_when_asked()
+    {
+        string? dir = Environment.GetEnvironmentVariable("FASTCONV_DUMP_TEST_NETS");
+        if (string.IsNullOrEmpty(dir))
+        {
+            Assert.Ignore("set FASTCONV_DUMP_TEST_NETS=DIR to write the generated nets as DIR/NAME.onnx");
+        }
+        Directory.CreateDirectory(dir);
+        // DBNet's head at a detector's real input size and width (PaddleOCR's mobile model: 96 channels in the FPN), for timing.
+        foreach (var net in OnnxTestNets.All().Append(OnnxTestNets.DbNetHead(640, 640, 96)))
+        {
+            File.WriteAllBytes(Path.Combine(dir, net.Name + ".onnx"), net.Model);
         }
     }
 

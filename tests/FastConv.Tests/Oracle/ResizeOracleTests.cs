@@ -234,14 +234,6 @@ public sealed class ResizeOracleTests
     }
 
     [Test]
-    public void CubicIsRejected()
-    {
-        var p = ResizeParams.WithScales(2f, 2f, ResizeMode.Cubic);
-        var ex = Assert.Throws<InvalidHyperparameterException>(() => Reference.Resize(Tensor.Allocate(1, 1, 2, 2), p, Tensor.Allocate(1, 1, 4, 4)));
-        Assert.That(ex!.Message, Does.Contain("cubic").And.Contain("[1,1,2,2]"));
-    }
-
-    [Test]
     public void ChannelScaleThrows()
     {
         var p = new ResizeParams { Scales = [1f, 2f, 2f, 2f] };

@@ -221,9 +221,29 @@ internal sealed class OnnxModelBuilder
         ? Op("Clip", [x], Attr("min", lo), Attr("max", hi))
         : Op("Clip", [x, Scalar("clip_min", lo), Scalar("clip_max", hi)]);
 
-    public string HardSwish(string x) => Opset >= 14
-        ? Op("HardSwish", [x])
-        : Op("Mul", [x, Op("HardSigmoid", [x], Attr("alpha", 1f / 6), Attr("beta", 0.5f))]);
+    /// <summary>How <see cref="HardSwish"/> is written, as different exporters write it.</summary>
+    public HardSwishSpelling HardSwishAs { get; set; } = HardSwishSpelling.Auto;
+
+    /// <summary>
+    /// HardSwish: the op from opset 14 (Auto), else x·HardSigmoid(x); or spelled out as PyTorch's exporter does before
+    /// opset 14 (<c>x · Clip(x + 3, 0, 6) / 6</c>: Add, Clip with scalar inputs, Mul, Div) or as Paddle2ONNX does
+    /// (<c>x · Clip(x + 3, 0, 6) · (1/6)</c> with shape-[1] constants: Add, Clip, Mul, Mul).
+    /// </summary>
+    public string HardSwish(string x)
+    {
+        switch (HardSwishAs)
+        {
+            case HardSwishSpelling.Torch:
+                return Op("Div", [Op("Mul", [x, Clip(Op("Add", [x, Scalar("three", 3f)]), 0f, 6f)]), Scalar("six", 6f)]);
+            case HardSwishSpelling.Paddle:
+                string relu6 = Clip(Op("Add", [x, Float("three", [3f], 1)]), 0f, 6f);
+                return Op("Mul", [Op("Mul", [x, relu6]), Float("sixth", [1f / 6], 1)]);
+            default:
+                return Opset >= 14
+                    ? Op("HardSwish", [x])
+                    : Op("Mul", [x, Op("HardSigmoid", [x], Attr("alpha", 1f / 6), Attr("beta", 0.5f))]);
+        }
+    }
 
     public string Softmax(string x) => Op("Softmax", [x], Attr("axis", Opset < 13 ? 1L : -1L));
 
@@ -267,4 +287,15 @@ internal sealed class OnnxModelBuilder
             foreach (var v in values) v.Dispose();
         }
     }
+}
+
+/// <summary>How exporters write HardSwish (see <see cref="OnnxModelBuilder.HardSwish"/>).</summary>
+internal enum HardSwishSpelling
+{
+    /// <summary>The HardSwish op from opset 14, x·HardSigmoid(x) before.</summary>
+    Auto,
+    /// <summary>PyTorch before opset 14: x·Clip(x + 3, 0, 6)/6.</summary>
+    Torch,
+    /// <summary>Paddle2ONNX: x·Clip(x + 3, 0, 6)·(1/6) with shape-[1] constants.</summary>
+    Paddle,
 }

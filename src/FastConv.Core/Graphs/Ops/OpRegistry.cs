@@ -177,6 +177,22 @@ public static class OpRegistry
         yield return new ResizeOp();
         yield return new ReduceMeanOp();
         yield return new LayerNormalizationOp();
+        yield return new InstanceNormalizationOp();
+        yield return new GroupNormalizationOp();
+        yield return new ErfOp();
+        yield return new MishOp();
+        yield return new ReduceOp("ReduceSum", ReduceKind.Sum);
+        yield return new ReduceOp("ReduceMax", ReduceKind.Max);
+        yield return new ReduceOp("ReduceMin", ReduceKind.Min);
+        yield return new SliceOp();
+        yield return new SplitOp();
+        yield return new GatherOp();
+        yield return new ExpandOp();
+        yield return new TileOp();
+        yield return new DepthToSpaceOp();
+        yield return new SpaceToDepthOp();
+        yield return new SqueezeOp("Squeeze");
+        yield return new SqueezeOp("Unsqueeze");
         yield return new CopyOp();
         yield return new ReorderOp();
     }

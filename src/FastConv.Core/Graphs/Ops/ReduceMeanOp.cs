@@ -20,9 +20,12 @@ internal sealed class ReduceMeanOp() : OpDefinition<IReduceMeanPlanner>("ReduceM
     }
 
     /// <summary>The axes, normalized and sorted; empty means none (noop_with_empty_axes), all when not given.</summary>
-    public static int[] Axes(Node node, TensorShape x, GraphConstant? axesInput)
+    public static int[] Axes(Node node, TensorShape x, GraphConstant? axesInput) => Axes(node, x, axesInput, 18);
+
+    /// <summary>As above for a reduction whose <c>axes</c> became an input in opset <paramref name="axesInputOpset"/>.</summary>
+    public static int[] Axes(Node node, TensorShape x, GraphConstant? axesInput, int axesInputOpset)
     {
-        long[]? axes = node.Opset is > 0 and < 18 ? node.GetInts("axes") : axesInput?.Int64s ?? node.GetInts("axes");
+        long[]? axes = node.Opset > 0 && node.Opset < axesInputOpset ? node.GetInts("axes") : axesInput?.Int64s ?? node.GetInts("axes");
         if (axes is null || axes.Length == 0)
         {
             if (AttributeReader.Int(node, "noop_with_empty_axes", 0) != 0)

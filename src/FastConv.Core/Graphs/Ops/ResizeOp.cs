@@ -10,7 +10,7 @@ public interface IResizePlanner
     IUnaryPlan PlanResize(TensorShape x, ResizeParams p);
 }
 
-/// <summary>ONNX <c>Resize</c> (and <c>Upsample</c>, rewritten into it at import): nearest and linear on H and W.</summary>
+/// <summary>ONNX <c>Resize</c> (and <c>Upsample</c>, rewritten into it at import): nearest, linear and cubic on H and W.</summary>
 internal sealed class ResizeOp() : OpDefinition<IResizePlanner>("Resize")
 {
     public override bool IsSupported(Node node, Func<string, GraphConstant?> constantOf, out string? problem)
@@ -18,10 +18,9 @@ internal sealed class ResizeOp() : OpDefinition<IResizePlanner>("Resize")
         string mode = node.GetString("mode", "nearest");
         string ct = node.GetString("coordinate_transformation_mode", "half_pixel");
         string nm = node.GetString("nearest_mode", "round_prefer_floor");
-        problem = mode is not ("nearest" or "linear" or "bilinear") ? $"attribute 'mode' = \"{mode}\" is not supported (nearest, linear)"
+        problem = mode is not ("nearest" or "linear" or "bilinear" or "cubic") ? $"attribute 'mode' = \"{mode}\" is not supported (nearest, linear, cubic)"
             : ct is not ("half_pixel" or "pytorch_half_pixel" or "align_corners" or "asymmetric" or "tf_half_pixel_for_nn") ? $"attribute 'coordinate_transformation_mode' = \"{ct}\" is not supported"
             : nm is not ("round_prefer_floor" or "round_prefer_ceil" or "floor" or "ceil") ? $"attribute 'nearest_mode' = \"{nm}\" is not supported"
-            : node.GetInt("exclude_outside", 0) != 0 ? "attribute 'exclude_outside' = 1 is not supported"
             : node.GetInt("antialias", 0) != 0 ? "attribute 'antialias' = 1 is not supported"
             : node.GetInts("axes") is { Length: > 0 } ? "attribute 'axes' is not supported"
             : node.GetString("keep_aspect_ratio_policy", "stretch") != "stretch" ? "attribute 'keep_aspect_ratio_policy' is not supported (stretch only)"
@@ -44,7 +43,8 @@ internal sealed class ResizeOp() : OpDefinition<IResizePlanner>("Resize")
             {
                 "nearest" => ResizeMode.Nearest,
                 "linear" or "bilinear" => ResizeMode.Linear,
-                _ => throw new UnsupportedModelException([$"{node.Describe()} (opset {node.Opset}): attribute 'mode' = \"{mode}\" is not supported (nearest, linear)."]),
+                "cubic" => ResizeMode.Cubic,
+                _ => throw new UnsupportedModelException([$"{node.Describe()} (opset {node.Opset}): attribute 'mode' = \"{mode}\" is not supported (nearest, linear, cubic)."]),
             },
             CoordinateTransform = node.GetString("coordinate_transformation_mode", node.Opset is > 0 and < 11 ? "asymmetric" : "half_pixel") switch
             {
@@ -63,6 +63,8 @@ internal sealed class ResizeOp() : OpDefinition<IResizePlanner>("Resize")
                 "ceil" => ResizeNearestMode.Ceil,
                 string t => throw new UnsupportedModelException([$"{node.Describe()} (opset {node.Opset}): attribute 'nearest_mode' = \"{t}\" is not supported."]),
             },
+            CubicCoeffA = node.GetFloat("cubic_coeff_a", -0.75f),
+            ExcludeOutside = node.GetInt("exclude_outside", 0) != 0,
         };
         if (sizes is not null && sizes.Shape.ElementCount > 0)
         {

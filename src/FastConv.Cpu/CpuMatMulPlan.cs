@@ -1,0 +1,152 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FastConv.Backends;
+using FastConv.Cpu.Kernels;
+using FastConv.Cpu.Threading;
+
+namespace FastConv.Cpu;
+
+/// <summary>
+/// MatMul of two run-time operands (NumPy semantics: batched, broadcast batch axes, 1-D operands promoted) on the
+/// <c>cpu</c> backend: one packed SGEMM (<see cref="Sgemm"/>, threaded on the pool when big) per output matrix, its A
+/// and B matrices found through the broadcast batch strides computed at plan time; an operand whose batch is
+/// broadcast is simply read again. Narrow products (N ≤ 32, as attention's probabilities times V with a head
+/// width of 8 to 32) waste most of a packed micro-tile, so they take a row kernel instead — each output row the sum of
+/// B's rows scaled by A's elements, one vector FMA per (k, vector of N) — split across the pool by (batch, row block).
+/// Execute allocates nothing.
+/// </summary>
+internal sealed class CpuMatMulPlan : IBinaryPlan, IParallelJob
+{
+    /// <summary>Widest N the row kernel takes: up to four vectors per row of B, held in registers across K.</summary>
+    private const int RowKernelMaxN = 32;
+
+    /// <summary>Output rows per work item of the row kernel.</summary>
+    private const int RowBlock = 16;
+
+    private readonly TensorShape _a, _b;
+    private readonly int[] _aOffsets, _bOffsets;  // per output batch: the start of A's and B's matrix
+    private readonly int _m, _n, _k;
+    private readonly SgemmWorkspace _workspace;
+    private readonly WorkerPool _pool;
+    private readonly bool _rows;
+    private readonly int _blocksPerMatrix, _chunks;
+    private Tensor? _ta, _tb, _ty;
+
+    public CpuMatMulPlan(TensorShape a, TensorShape b, CpuContext context)
+    {
+        OutputShape = Reference.MatMulOutputShape(a, b);
+        _a = a;
+        _b = b;
+        TensorShape a2 = a.Rank == 1 ? TensorShape.Of(1, a[0]) : a;
+        TensorShape b2 = b.Rank == 1 ? TensorShape.Of(b[0], 1) : b;
+        _m = a2[^2];
+        _k = a2[^1];
+        _n = b2[^1];
+        TensorShape batchA = new(a2.Dims[..^2]), batchB = new(b2.Dims[..^2]);
+        TensorShape batch = Broadcast.BroadcastShape(batchA, batchB, "MatMul");
+        int[] sa = Broadcast.Strides(batchA, batch), sb = Broadcast.Strides(batchB, batch);
+        _aOffsets = [.. Enumerable.Range(0, batch.ElementCount).Select(i => Broadcast.Offset(i, batch, sa) * _m * _k)];
+        _bOffsets = [.. Enumerable.Range(0, batch.ElementCount).Select(i => Broadcast.Offset(i, batch, sb) * _k * _n)];
+        _pool = context.Pool;
+        _workspace = new SgemmWorkspace(context.Simd, _pool.Threads, _m, _n, _k);
+        _rows = _n <= RowKernelMaxN && context.Simd > SimdLevel.Scalar;
+        _blocksPerMatrix = (_m + RowBlock - 1) / RowBlock;
+        int items = _aOffsets.Length * _blocksPerMatrix;
+        _chunks = _pool.Threads == 1 || (long)_aOffsets.Length * _m * _n * _k < (1 << 16) ? 1 : Math.Min(items, 4 * _pool.Threads);
+        Algorithm = _rows ? "matmul-rows-vector" : "packed-sgemm-batched";
+    }
+
+    public string Algorithm { get; }
+    public long WorkspaceBytes => _workspace.Bytes;
+    public TensorShape OutputShape { get; }
+
+    public void Execute(Tensor a, Tensor b, Tensor y)
+    {
+        Reference.RequireShape(a, _a, "input A", "MatMul", OutputShape);
+        Reference.RequireShape(b, _b, "input B", "MatMul", OutputShape);
+        Reference.RequireShape(y, OutputShape, "output", "MatMul", OutputShape);
+        if (_rows)
+        {
+            _ta = a;
+            _tb = b;
+            _ty = y;
+            try
+            {
+                _pool.For(_chunks, this);
+            }
+            finally
+            {
+                _ta = _tb = _ty = null;
+            }
+            return;
+        }
+        ReadOnlySpan<float> aS = a.Span, bS = b.Span;
+        Span<float> ys = y.Span;
+        int mn = _m * _n;
+        for (int i = 0; i < _aOffsets.Length; i++)
+        {
+            Span<float> yi = ys.Slice(i * mn, mn);
+            if (_k == 0)
+            {
+                yi.Clear();
+                continue;
+            }
+            Sgemm.Multiply(_workspace, false, false, _m, _n, _k, 1f, aS.Slice(_aOffsets[i], _m * _k), _k, bS.Slice(_bOffsets[i], _k * _n), _n, 0f, yi, _n, _pool);
+        }
+    }
+
+    public void Run(int chunk)
+    {
+        int items = _aOffsets.Length * _blocksPerMatrix;
+        int first = (int)((long)chunk * items / _chunks), end = (int)((long)(chunk + 1) * items / _chunks);
+        ref float a = ref MemoryMarshal.GetReference(_ta!.Span);
+        ref float b = ref MemoryMarshal.GetReference(_tb!.Span);
+        ref float y = ref MemoryMarshal.GetReference(_ty!.Span);
+        int vn = _n / Vector<float>.Count * Vector<float>.Count;
+        for (int item = first; item < end; item++)
+        {
+            int batch = item / _blocksPerMatrix, m0 = item % _blocksPerMatrix * RowBlock, m1 = Math.Min(m0 + RowBlock, _m);
+            ref float ab = ref Unsafe.Add(ref a, _aOffsets[batch]);
+            ref float bb = ref Unsafe.Add(ref b, _bOffsets[batch]);
+            for (int m = m0; m < m1; m++)
+            {
+                ref float ar = ref Unsafe.Add(ref ab, (nint)m * _k);
+                ref float yr = ref Unsafe.Add(ref y, ((nint)batch * _m + m) * _n);
+                // y[m, j] = Σ_k a[m, k]·b[k, j]: whole vectors of N first, then the scalar tail.
+                for (int j = 0; j < vn; j += Vector<float>.Count)
+                {
+                    // Four partial sums over k (k mod 4) so the adds do not wait on each other, then combined.
+                    Vector<float> acc0 = Vector<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+                    int k = 0;
+                    for (; k + 4 <= _k; k += 4)
+                    {
+                        ref float bk = ref Unsafe.Add(ref bb, (nint)k * _n + j);
+                        acc0 += new Vector<float>(Unsafe.Add(ref ar, k)) * Vector.LoadUnsafe(ref bk);
+                        acc1 += new Vector<float>(Unsafe.Add(ref ar, k + 1)) * Vector.LoadUnsafe(ref bk, (nuint)_n);
+                        acc2 += new Vector<float>(Unsafe.Add(ref ar, k + 2)) * Vector.LoadUnsafe(ref bk, (nuint)(2 * _n));
+                        acc3 += new Vector<float>(Unsafe.Add(ref ar, k + 3)) * Vector.LoadUnsafe(ref bk, (nuint)(3 * _n));
+                    }
+                    for (; k < _k; k++)
+                    {
+                        acc0 += new Vector<float>(Unsafe.Add(ref ar, k)) * Vector.LoadUnsafe(ref bb, (nuint)((nint)k * _n + j));
+                    }
+                    ((acc0 + acc1) + (acc2 + acc3)).StoreUnsafe(ref yr, (nuint)j);
+                }
+                for (int j = vn; j < _n; j++)
+                {
+                    float acc = 0;
+                    for (int k = 0; k < _k; k++)
+                    {
+                        acc += Unsafe.Add(ref ar, k) * Unsafe.Add(ref bb, (nint)k * _n + j);
+                    }
+                    Unsafe.Add(ref yr, j) = acc;
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+}
