@@ -10,7 +10,7 @@ namespace FastConv.Compilation;
 /// allocated once — the host arena pinned (page-locked, from the device backend, when values cross to a device), the
 /// device arena from the device backend — every value becomes a view of its arena at its planned offset, and every node
 /// is planned by its op definition on the backend the place pass chose, with its buffers bound: so
-/// <see cref="Execute"/> is one call per node (device work queued on the plan's stream, waited on once at the end) and
+/// <see cref="Execute()"/> is one call per node (device work queued on the plan's stream, waited on once at the end) and
 /// allocates nothing.
 /// </summary>
 public sealed class ExecutionPlan : IDisposable
@@ -46,10 +46,10 @@ public sealed class ExecutionPlan : IDisposable
     /// <summary>The copies between host and device one run makes: the graph's Copy nodes (counted from the plan, not the driver).</summary>
     public TransferCounters TransfersPerRun { get; }
 
-    /// <summary>The buffer of graph input <paramref name="k"/> (in <see cref="Graph.Inputs"/> order): copy an input here before <see cref="Execute"/>.</summary>
+    /// <summary>The buffer of graph input <paramref name="k"/> (in <see cref="Graph.Inputs"/> order): copy an input here before <see cref="Execute()"/>.</summary>
     public Tensor Input(int k) => _inputs[k];
 
-    /// <summary>The buffer of graph output <paramref name="k"/> (in <see cref="Graph.Outputs"/> order), valid after <see cref="Execute"/>.</summary>
+    /// <summary>The buffer of graph output <paramref name="k"/> (in <see cref="Graph.Outputs"/> order), valid after <see cref="Execute()"/>.</summary>
     public Tensor Output(int k) => _outputs[k];
 
     /// <summary>
@@ -201,6 +201,32 @@ public sealed class ExecutionPlan : IDisposable
             s.Execute();
         }
         _stream?.Synchronize();
+    }
+
+    /// <summary>
+    /// Runs every step in order, checking <paramref name="cancellation"/> between steps; a cancelled run leaves the
+    /// outputs undefined (device work already queued is waited for, so the plan can run again).
+    /// </summary>
+    public void Execute(CancellationToken cancellation)
+    {
+        if (!cancellation.CanBeCanceled)
+        {
+            Execute();
+            return;
+        }
+        Device?.MakeCurrent();
+        try
+        {
+            foreach (Step s in _steps)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                s.Execute();
+            }
+        }
+        finally
+        {
+            _stream?.Synchronize();
+        }
     }
 
     /// <summary>Waits for the device work queued so far (profiling times each step to its end); nothing on the host.</summary>

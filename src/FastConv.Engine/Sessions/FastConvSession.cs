@@ -1,7 +1,11 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using FastConv.Backends;
 using FastConv.Compilation;
 using FastConv.Graphs;
 using FastConv.Graphs.Ops;
+using FastConv.Onnx;
+using Microsoft.Extensions.Logging;
 
 namespace FastConv.Sessions;
 
@@ -27,36 +31,57 @@ public sealed record ValueMetadata(string Name, ElementType Type, IReadOnlyList<
 }
 
 /// <summary>
-/// A model compiled once per input shape and run many times, shaped like ONNX Runtime's <c>InferenceSession</c>: the
-/// graph goes through the compile passes (<see cref="GraphCompiler"/>: infer → fold → fuse → place → layout → memory),
-/// then every node is planned on the backend the place pass chose (<see cref="ExecutionPlan"/>): the chosen backend
-/// first, the <c>cpu</c> engine and then the <c>reference</c> for nodes it does not run; all activations in one arena per
-/// memory space placed by liveness; weights packed once by the plans.
+/// A model compiled once per input shape and run many times, at once from many threads, shaped like ONNX Runtime's
+/// <c>InferenceSession</c>: the graph goes through the compile passes (<see cref="GraphCompiler"/>: infer → fold →
+/// fuse → place → layout → memory), then every node is planned on the backend the place pass chose
+/// (<see cref="ExecutionPlan"/>): the chosen backend first, the <c>cpu</c> engine and then the <c>reference</c> for
+/// nodes it does not run; all activations in one arena per memory space placed by liveness.
 /// <para>
-/// A model with dynamic input dimensions (an ONNX <c>dim_param</c>) keeps them symbolic until a run: a run with new
-/// input shapes infers the graph for them (shape sub-graphs folded anew), compiles and plans it, and keeps the plan for
-/// those shapes (up to <see cref="FastConvSessionOptions.MaxShapePlans"/>, least recently used dropped first), so a later run
-/// with the same shapes reuses it.
+/// <b>Concurrency.</b> <c>Run</c> is safe from any number of threads, with no session-wide lock on the way: each run
+/// takes an execution context — an <see cref="ExecutionPlan"/> with its own arenas, its plans' scratch and, on a GPU, its
+/// own stream — from the session's pool, and gives it back. Contexts are made on demand, up to
+/// <see cref="FastConvSessionOptions.MaxConcurrency"/>; a caller beyond that waits for one. Each context packs its own
+/// copy of the weights (the plans own them), so memory grows with the contexts in use at once.
 /// </para>
 /// <para>
-/// Runs with caller-owned inputs and outputs (tensors or spans) allocate nothing on the managed heap after the
-/// first run for a shape (on backends whose plans allocate nothing, e.g. <c>cpu</c>). A session is thread-safe: runs
-/// from many threads are serialized on one lock, because the arena and the plans' scratch belong to the session
-/// (each run still spreads its work over the backend's threads, from the process-wide worker pool). For runs in parallel, create one session per
-/// concurrent caller (weights are packed per session).
+/// <b>Dynamic shapes.</b> A model with dynamic input dimensions (an ONNX <c>dim_param</c>) keeps them symbolic until a
+/// run: a run with new input shapes infers the graph for them (shape sub-graphs folded anew), compiles and plans it,
+/// and keeps the plan for those shapes (up to <see cref="FastConvSessionOptions.MaxShapePlans"/>, least recently used
+/// dropped first, and only once no run uses it).
+/// </para>
+/// <para>
+/// Runs with caller-owned inputs and outputs (tensors or spans) allocate nothing on the managed heap once a context
+/// exists for their shapes (on backends whose plans allocate nothing, e.g. <c>cpu</c>). Runs are measured
+/// (<see cref="MeterName"/>: <c>fastconv.run.duration</c>, <c>fastconv.runs</c>, <c>fastconv.run.failures</c>) and traced
+/// (<see cref="ActivitySourceName"/>: <c>fastconv.plan</c>, <c>fastconv.run</c>), so OpenTelemetry picks them up;
+/// <see cref="FastConvSessionOptions.Logger"/> hears about planning and the backend chosen, and why.
 /// </para>
 /// </summary>
-public sealed class FastConvSession : IDisposable
+public sealed partial class FastConvSession : IDisposable
 {
-    private readonly Lock _gate = new();
+    /// <summary>The <see cref="Meter"/> of every session: run duration (ms), runs, failures, tagged with the backend and the model.</summary>
+    public const string MeterName = "FastConv";
+
+    /// <summary>The <see cref="System.Diagnostics.ActivitySource"/> of every session: <c>fastconv.plan</c> and <c>fastconv.run</c>.</summary>
+    public const string ActivitySourceName = "FastConv";
+
+    private static readonly Meter s_meter = new(MeterName);
+    private static readonly Histogram<double> s_duration = s_meter.CreateHistogram<double>("fastconv.run.duration", "ms", "Duration of a session run.");
+    private static readonly Counter<long> s_runs = s_meter.CreateCounter<long>("fastconv.runs", "{run}", "Runs that completed.");
+    private static readonly Counter<long> s_failures = s_meter.CreateCounter<long>("fastconv.run.failures", "{run}", "Runs that threw.");
+    private static readonly ActivitySource s_activities = new(ActivitySourceName);
+
+    private readonly Lock _gate = new(); // the shape cache's edits and disposal; never held while a graph runs
     private readonly List<IBackend> _backends = [];
     private readonly Graph _graph;
     private readonly Graph? _generic;
     private readonly LinkedList<Compiled> _plans = new(); // most recently used first
     private readonly Dictionary<string, int> _inputIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _outputIndex = new(StringComparer.Ordinal);
-    private Compiled? _current;
-    private bool _disposed;
+    private readonly KeyValuePair<string, object?> _backendTag, _modelTag;
+    private readonly ILogger? _logger;
+    private volatile Compiled? _current;
+    private int _disposed;
 
     /// <summary>
     /// Compiles and plans <paramref name="graph"/> (which is not modified: the passes work on a copy). A graph with
@@ -66,12 +91,20 @@ public sealed class FastConvSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(graph);
         Options = options ?? new FastConvSessionOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxConcurrency, 1, nameof(FastConvSessionOptions.MaxConcurrency));
+        _logger = Options.Logger;
         var backendOptions = new BackendOptions { Threads = Options.Threads, Exact = Options.Exact };
         (IBackend main, IReadOnlyList<string> skipped) = BackendRegistry.Resolve(Options.Backend, backendOptions);
         _backends.Add(main);
         BackendSkipped = skipped;
+        _backendTag = new("fastconv.backend", main.Name);
+        _modelTag = new("fastconv.model", graph.Name);
         try
         {
+            if (_logger is not null)
+            {
+                LogBackend(_logger, graph.Name, main.Name, Options.Backend, skipped.Count == 0 ? "first choice" : string.Join("; ", skipped));
+            }
             // Fallbacks for nodes the chosen backend does not run: the CPU engine, then the oracle (also the fold pass's evaluator).
             foreach (string name in (string[])[BackendNames.Cpu, BackendNames.Reference])
             {
@@ -92,24 +125,21 @@ public sealed class FastConvSession : IDisposable
             {
                 _outputIndex[graph.Outputs[i]] = i;
             }
-            if (Options.InputShapes is { Count: > 0 } shapes)
+            Compiled? first = Options.InputShapes is { Count: > 0 } shapes ? Compile(Bind(shapes))
+                : graph.Inputs.All(i => i.IsBound) ? Compile(graph)
+                : null;
+            if (first is not null)
             {
-                _current = Compile(Bind(shapes));
-            }
-            else if (graph.Inputs.All(i => i.IsBound))
-            {
-                _current = Compile(graph);
-            }
-            if (_current is not null)
-            {
-                _plans.AddFirst(_current);
-                Inputs = _current.Inputs;
-                Outputs = _current.Outputs;
+                _plans.AddFirst(first);
+                Switch(first);
             }
         }
         catch
         {
-            _current?.Dispose();
+            foreach (Compiled c in _plans)
+            {
+                c.Release();
+            }
             foreach (IBackend b in _backends)
             {
                 b.Dispose();
@@ -122,9 +152,35 @@ public sealed class FastConvSession : IDisposable
     public static FastConvSession Load(string model, FastConvSessionOptions? options = null, IReadOnlyDictionary<string, TensorShape>? inputShapes = null)
         => new(ModelLoader.Load(model, inputShapes), options);
 
+    /// <summary>Loads a serialized ONNX model (external data is not allowed) and plans it.</summary>
+    public static FastConvSession Load(byte[] model, FastConvSessionOptions? options = null, IReadOnlyDictionary<string, TensorShape>? inputShapes = null)
+        => new(OnnxModel.Load(model, inputShapes), options);
+
+    /// <summary>
+    /// Loads an ONNX model from <paramref name="model"/> (read to its end, at most <see cref="FastConv.IO.FileLimits.MaxModelBytes"/>;
+    /// external data is not allowed) and plans it.
+    /// </summary>
+    public static FastConvSession Load(Stream model, FastConvSessionOptions? options = null, IReadOnlyDictionary<string, TensorShape>? inputShapes = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        long cap = FastConv.IO.FileLimits.MaxModelBytes;
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = model.Read(chunk)) > 0)
+        {
+            if (buffer.Length + n > cap)
+            {
+                throw new InvalidModelException($"the model stream holds more than {cap:N0} bytes ({FastConv.IO.FileLimits.MaxModelBytesVariable} raises the cap).");
+            }
+            buffer.Write(chunk, 0, n);
+        }
+        return Load(buffer.ToArray(), options, inputShapes);
+    }
+
     public FastConvSessionOptions Options { get; }
 
-    /// <summary>The compiled graph of the latest run's shapes: shapes, parameters and FLOPs per node (counted on first use).</summary>
+    /// <summary>The compiled graph of the latest planned shapes: shapes, parameters and FLOPs per node (counted on first use).</summary>
     public GraphInfo Info => Current.Info;
 
     /// <summary>The backend the options asked for (resolved from <c>auto</c>).</summary>
@@ -158,7 +214,7 @@ public sealed class FastConvSession : IDisposable
     public int ArenaFloats => Current.ArenaFloats;
 
     /// <summary>The copies between host and device one run of the latest plan makes (its Copy nodes); zero on the host.</summary>
-    public TransferCounters TransfersPerRun => Current.Execution.TransfersPerRun;
+    public TransferCounters TransfersPerRun => Current.TransfersPerRun;
 
     /// <summary>
     /// Every copy between host and device the device backend's driver has made so far (the weights' uploads included),
@@ -176,11 +232,14 @@ public sealed class FastConvSession : IDisposable
         }
     }
 
+    /// <summary>Execution contexts made so far for the latest planned shapes (at most <see cref="FastConvSessionOptions.MaxConcurrency"/>).</summary>
+    public int ExecutionContexts => Current.Contexts;
+
     private Compiled Current => _current ?? throw new InvalidShapeException(
         $"the model has dynamic inputs ({string.Join(", ", _graph.Inputs.Select(i => $"{i.Name}{i.Declared}"))}) and has not been planned for any sizes yet; run it, or give FastConvSessionOptions.InputShapes.");
 
     /// <summary>Runs the model on named inputs and returns new output tensors (allocates the outputs; see the other overloads to avoid that).</summary>
-    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         foreach (string name in inputs.Keys)
@@ -192,27 +251,33 @@ public sealed class FastConvSession : IDisposable
         }
         string[] names = [.. _graph.Inputs.Select(i => i.Name)];
         Tensor[] values = [.. names.Select(n => inputs.TryGetValue(n, out Tensor? t) ? t : throw new InvalidModelException($"input '{n}' is missing; the model needs {DescribeInputs()}."))];
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        lock (_gate)
+        Compiled c = Acquire(names, values);
+        try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            Compiled c = Resolve(names, values);
             Tensor[] outputs = [.. c.Outputs.Select(o => Tensor.Allocate(o.Shape))];
-            RunLocked(c, names, values, [.. c.Outputs.Select(o => o.Name)], outputs);
+            string[] outNames = [.. c.Outputs.Select(o => o.Name)];
+            RunOn(c, names, values, outNames, outputs, cancellation);
+            var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             for (int i = 0; i < outputs.Length; i++)
             {
-                result[c.Outputs[i].Name] = outputs[i];
+                result[outNames[i]] = outputs[i];
             }
+            return result;
         }
-        return result;
+        finally
+        {
+            c.Release();
+        }
     }
 
     /// <summary>
     /// Runs the model with caller-owned tensors, as ONNX Runtime's <c>Run(inputNames, inputValues, outputNames,
     /// outputValues)</c>: every model input is given once; each named output is written into the matching
-    /// pre-allocated tensor (of the output's shape for these inputs). Allocates nothing once the inputs' shapes are planned.
+    /// pre-allocated tensor (of the output's shape for these inputs). Allocates nothing once a context exists for the
+    /// inputs' shapes. <paramref name="cancellation"/> is checked between nodes.
     /// </summary>
-    public void Run(IReadOnlyList<string> inputNames, IReadOnlyList<Tensor> inputs, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs)
+    public void Run(IReadOnlyList<string> inputNames, IReadOnlyList<Tensor> inputs, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs,
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(inputNames);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -228,12 +293,25 @@ public sealed class FastConvSession : IDisposable
         }
         RequireEntries(inputNames, inputs, "input");
         RequireEntries(outputNames, outputs, "output");
-        lock (_gate)
+        Compiled c = Acquire(inputNames, inputs);
+        try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            RunLocked(Resolve(inputNames, inputs), inputNames, inputs, outputNames, outputs);
+            RunOn(c, inputNames, inputs, outputNames, outputs, cancellation);
+        }
+        finally
+        {
+            c.Release();
         }
     }
+
+    /// <summary>Runs the model on named inputs on a worker thread; cancelling stops it between nodes.</summary>
+    public Task<IReadOnlyDictionary<string, Tensor>> RunAsync(IReadOnlyDictionary<string, Tensor> inputs, CancellationToken cancellation = default) =>
+        Task.Run(() => Run(inputs, cancellation), cancellation);
+
+    /// <summary>Runs the model with caller-owned tensors on a worker thread; cancelling stops it between nodes.</summary>
+    public Task RunAsync(IReadOnlyList<string> inputNames, IReadOnlyList<Tensor> inputs, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs,
+        CancellationToken cancellation = default) =>
+        Task.Run(() => Run(inputNames, inputs, outputNames, outputs, cancellation), cancellation);
 
     /// <summary>Runs a model with one input and one output on caller-owned spans (row-major, the planned shapes' element counts). Allocates nothing.</summary>
     public void Run(ReadOnlySpan<float> input, Span<float> output)
@@ -251,14 +329,18 @@ public sealed class FastConvSession : IDisposable
     /// </summary>
     public void Run(string inputName, ReadOnlySpan<float> input, string outputName, Span<float> output)
     {
-        lock (_gate)
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_graph.Inputs.Count != 1)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_graph.Inputs.Count != 1)
-            {
-                throw new InvalidModelException($"the model has {_graph.Inputs.Count} inputs ({DescribeInputs()}); use Run with named tensors.");
-            }
-            Compiled c = Current;
+            throw new InvalidModelException($"the model has {_graph.Inputs.Count} inputs ({DescribeInputs()}); use Run with named tensors.");
+        }
+        Compiled c = Current;
+        if (!c.TryAcquire())
+        {
+            c = Acquire([inputName], [Tensor.Allocate(c.Inputs[0].Shape)]);
+        }
+        try
+        {
             int k = InputIndex(inputName);
             if (input.Length != c.Inputs[k].Shape.ElementCount)
             {
@@ -269,9 +351,29 @@ public sealed class FastConvSession : IDisposable
             {
                 throw new InvalidShapeException($"output '{outputName}' needs {c.Outputs[o].Shape.ElementCount} floats (shape {c.Outputs[o].Shape}), got {output.Length}.");
             }
-            input.CopyTo(c.Execution.Input(k).Span);
-            c.Execution.Execute();
-            c.Execution.Output(o).Span.CopyTo(output);
+            long start = Stopwatch.GetTimestamp();
+            using Activity? activity = s_activities.StartActivity("fastconv.run");
+            ExecutionPlan plan = c.Rent(default);
+            try
+            {
+                input.CopyTo(plan.Input(k).Span);
+                plan.Execute();
+                plan.Output(o).Span.CopyTo(output);
+            }
+            catch
+            {
+                s_failures.Add(1, _backendTag, _modelTag);
+                throw;
+            }
+            finally
+            {
+                c.Return(plan);
+            }
+            Measure(start);
+        }
+        finally
+        {
+            c.Release();
         }
     }
 
@@ -284,118 +386,169 @@ public sealed class FastConvSession : IDisposable
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         Run(inputs);
-        lock (_gate)
+        Compiled c = Acquire([.. _graph.Inputs.Select(i => i.Name)], [.. _graph.Inputs.Select(i => inputs[i.Name])]);
+        try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            Compiled c = Current;
-            IReadOnlyList<Step> steps = c.Execution.Steps;
-            var times = new double[steps.Count, runs];
-            c.Execution.Device?.MakeCurrent();
-            for (int r = 0; r < runs; r++)
+            ExecutionPlan plan = c.Rent(default);
+            try
             {
-                for (int i = 0; i < steps.Count; i++)
+                IReadOnlyList<Step> steps = plan.Steps;
+                var times = new double[steps.Count, runs];
+                plan.Device?.MakeCurrent();
+                for (int r = 0; r < runs; r++)
                 {
-                    long start = System.Diagnostics.Stopwatch.GetTimestamp();
-                    steps[i].Execute();
-                    c.Execution.Synchronize(); // device work is queued: time it to its end
-                    times[i, r] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    for (int i = 0; i < steps.Count; i++)
+                    {
+                        long start = Stopwatch.GetTimestamp();
+                        steps[i].Execute();
+                        plan.Synchronize(); // device work is queued: time it to its end
+                        times[i, r] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    }
                 }
+                return [.. Enumerable.Range(0, steps.Count).Select(i =>
+                {
+                    double[] t = [.. Enumerable.Range(0, runs).Select(r => times[i, r]).Order()];
+                    return (c.NodePlans[i], t[runs / 2]);
+                })];
             }
-            return [.. Enumerable.Range(0, steps.Count).Select(i =>
+            finally
             {
-                double[] t = [.. Enumerable.Range(0, runs).Select(r => times[i, r]).Order()];
-                return (c.NodePlans[i], t[runs / 2]);
-            })];
+                c.Return(plan);
+            }
+        }
+        finally
+        {
+            c.Release();
         }
     }
 
+    /// <summary>
+    /// Frees every plan, arena and backend. Runs already going finish first on their own contexts (which are freed as
+    /// they come back); a run that starts afterwards throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         lock (_gate)
         {
-            if (_disposed)
-            {
-                return;
-            }
-            _disposed = true;
             foreach (Compiled c in _plans)
             {
-                c.Dispose();
+                c.Release();
             }
             _plans.Clear();
-            foreach (IBackend b in _backends)
-            {
-                b.Dispose();
-            }
+            _current = null;
+        }
+        foreach (IBackend b in _backends)
+        {
+            b.Dispose();
         }
     }
 
-    private void RunLocked(Compiled c, IReadOnlyList<string> inputNames, IReadOnlyList<Tensor> inputs, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs)
+    private void RunOn(Compiled c, IReadOnlyList<string> inputNames, IReadOnlyList<Tensor> inputs, IReadOnlyList<string> outputNames, IReadOnlyList<Tensor> outputs,
+        CancellationToken cancellation)
     {
         for (int i = 0; i < outputNames.Count; i++)
         {
             int k = OutputIndex(outputNames[i]);
             CheckShape(outputs[i].Shape, c.Outputs[k].Shape, "output", outputNames[i]);
         }
-        for (int i = 0; i < inputNames.Count; i++)
+        long start = Stopwatch.GetTimestamp();
+        using Activity? activity = s_activities.StartActivity("fastconv.run");
+        ExecutionPlan plan = c.Rent(cancellation);
+        try
         {
-            inputs[i].Span.CopyTo(c.Execution.Input(InputIndex(inputNames[i])).Span);
+            for (int i = 0; i < inputNames.Count; i++)
+            {
+                inputs[i].Span.CopyTo(plan.Input(InputIndex(inputNames[i])).Span);
+            }
+            plan.Execute(cancellation);
+            for (int i = 0; i < outputNames.Count; i++)
+            {
+                plan.Output(OutputIndex(outputNames[i])).Span.CopyTo(outputs[i].Span);
+            }
         }
-        c.Execution.Execute();
-        for (int i = 0; i < outputNames.Count; i++)
+        catch
         {
-            c.Execution.Output(OutputIndex(outputNames[i])).Span.CopyTo(outputs[i].Span);
+            s_failures.Add(1, _backendTag, _modelTag);
+            throw;
+        }
+        finally
+        {
+            c.Return(plan);
+        }
+        Measure(start);
+    }
+
+    private void Measure(long start)
+    {
+        s_runs.Add(1, _backendTag, _modelTag);
+        if (s_duration.Enabled)
+        {
+            s_duration.Record(Stopwatch.GetElapsedTime(start).TotalMilliseconds, _backendTag, _modelTag);
         }
     }
 
-    /// <summary>The plan for the given inputs' shapes: the latest one when they match (no allocation), else a kept or a new one.</summary>
-    private Compiled Resolve(IReadOnlyList<string> names, IReadOnlyList<Tensor> inputs)
+    /// <summary>
+    /// The plan for the given inputs' shapes, leased (give it back with <see cref="Compiled.Release"/>): the latest one
+    /// when they match, read without a lock; else a kept one or a new one, under the shape cache's lock.
+    /// </summary>
+    private Compiled Acquire(IReadOnlyList<string> names, IReadOnlyList<Tensor> inputs)
     {
-        if (_current is { } c && Matches(c, names, inputs))
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_current is { } c && Matches(c, names, inputs) && c.TryAcquire())
         {
             return c;
         }
-        for (LinkedListNode<Compiled>? n = _plans.First; n is not null; n = n.Next)
+        lock (_gate)
         {
-            if (Matches(n.Value, names, inputs))
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            for (LinkedListNode<Compiled>? n = _plans.First; n is not null; n = n.Next)
             {
-                _plans.Remove(n);
-                _plans.AddFirst(n);
-                return Switch(n.Value);
+                if (Matches(n.Value, names, inputs) && n.Value.TryAcquire())
+                {
+                    _plans.Remove(n);
+                    _plans.AddFirst(n);
+                    Switch(n.Value);
+                    return n.Value;
+                }
             }
-        }
-        if (_generic is null)
-        {
-            // A fixed-shape model: say which input is wrong.
-            Compiled fixedPlan = Current;
+            if (_generic is null)
+            {
+                // A fixed-shape model: say which input is wrong.
+                Compiled fixedPlan = Current;
+                for (int i = 0; i < names.Count; i++)
+                {
+                    CheckShape(inputs[i].Shape, fixedPlan.Inputs[InputIndex(names[i])].Shape, "input", names[i]);
+                }
+                throw new InvalidOperationException("a fixed-shape model's plan matched no input shape check");
+            }
+            var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
             for (int i = 0; i < names.Count; i++)
             {
-                CheckShape(inputs[i].Shape, fixedPlan.Inputs[InputIndex(names[i])].Shape, "input", names[i]);
+                shapes[names[i]] = inputs[i].Shape;
             }
-            return fixedPlan;
+            Compiled created = Compile(Bind(shapes));
+            created.TryAcquire();
+            _plans.AddFirst(created);
+            while (_plans.Count > Math.Max(1, Options.MaxShapePlans))
+            {
+                Compiled evicted = _plans.Last!.Value;
+                _plans.RemoveLast();
+                evicted.Release(); // freed once the runs using it are done
+            }
+            Switch(created);
+            return created;
         }
-        var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
-        for (int i = 0; i < names.Count; i++)
-        {
-            shapes[names[i]] = inputs[i].Shape;
-        }
-        Compiled created = Compile(Bind(shapes));
-        _plans.AddFirst(created);
-        while (_plans.Count > Math.Max(1, Options.MaxShapePlans))
-        {
-            Compiled evicted = _plans.Last!.Value;
-            _plans.RemoveLast();
-            evicted.Dispose();
-        }
-        return Switch(created);
     }
 
-    private Compiled Switch(Compiled c)
+    private void Switch(Compiled c)
     {
         _current = c;
         Inputs = c.Inputs;
         Outputs = c.Outputs;
-        return c;
     }
 
     private bool Matches(Compiled c, IReadOnlyList<string> names, IReadOnlyList<Tensor> inputs)
@@ -425,6 +578,8 @@ public sealed class FastConvSession : IDisposable
 
     private Compiled Compile(Graph graph)
     {
+        long start = Stopwatch.GetTimestamp();
+        using Activity? activity = s_activities.StartActivity("fastconv.plan");
         IBackend reference = _backends.First(b => b.Name == BackendNames.Reference);
         CompiledGraph compiled = GraphCompiler.Compile(graph, new CompileOptions
         {
@@ -434,8 +589,23 @@ public sealed class FastConvSession : IDisposable
             MaxNodes = Options.MaxNodes,
             Cancellation = Options.Cancellation,
         });
-        return new Compiled(compiled, ExecutionPlan.Create(compiled, _backends, Options.Cancellation, Options.MemoryLimitBytes));
+        ExecutionPlan MakeContext() => ExecutionPlan.Create(compiled, _backends, Options.Cancellation, Options.MemoryLimitBytes);
+        var c = new Compiled(compiled, MakeContext(), MakeContext, Options.MaxConcurrency);
+        if (_logger is not null)
+        {
+            LogPlanned(_logger, graph.Name, string.Join(", ", c.Inputs.Select(i => $"{i.Name}{i.Shape}")), Stopwatch.GetElapsedTime(start).TotalMilliseconds,
+                c.NodePlans.Count, string.Join(", ", c.NodePlans.GroupBy(p => p.Backend).Select(g => $"{g.Key} {g.Count()}")),
+                string.Join(", ", c.Plan.ArenaBytes.Select(a => $"{a.Key} {a.Value:N0} B")));
+        }
+        activity?.SetTag("fastconv.nodes", c.NodePlans.Count);
+        return c;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model}: backend {Backend} (asked for {Requested}; {Why})")]
+    private static partial void LogBackend(ILogger logger, string model, string backend, string requested, string why);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model} planned for {Shapes} in {Milliseconds:F1} ms: {Nodes} nodes ({Backends}); arenas {Arenas}")]
+    private static partial void LogPlanned(ILogger logger, string model, string shapes, double milliseconds, int nodes, string backends, string arenas);
 
     private int InputIndex(string name) => _inputIndex.TryGetValue(name, out int k) ? k
         : throw new InvalidModelException($"'{name}' is not an input of the model; inputs: {DescribeInputs()}.");
@@ -464,35 +634,115 @@ public sealed class FastConvSession : IDisposable
         }
     }
 
-    /// <summary>One compiled and planned graph, for one set of input shapes.</summary>
-    private sealed class Compiled : IDisposable
+    /// <summary>
+    /// One compiled graph, for one set of input shapes, and its pool of execution contexts (each an
+    /// <see cref="ExecutionPlan"/>: arenas, plans, stream). Leases count the runs using it (plus one while the session
+    /// keeps it): it is freed when the last goes.
+    /// </summary>
+    private sealed class Compiled
     {
         private readonly Lazy<GraphInfo> _info;
+        private readonly Func<ExecutionPlan> _create;
+        private readonly ExecutionPlan?[] _idle;
+        private readonly SemaphoreSlim _slots;
+        private int _created = 1;
+        private int _leases = 1;
 
-        public Compiled(CompiledGraph compiled, ExecutionPlan execution)
+        public Compiled(CompiledGraph compiled, ExecutionPlan first, Func<ExecutionPlan> create, int maxContexts)
         {
-            Execution = execution;
+            _create = create;
+            _idle = new ExecutionPlan?[maxContexts];
+            _idle[0] = first;
+            _slots = new SemaphoreSlim(maxContexts, maxContexts);
             Graph g = compiled.Graph;
             _info = new Lazy<GraphInfo>(() => GraphInfo.Analyze(g));
             Inputs = [.. g.Inputs];
             Outputs = [.. g.Outputs.Select(o => new GraphValue(o, g.ShapeOf(o)))];
-            NodePlans = [.. g.Nodes.Select((n, i) => new SessionNodePlan(execution.Steps[i].Node, n.Name.Length > 0 ? n.Name : n.Outputs[0], n.OpType,
-                execution.Steps[i].Backend, execution.Steps[i].Algorithm,
+            NodePlans = [.. g.Nodes.Select((n, i) => new SessionNodePlan(first.Steps[i].Node, n.Name.Length > 0 ? n.Name : n.Outputs[0], n.OpType,
+                first.Steps[i].Backend, first.Steps[i].Algorithm,
                 n.Outputs.Length > 0 && g.Values.TryGetValue(n.Outputs[0], out ValueInfo? v) ? v.Layout.ToString() : TensorLayout.Nchw.ToString(),
-                execution.Steps[i].Plan?.WorkspaceBytes ?? 0))];
+                first.Steps[i].Plan?.WorkspaceBytes ?? 0))];
             Plan = new SessionPlan([.. g.Passes], NodePlans, g.Nodes.Count(n => n.OpType == FastConvOps.Copy), g.Nodes.Count(n => n.OpType == FastConvOps.Reorder),
                 compiled.Memory.ArenaBytes);
             ArenaFloats = (int)(compiled.Memory.BytesOf(MemorySpace.Host) / sizeof(float));
+            TransfersPerRun = first.TransfersPerRun;
         }
 
-        public ExecutionPlan Execution { get; }
         public GraphInfo Info => _info.Value;
         public IReadOnlyList<GraphValue> Inputs { get; }
         public IReadOnlyList<GraphValue> Outputs { get; }
         public IReadOnlyList<SessionNodePlan> NodePlans { get; }
         public SessionPlan Plan { get; }
         public int ArenaFloats { get; }
+        public TransferCounters TransfersPerRun { get; }
+        public int Contexts => Volatile.Read(ref _created);
 
-        public void Dispose() => Execution.Dispose();
+        /// <summary>Takes a lease unless the plan is already freed.</summary>
+        public bool TryAcquire()
+        {
+            while (true)
+            {
+                int leases = Volatile.Read(ref _leases);
+                if (leases == 0)
+                {
+                    return false;
+                }
+                if (Interlocked.CompareExchange(ref _leases, leases + 1, leases) == leases)
+                {
+                    return true;
+                }
+            }
+        }
+
+        /// <summary>Gives a lease back; the last one frees every context.</summary>
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref _leases) == 0)
+            {
+                foreach (ExecutionPlan? p in _idle)
+                {
+                    p?.Dispose();
+                }
+                _slots.Dispose();
+            }
+        }
+
+        /// <summary>An idle context, or a new one while fewer than the maximum exist; waits when all are in use.</summary>
+        public ExecutionPlan Rent(CancellationToken cancellation)
+        {
+            _slots.Wait(cancellation);
+            for (int i = 0; i < _idle.Length; i++)
+            {
+                if (Interlocked.Exchange(ref _idle[i], null) is { } plan)
+                {
+                    return plan;
+                }
+            }
+            try
+            {
+                ExecutionPlan plan = _create();
+                Interlocked.Increment(ref _created);
+                return plan;
+            }
+            catch
+            {
+                _slots.Release();
+                throw;
+            }
+        }
+
+        public void Return(ExecutionPlan plan)
+        {
+            for (int i = 0; i < _idle.Length; i++)
+            {
+                if (Interlocked.CompareExchange(ref _idle[i], plan, null) is null)
+                {
+                    _slots.Release();
+                    return;
+                }
+            }
+            plan.Dispose(); // cannot happen: there is a free slot for every context taken
+            _slots.Release();
+        }
     }
 }

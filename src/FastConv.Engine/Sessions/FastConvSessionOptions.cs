@@ -1,5 +1,6 @@
 using FastConv.Backends;
 using FastConv.Compilation;
+using Microsoft.Extensions.Logging;
 
 namespace FastConv.Sessions;
 
@@ -36,6 +37,15 @@ public sealed record FastConvSessionOptions
     /// <see cref="MemoryLimitExceededException"/> names the biggest consumers.
     /// </summary>
     public long? MemoryLimitBytes { get; init; }
+
+    /// <summary>
+    /// Most runs of one session at once: each takes an execution context (arenas, the plans' scratch and packed weights,
+    /// a stream on a GPU), made on demand; a caller beyond this waits. Default: the logical cores.
+    /// </summary>
+    public int MaxConcurrency { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Where the session says what it did: the backend chosen and why, each plan made (shapes, time, nodes per backend, arenas).</summary>
+    public ILogger? Logger { get; init; }
 
     /// <summary>Cancels compiling and planning between nodes (an <see cref="OperationCanceledException"/>).</summary>
     public CancellationToken Cancellation { get; init; }
