@@ -146,7 +146,8 @@ public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatc
 
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => new CpuGemmPlan(aShape, b, c, p, Context);
 
-    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b) => new Elementwise.CpuBinaryPlan(op, a, b);
+    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b, Activation activation = default) =>
+        new Elementwise.CpuBinaryPlan(op, a, b, activation, Context.Simd);
 
     public INaryPlan PlanConcat(IReadOnlyList<TensorShape> inputs, int axis) => new Elementwise.CpuConcatPlan(inputs, axis);
 

@@ -61,7 +61,7 @@ public sealed partial class ReferenceBackend : IBackend, IConvTranspose2dPlanner
         return new UnaryPlan("ConvTranspose2d", shape.OutputShape, (x, y) => Reference.ConvTranspose2d(x, w, b, shape.Params, y));
     }
 
-    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b)
+    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b, Activation activation = default)
     {
         TensorShape outShape = Broadcast.BroadcastShape(a, b, op.ToString());
         Action<Tensor, Tensor, Tensor> run = op switch
@@ -73,7 +73,13 @@ public sealed partial class ReferenceBackend : IBackend, IConvTranspose2dPlanner
             BinaryOpKind.Pow => Reference.Pow,
             _ => throw new InvalidHyperparameterException($"Binary: unknown op {op}."),
         };
-        return new BinaryPlan(op.ToString(), outShape, run);
+        return activation.Kind == ActivationKind.None
+            ? new BinaryPlan(op.ToString(), outShape, run)
+            : new BinaryPlan($"{op}+{activation}", outShape, (x, z, y) =>
+            {
+                run(x, z, y);
+                Reference.Activation(y, activation, y);
+            });
     }
 
     public IUnaryPlan PlanBatchNormalization(TensorShape x, Tensor scale, Tensor bias, Tensor mean, Tensor var, float epsilon)

@@ -1,6 +1,7 @@
 using FastConv.Backends;
 using FastConv.Graphs;
 using FastConv.Graphs.Ops;
+using FastConv.Ops;
 
 namespace FastConv.Compilation;
 
@@ -8,10 +9,15 @@ namespace FastConv.Compilation;
 /// The fuse pass: rewrites the graph into one that computes the same outputs with fewer passes over memory.
 /// <list type="number">
 /// <item>drop no-ops (Dropout, Identity): readers read the input directly;</item>
+/// <item>recognize activations written out op by op (<see cref="OptimizerOptions.RecognizeActivations"/>): HardSwish,
+/// HardSigmoid and Gelu in the spellings of PyTorch's and Paddle2ONNX's exporters become the one node each is;</item>
 /// <item>fold BatchNormalization into the Conv before it: <c>W'[k] = W[k]·s[k]</c>, <c>b'[k] = (b[k] − μ[k])·s[k] + β[k]</c>
-/// with <c>s = γ/√(σ² + ε)</c> (in double, rounded once);</item>
+/// with <c>s = γ/√(σ² + ε)</c> (in double, rounded once); likewise a per-channel or scalar constant Mul, Div, Add or
+/// Sub after a Conv;</item>
 /// <item>fuse Conv + Add (the residual) + activation, and Conv + activation, into one <see cref="FastConvOps.FusedConv"/>
-/// whose epilogue adds the residual and applies the activation while the output is in registers.</item>
+/// whose epilogue adds the residual and applies the activation while the output is in registers;</item>
+/// <item>fuse any other element-wise Add/Sub/Mul/Div and the activation reading it into one
+/// <see cref="FastConvOps.FusedBinary"/> pass.</item>
 /// </list>
 /// Each rewrite fires only when the intermediate value has one reader and is not a graph output. Every rewrite is
 /// O(1) through <see cref="GraphEditor"/>, so the pass is linear in the graph's size. Shapes are not inferred again: a
@@ -30,14 +36,26 @@ public static class FusePass
         {
             DropNoOps(graph, editor, cancellation);
         }
+        if (options.RecognizeActivations)
+        {
+            RecognizeActivations(graph, editor, cancellation);
+        }
         if (options.FoldBatchNorm)
         {
             FoldBatchNorm(graph, editor, cancellation);
+        }
+        if (options.FoldChannelAffine)
+        {
+            FoldChannelAffine(graph, editor, cancellation);
         }
         if (options.FuseConvEpilogue)
         {
             FuseConvAdd(graph, editor, cancellation);
             FuseConvActivation(graph, editor, cancellation);
+        }
+        if (options.FuseBinaryActivation)
+        {
+            FuseBinaryActivation(graph, editor, cancellation);
         }
         editor.Commit();
         RemoveUnusedConstants(graph);
@@ -179,6 +197,278 @@ public static class FusePass
             g.Values.Remove(conv.Outputs[0]);
             e.Remove(act);
             e.Replace(conv, Copy(conv, FastConvOps.FusedConv, inputs, [act.Outputs[0]], attributes));
+        }
+    }
+
+    /// <summary>
+    /// HardSwish, HardSigmoid and Gelu written out op by op, as the last node of each spelling is reached (the nodes are
+    /// in topological order, so a rewrite's result is there for the next match to read):
+    /// <list type="bullet">
+    /// <item>HardSigmoid(x, 1/6, ½) ← Clip(x + 3, 0, 6) / 6, or · (1/6);</item>
+    /// <item>HardSwish(x) ← x · HardSigmoid(x, 1/6, ½) (so also x · (Clip(x + 3, 0, 6) / 6)), and ← (x · Clip(x + 3, 0, 6)) / 6, or · (1/6);</item>
+    /// <item>Gelu(x) ← (x · (Erf(x / √2) + 1)) · ½, and (x · ½) · (Erf(x / √2) + 1); x · (1/√2) for x / √2.</item>
+    /// </list>
+    /// Each intermediate must have one reader. The results differ from the written-out form by the rounding of the
+    /// intermediate steps only.
+    /// </summary>
+    private static void RecognizeActivations(Graph g, GraphEditor e, CancellationToken cancellation)
+    {
+        foreach (Node n in e.Snapshot())
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (!e.Contains(n))
+            {
+                continue;
+            }
+            Node? replacement = null;
+            var removed = new List<Node>();
+            if (ScaleOfSixth(e, n) is { } scaled)
+            {
+                // n = v / 6: v = Clip(x + 3, 0, 6) → HardSigmoid; v = x · Clip(x + 3, 0, 6) → HardSwish.
+                if (ClipShifted(e, scaled, out string? x, removed))
+                {
+                    replacement = new Node("HardSigmoid", n.Name, [x!], [n.Outputs[0]],
+                        new Dictionary<string, AttributeValue> { ["alpha"] = AttributeValue.Of(1f / 6), ["beta"] = AttributeValue.Of(0.5f) });
+                }
+                else if (Single(e, scaled) is { OpType: "Mul" } mul)
+                {
+                    for (int side = 0; side < 2 && replacement is null; side++)
+                    {
+                        var steps = new List<Node>();
+                        if (ClipShifted(e, mul.Inputs[side], out string? xs, steps) && xs == mul.Inputs[1 - side])
+                        {
+                            removed.Add(mul);
+                            removed.AddRange(steps);
+                            replacement = new Node("HardSwish", n.Name, [xs], [n.Outputs[0]], Node.NoAttributes);
+                        }
+                    }
+                }
+            }
+            else if (n.OpType == "Mul" && n.Inputs.Length == 2)
+            {
+                for (int side = 0; side < 2 && replacement is null; side++)
+                {
+                    string x = n.Inputs[1 - side];
+                    // x · HardSigmoid(x, 1/6, ½) → HardSwish(x).
+                    if (Single(e, n.Inputs[side]) is { OpType: "HardSigmoid" } hs && hs.Inputs[0] == x
+                        && Near(hs.GetFloat("alpha", 0.2f), 1.0 / 6) && Near(hs.GetFloat("beta", 0.5f), 0.5))
+                    {
+                        removed.Add(hs);
+                        replacement = new Node("HardSwish", n.Name, [x], [n.Outputs[0]], Node.NoAttributes);
+                    }
+                    // (x · (Erf(x/√2) + 1)) · ½ and (x · ½) · (Erf(x/√2) + 1) → Gelu(x).
+                    else if (Scalar(e, n.Inputs[side]) is { } half && Near(half, 0.5) && Single(e, n.Inputs[1 - side]) is { OpType: "Mul" } inner)
+                    {
+                        for (int k = 0; k < 2 && replacement is null; k++)
+                        {
+                            var steps = new List<Node>();
+                            if (ErfPlusOne(e, inner.Inputs[k], out string? xg, steps) && xg == inner.Inputs[1 - k])
+                            {
+                                removed.Add(inner);
+                                removed.AddRange(steps);
+                                replacement = new Node("Gelu", n.Name, [xg], [n.Outputs[0]], Node.NoAttributes);
+                            }
+                        }
+                    }
+                    else if (Single(e, n.Inputs[side]) is { OpType: "Mul" } halved && ErfPlusOne(e, n.Inputs[1 - side], out string? xe, removed))
+                    {
+                        int h = Array.FindIndex(halved.Inputs, i => Scalar(e, i) is { } v && Near(v, 0.5));
+                        if (h >= 0 && halved.Inputs[1 - h] == xe)
+                        {
+                            removed.Add(halved);
+                            replacement = new Node("Gelu", n.Name, [xe], [n.Outputs[0]], Node.NoAttributes);
+                        }
+                        else
+                        {
+                            removed.Clear();
+                        }
+                    }
+                }
+            }
+            if (replacement is null)
+            {
+                continue;
+            }
+            foreach (Node r in removed)
+            {
+                g.Values.Remove(r.Outputs[0]);
+                e.Remove(r);
+            }
+            e.Replace(n, replacement);
+        }
+    }
+
+    /// <summary>For n = v / 6 or v · (1/6) (either side), v; else null.</summary>
+    private static string? ScaleOfSixth(GraphEditor e, Node n)
+    {
+        if (n.OpType == "Div" && n.Inputs.Length == 2 && Scalar(e, n.Inputs[1]) is { } d && Near(d, 6))
+        {
+            return n.Inputs[0];
+        }
+        if (n.OpType == "Mul" && n.Inputs.Length == 2)
+        {
+            for (int side = 0; side < 2; side++)
+            {
+                if (Scalar(e, n.Inputs[side]) is { } m && Near(m, 1.0 / 6) && !e.IsConstant(n.Inputs[1 - side]))
+                {
+                    return n.Inputs[1 - side];
+                }
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Whether <paramref name="value"/> = Clip(x + 3, 0, 6), each step read once; the steps go to <paramref name="steps"/>.</summary>
+    private static bool ClipShifted(GraphEditor e, string value, out string? x, List<Node> steps)
+    {
+        x = null;
+        if (Single(e, value) is not { OpType: "Clip" } clip || Single(e, clip.Inputs[0]) is not { OpType: "Add" } add)
+        {
+            return false;
+        }
+        ClipParams bounds = ActivationOp.Clip(clip, Const(e, clip, 1), Const(e, clip, 2));
+        if (bounds.Min != 0f || bounds.Max != 6f)
+        {
+            return false;
+        }
+        int three = Array.FindIndex(add.Inputs, i => Scalar(e, i) is { } v && Near(v, 3));
+        if (three < 0 || add.Inputs.Length != 2 || e.IsConstant(add.Inputs[1 - three]))
+        {
+            return false;
+        }
+        x = add.Inputs[1 - three];
+        steps.Add(clip);
+        steps.Add(add);
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="value"/> = Erf(x / √2) + 1 (or Erf(x · (1/√2)) + 1), each step read once.</summary>
+    private static bool ErfPlusOne(GraphEditor e, string value, out string? x, List<Node> steps)
+    {
+        x = null;
+        if (Single(e, value) is not { OpType: "Add" } add || add.Inputs.Length != 2)
+        {
+            return false;
+        }
+        int one = Array.FindIndex(add.Inputs, i => Scalar(e, i) is { } v && Near(v, 1));
+        if (one < 0 || Single(e, add.Inputs[1 - one]) is not { OpType: "Erf" } erf || Single(e, erf.Inputs[0]) is not { } scale || scale.Inputs.Length != 2)
+        {
+            return false;
+        }
+        if (scale.OpType == "Div" && Scalar(e, scale.Inputs[1]) is { } d && Near(d, Math.Sqrt(2)))
+        {
+            x = scale.Inputs[0];
+        }
+        else if (scale.OpType == "Mul" && Array.FindIndex(scale.Inputs, i => Scalar(e, i) is { } m && Near(m, 1 / Math.Sqrt(2))) is int k and >= 0)
+        {
+            x = scale.Inputs[1 - k];
+        }
+        if (x is null || e.IsConstant(x))
+        {
+            x = null;
+            return false;
+        }
+        steps.Add(add);
+        steps.Add(erf);
+        steps.Add(scale);
+        return true;
+    }
+
+    /// <summary>The node producing <paramref name="value"/> when that is its only reader's business (one reader, not a graph output).</summary>
+    private static Node? Single(GraphEditor e, string value) => e.HasSingleUse(value) ? e.Producer(value) : null;
+
+    /// <summary>The value of a one-element constant, or null.</summary>
+    private static float? Scalar(GraphEditor e, string value) => e.Constant(value) is { Shape.ElementCount: 1 } c ? c.Floats[0] : null;
+
+    /// <summary>Equal up to float rounding of the constant (exporters write 1/6 and 1/√2 as floats).</summary>
+    private static bool Near(float v, double target) => Math.Abs(v - target) <= 1e-6 * Math.Max(1, Math.Abs(target));
+
+    /// <summary>
+    /// A Conv whose output only feeds a Mul, Div, Add or Sub by a constant that is one value per output channel (shape
+    /// [K,1,1] or [1,K,1,1]) or a scalar: the constant is folded into the weights and bias (in double, rounded once).
+    /// </summary>
+    private static void FoldChannelAffine(Graph g, GraphEditor e, CancellationToken cancellation)
+    {
+        foreach (Node n in e.Snapshot())
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (!e.Contains(n) || n.OpType is not ("Mul" or "Div" or "Add" or "Sub") || n.Inputs.Length != 2)
+            {
+                continue;
+            }
+            for (int side = 0; side < 2; side++)
+            {
+                string y = n.Inputs[side];
+                if (Single(e, y) is not { OpType: "Conv" } conv || !conv.HasInput(1) || e.Constant(conv.Inputs[1]) is not { } w
+                    || e.Constant(n.Inputs[1 - side]) is not { Type: ElementType.Float32 } c
+                    || (n.OpType is "Div" or "Sub" && side != 0) || PerChannel(c, w.Shape[0]) is not { } values)
+                {
+                    continue;
+                }
+                int k = w.Shape[0], per = w.Shape.ElementCount / k;
+                float[] wf = w.Floats, newW = (float[])wf.Clone();
+                float[] b = conv.HasInput(2) && e.Constant(conv.Inputs[2]) is { } bc ? bc.Floats : new float[k];
+                var newB = new float[k];
+                for (int kk = 0; kk < k; kk++)
+                {
+                    double v = values[kk];
+                    switch (n.OpType)
+                    {
+                        case "Mul":
+                        case "Div":
+                            double s = n.OpType == "Mul" ? v : 1 / v;
+                            for (int i = 0; i < per; i++)
+                            {
+                                newW[kk * per + i] = (float)(wf[kk * per + i] * s);
+                            }
+                            newB[kk] = (float)(b[kk] * s);
+                            break;
+                        default:
+                            newB[kk] = (float)(b[kk] + (n.OpType == "Add" ? v : -v));
+                            break;
+                    }
+                }
+                string wName = Unique(g, conv.Inputs[1] + "_" + n.OpType.ToLowerInvariant()), bName = Unique(g, wName + "_bias");
+                g.Constants[wName] = GraphConstant.Float32(w.Shape, newW);
+                g.Constants[bName] = GraphConstant.Float32(TensorShape.Of(k), newB);
+                g.Values.Remove(y);
+                e.Remove(conv);
+                e.Replace(n, Copy(conv, "Conv", [conv.Inputs[0], wName, bName], [n.Outputs[0]], conv.Attributes));
+                break;
+            }
+        }
+    }
+
+    /// <summary>One value per output channel of a [N,K,P,Q] conv output, when <paramref name="c"/> broadcasts along K only (or is a scalar).</summary>
+    private static double[]? PerChannel(GraphConstant c, int k)
+    {
+        float[] v = c.Floats;
+        TensorShape s = c.Shape;
+        if (v.Length == 1 && s.Rank <= 4)
+        {
+            return [.. Enumerable.Repeat((double)v[0], k)];
+        }
+        // [K,1,1] or [1,K,1,1]: K in the axis that lines up with the output's channels (the third from the end).
+        bool perChannel = v.Length == k && s.Rank is 3 or 4 && s[^3] == k && s[^1] == 1 && s[^2] == 1 && (s.Rank == 3 || s[0] == 1);
+        return perChannel ? [.. v.Select(x => (double)x)] : null;
+    }
+
+    /// <summary>An element-wise Add/Sub/Mul/Div whose only reader is an activation becomes one FusedBinary pass.</summary>
+    private static void FuseBinaryActivation(Graph g, GraphEditor e, CancellationToken cancellation)
+    {
+        foreach (Node n in e.Snapshot())
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (!e.Contains(n) || n.OpType is not ("Add" or "Sub" or "Mul" or "Div") || n.Inputs.Length != 2 || !e.HasSingleUse(n.Outputs[0])
+                || e.Readers(n.Outputs[0])[0] is not { } act || act.Inputs[0] != n.Outputs[0]
+                || ActivationOp.Of(act, Const(e, act, 1), Const(e, act, 2)) is not { } activation)
+            {
+                continue;
+            }
+            var attributes = new Dictionary<string, AttributeValue>(ConvOp.ActivationAttributes(activation)) { ["op"] = AttributeValue.Of(n.OpType) };
+            g.Values.Remove(n.Outputs[0]);
+            e.Remove(act);
+            e.Replace(n, Copy(n, FastConvOps.FusedBinary, [.. n.Inputs], [act.Outputs[0]], attributes));
         }
     }
 

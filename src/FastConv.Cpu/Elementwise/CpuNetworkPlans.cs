@@ -11,18 +11,23 @@ namespace FastConv.Cpu.Elementwise;
 /// are collapsed wherever both inputs stay contiguous (or both stay broadcast), leaving an outer loop over
 /// rows and an inner run in which each operand is either contiguous or one repeated value — so the common
 /// cases (same shapes; a per-channel [1,C,1,1] operand; a scalar) run as straight vector loops. Each element
-/// is one IEEE operation, as in the reference, so results are identical. Execute allocates nothing.
+/// is one IEEE operation, as in the reference, so results are identical. A fused activation (Add + ReLU) is
+/// applied to each row while it is in L1. Execute allocates nothing.
 /// </summary>
 internal sealed class CpuBinaryPlan : IBinaryPlan
 {
     private readonly BinaryOpKind _op;
+    private readonly Activation _activation;
+    private readonly SimdLevel _level;
     private readonly TensorShape _a, _b;
     private readonly int[] _dims, _sa, _sb, _index;
     private readonly int _inner, _innerA, _innerB;
 
-    public CpuBinaryPlan(BinaryOpKind op, TensorShape a, TensorShape b)
+    public CpuBinaryPlan(BinaryOpKind op, TensorShape a, TensorShape b, Activation activation = default, SimdLevel level = SimdLevel.Scalar)
     {
         _op = op;
+        _activation = activation;
+        _level = level;
         _a = a;
         _b = b;
         OutputShape = Broadcast.BroadcastShape(a, b, op.ToString());
@@ -64,7 +69,7 @@ internal sealed class CpuBinaryPlan : IBinaryPlan
         _sa = [.. da.SkipLast(1)];
         _sb = [.. db.SkipLast(1)];
         _index = new int[_dims.Length];
-        Algorithm = $"{op.ToString().ToLowerInvariant()}-vector{Vector<float>.Count * 32}";
+        Algorithm = $"{op.ToString().ToLowerInvariant()}{(activation.Kind == ActivationKind.None ? "" : "+" + activation.ToString().ToLowerInvariant())}-vector{Vector<float>.Count * 32}";
     }
 
     public string Algorithm { get; }
@@ -82,7 +87,12 @@ internal sealed class CpuBinaryPlan : IBinaryPlan
         int offA = 0, offB = 0;
         for (int yo = 0; yo < ys.Length; yo += _inner)
         {
-            Row(aS[offA..], bS[offB..], ys.Slice(yo, _inner));
+            Span<float> row = ys.Slice(yo, _inner);
+            Row(aS[offA..], bS[offB..], row);
+            if (_activation.Kind != ActivationKind.None)
+            {
+                Kernels.ActivationKernels.Apply(_activation, row, row, _level);
+            }
             // Odometer over the outer axes, updating the operands' offsets incrementally.
             for (int d = _dims.Length - 1; d >= 0; d--)
             {

@@ -125,12 +125,18 @@ public sealed class CpuAllocationTests
         {
             run();
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++)
+        // The least of three measurements: an allocation per run shows in all three; a one-off one (the shared worker
+        // pool starting a helper thread again after it idled out, which the caller's thread pays for) in one only.
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && allocated > 0; attempt++)
         {
-            run();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++)
+            {
+                run();
+            }
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.That(allocated, Is.Zero, $"{what}: {allocated} bytes allocated in 5 runs");
+        Assert.That(allocated, Is.Zero, $"{what}: {allocated} bytes allocated in 5 runs, in each of three measurements");
     }
 }

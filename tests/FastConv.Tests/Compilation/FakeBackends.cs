@@ -28,7 +28,7 @@ internal sealed class FakeDeviceBackend : IDeviceBackend, IBinaryPlanner
     public IUnaryPlan PlanActivation(Activation activation, TensorShape shape) => throw new NotSupportedException();
     public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => throw new NotSupportedException();
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => throw new NotSupportedException();
-    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b) => throw new NotSupportedException();
+    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b, Activation activation = default) => throw new NotSupportedException();
 
     public void Dispose()
     {
@@ -52,7 +52,7 @@ internal sealed class BlockedReluBackend : IBackend, ILayoutPolicy, IReorderPlan
     public IUnaryPlan PlanSoftmax(TensorShape shape, int axis) => _reference.PlanSoftmax(shape, axis);
     public IUnaryPlan PlanGemm(TensorShape aShape, Tensor b, Tensor? c, GemmParams p) => _reference.PlanGemm(aShape, b, c, p);
     public IUnaryPlan PlanReorder(TensorShape shape, TensorLayout from, TensorLayout to) => _reference.PlanReorder(shape, from, to);
-    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b) => _reference.PlanBinary(op, a, b);
+    public IBinaryPlan PlanBinary(BinaryOpKind op, TensorShape a, TensorShape b, Activation activation = default) => _reference.PlanBinary(op, a, b, activation);
 
     public void Dispose() => _reference.Dispose();
 }

@@ -169,6 +169,7 @@ public static class OpRegistry
         {
             yield return new BinaryOp(op);
         }
+        yield return new BinaryOp();
         yield return new ConcatOp();
         yield return new FlattenOp();
         yield return new ReshapeOp();
@@ -205,6 +206,9 @@ public static class FastConvOps
 
     /// <summary>Conv + folded epilogue (+ residual input 3) + activation (attributes activation, activation_alpha, activation_beta).</summary>
     public const string FusedConv = "FastConv.FusedConv";
+
+    /// <summary>An element-wise binary op (attribute op) followed by an activation (activation attributes), made by the fuse pass.</summary>
+    public const string FusedBinary = "FastConv.FusedBinary";
 
     /// <summary>A copy between memory spaces (host ↔ device), inserted by the place pass.</summary>
     public const string Copy = "FastConv.Copy";
