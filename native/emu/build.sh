@@ -2,6 +2,7 @@
 # Builds the CUDA-on-CPU emulator from the same .cu sources NVRTC compiles (called by the MSBuild target in
 # native/emu/FastConv.Emu.targets; runnable by hand):
 #   OUT/libfastconv_emu.so   -O2, for the managed `cuda-emu` backend
+#   OUT/fcemu_protect_probe  checks that device memory faults when the host touches it (built with the library)
 #   OUT/fcemu_test_asan      AddressSanitizer build of the kernels, the emulator, the planted-bug kernels and
 #                            the native test driver (dotnet cannot load ASan libraries)
 # Usage: native/emu/build.sh OUT [lib|asan|all]
@@ -39,6 +40,8 @@ if [[ "$what" == lib || "$what" == all ]]; then
     # The C ABI is exported by visibility("default") on fcemu_* (fcemu.h is included with default visibility).
     "$CXX" -shared -o "$out/libfastconv_emu.so.tmp" "${objs[@]}" -Wl,--no-undefined -lpthread
     mv "$out/libfastconv_emu.so.tmp" "$out/libfastconv_emu.so"
+    mapfile -t probe < <(compile "$out/obj-lib" -O2 -- "$here/tests/protect_probe.cpp")
+    "$CXX" -o "$out/fcemu_protect_probe" "${probe[@]}" "${objs[@]}" -lpthread
 fi
 if [[ "$what" == asan || "$what" == all ]]; then
     mapfile -t objs < <(compile "$out/obj-asan" -O1 -g -fsanitize=address -fno-omit-frame-pointer -- \

@@ -172,6 +172,61 @@ thread_local std::string lastError;
 std::mutex launchMutex;
 std::mutex memMutex;
 std::unordered_map<void*, size_t> allocations;
+
+#ifndef FCEMU_ASAN
+// Device memory is an address space the host cannot read by accident, as on a GPU (where a host dereference of a
+// device pointer faults): every allocation is a mapping of its own, PROT_NONE except while the emulator itself works on
+// device memory (a launch, a copy, a fill — DeviceAccess below). The block ends flush against a guard page (the size
+// rounded up to the 256-byte alignment cuMemAlloc gives), so a kernel running off the end faults too. The ASan build
+// keeps exact-size heap blocks instead, where AddressSanitizer reports overflows with the line.
+struct Mapping
+{
+    void* base;
+    size_t length; // the accessible pages; one guard page follows
+};
+std::unordered_map<void*, Mapping> mappings; // by the address handed out
+int deviceOpen = 0;                          // nesting of DeviceAccess scopes (under memMutex)
+const size_t pageSize = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+
+void protect_all(int prot)
+{
+    for (auto& kv : mappings)
+    {
+        mprotect(kv.second.base, kv.second.length, prot);
+    }
+}
+
+// While one lives (on any thread), device memory is readable and writable; the last one to go closes it again.
+struct DeviceAccess
+{
+    DeviceAccess()
+    {
+        std::lock_guard<std::mutex> lock(memMutex);
+        if (deviceOpen++ == 0)
+        {
+            protect_all(PROT_READ | PROT_WRITE);
+        }
+    }
+    ~DeviceAccess()
+    {
+        std::lock_guard<std::mutex> lock(memMutex);
+        if (--deviceOpen == 0)
+        {
+            protect_all(PROT_NONE);
+        }
+    }
+    DeviceAccess(const DeviceAccess&) = delete;
+    DeviceAccess& operator=(const DeviceAccess&) = delete;
+};
+#else
+struct DeviceAccess
+{
+    DeviceAccess() {}  // nothing to open: the ASan build's device memory is ordinary (instrumented) heap
+    ~DeviceAccess() {}
+    DeviceAccess(const DeviceAccess&) = delete;
+    DeviceAccess& operator=(const DeviceAccess&) = delete;
+};
+#endif
 uint64_t seed = 0x5eed;
 int order = FCEMU_ORDER_RANDOM;
 std::mt19937_64 rng(0x5eed);
@@ -856,12 +911,29 @@ int fcemu_mem_alloc(void** p, size_t bytes)
     }
     *p = nullptr;
     void* m = nullptr;
-    // Exactly `bytes` (an ASan build then catches a kernel reading or writing past the end); 256-byte aligned as cuMemAlloc.
+#ifdef FCEMU_ASAN
+    // Exactly `bytes` (the ASan build then catches a kernel reading or writing past the end); 256-byte aligned as cuMemAlloc.
     if (posix_memalign(&m, 256, bytes == 0 ? 1 : bytes) != 0)
     {
         return set_error(FCEMU_ERROR_OUT_OF_MEMORY, "fcemu_mem_alloc: out of memory allocating " + std::to_string(bytes) + " bytes");
     }
     std::lock_guard<std::mutex> lock(memMutex);
+#else
+    size_t rounded = ((bytes == 0 ? 1 : bytes) + 255) / 256 * 256;
+    size_t length = (rounded + pageSize - 1) / pageSize * pageSize;
+    void* base = mmap(nullptr, length + pageSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+    {
+        return set_error(FCEMU_ERROR_OUT_OF_MEMORY, "fcemu_mem_alloc: out of memory mapping " + std::to_string(bytes) + " bytes");
+    }
+    m = static_cast<char*>(base) + (length - rounded);
+    std::lock_guard<std::mutex> lock(memMutex);
+    mappings[m] = Mapping{base, length};
+    if (deviceOpen > 0)
+    {
+        mprotect(base, length, PROT_READ | PROT_WRITE);
+    }
+#endif
     allocations[m] = bytes;
     *p = m;
     return FCEMU_SUCCESS;
@@ -882,7 +954,13 @@ int fcemu_mem_free(void* p)
         return set_error(FCEMU_ERROR_INVALID_VALUE, b);
     }
     allocations.erase(it);
+#ifdef FCEMU_ASAN
     std::free(p);
+#else
+    auto mp = mappings.find(p);
+    munmap(mp->second.base, mp->second.length + pageSize);
+    mappings.erase(mp);
+#endif
     return FCEMU_SUCCESS;
 }
 
@@ -896,6 +974,7 @@ int fcemu_memcpy(void* dst, const void* src, size_t bytes)
     {
         return set_error(FCEMU_ERROR_INVALID_VALUE, "fcemu_memcpy: null pointer");
     }
+    DeviceAccess open;
     std::memmove(dst, src, bytes);
     return FCEMU_SUCCESS;
 }
@@ -911,6 +990,7 @@ int fcemu_memset_d32(void* p, uint32_t v, size_t count)
         return set_error(FCEMU_ERROR_INVALID_VALUE, "fcemu_memset_d32: null or not 4-byte aligned pointer");
     }
     auto* q = static_cast<uint32_t*>(p);
+    DeviceAccess open;
     std::fill(q, q + count, v);
     return FCEMU_SUCCESS;
 }
@@ -968,6 +1048,7 @@ int fcemu_launch(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, u
         return set_error(FCEMU_ERROR_INVALID_VALUE, e->name + ": kernelParams is null but the kernel takes " + std::to_string(e->paramCount) + " parameters");
     }
     std::lock_guard<std::mutex> lock(launchMutex);
+    DeviceAccess open;
     S.entry = e;
     S.params = kernelParams;
     S.failed = false;
