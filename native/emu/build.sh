@@ -4,7 +4,10 @@
 #   OUT/libfastconv_emu.so   -O2, for the managed `cuda-emu` backend
 #   OUT/fcemu_protect_probe  checks that device memory faults when the host touches it (built with the library)
 #   OUT/fcemu_test_asan      AddressSanitizer build of the kernels, the emulator, the planted-bug kernels and
-#                            the native test driver (dotnet cannot load ASan libraries)
+#                            the native test driver
+#   OUT/libfastconv_emu_asan.so  the kernels and the emulator built with AddressSanitizer, for
+#                            `fastconv check --asan` (which runs itself again with libasan preloaded: dotnet can
+#                            load an ASan library only that way)
 # Usage: native/emu/build.sh OUT [lib|asan|all]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -48,4 +51,8 @@ if [[ "$what" == asan || "$what" == all ]]; then
         "$here/fcemu.cpp" "${kernels[@]}" "$here/tests/planted.cu" "$here/tests/emu_test_driver.cpp")
     "$CXX" -fsanitize=address -o "$out/fcemu_test_asan.tmp" "${objs[@]}" -lpthread
     mv "$out/fcemu_test_asan.tmp" "$out/fcemu_test_asan"
+    libobjs=()
+    for o in "${objs[@]}"; do [[ "$o" == */planted.cu.o || "$o" == */emu_test_driver.cpp.o ]] || libobjs+=("$o"); done
+    "$CXX" -shared -fsanitize=address -o "$out/libfastconv_emu_asan.so.tmp" "${libobjs[@]}" -Wl,--no-undefined -lpthread
+    mv "$out/libfastconv_emu_asan.so.tmp" "$out/libfastconv_emu_asan.so"
 fi

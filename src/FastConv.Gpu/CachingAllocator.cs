@@ -86,11 +86,20 @@ public sealed class CachingAllocator : IDisposable
 
     /// <param name="source">Where blocks come from.</param>
     /// <param name="what">What the memory is, for messages ("device memory on H100", "pinned host memory").</param>
-    public CachingAllocator(IMemorySource source, string what = "device memory")
+    /// <param name="exact">
+    /// Hand out blocks of exactly the size asked for and give them back at once (no size classes, no cache): on the
+    /// emulator, whose blocks end against a guard page (or are AddressSanitizer's exact heap blocks), a kernel reading
+    /// past the end of its tensor then faults instead of reading the rest of a larger cached block.
+    /// </param>
+    public CachingAllocator(IMemorySource source, string what = "device memory", bool exact = false)
     {
         _source = source;
         _what = what;
+        Exact = exact;
     }
+
+    /// <summary>Whether blocks are exactly the size asked for and never cached (see the constructor).</summary>
+    public bool Exact { get; }
 
     /// <summary>The size class a request of <paramref name="bytes"/> is served from.</summary>
     public static long SizeClass(long bytes)
@@ -136,7 +145,7 @@ public sealed class CachingAllocator : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"A {_what} request must be at least one byte.");
         }
-        long cls = SizeClass(bytes);
+        long cls = Exact ? bytes : SizeClass(bytes);
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -196,6 +205,14 @@ public sealed class CachingAllocator : IDisposable
             }
             _inUse -= buffer.ClassBytes;
             _live--;
+            if (Exact)
+            {
+                _source.Free(buffer.Address);
+                _reservedBlocks.Remove(buffer.Address);
+                _sourceFrees++;
+                _reserved -= buffer.ClassBytes;
+                return;
+            }
             var key = (buffer.Stream, buffer.ClassBytes);
             if (!_cache.TryGetValue(key, out Stack<ulong>? bin))
             {

@@ -17,7 +17,7 @@ public sealed class GpuDevice : IDisposable
     public GpuDevice(IGpuDriver driver)
     {
         Driver = driver;
-        Memory = new CachingAllocator(new DriverDeviceMemory(driver), $"device memory on {driver.Device.Name}");
+        Memory = new CachingAllocator(new DriverDeviceMemory(driver), $"device memory on {driver.Device.Name}", driver.ExactAllocations);
         Pinned = new PinnedHostPool(new CachingAllocator(new DriverPinnedMemory(driver), "page-locked host memory"));
         Kernels = new KernelLoader(driver);
     }

@@ -65,6 +65,13 @@ public interface IGpuDriver : IDisposable
     /// <summary>The image <see cref="ModuleLoad"/> wants (PTX or cubin for a GPU; none for the emulator).</summary>
     KernelImageKind PreferredImage { get; }
 
+    /// <summary>
+    /// Whether device memory should be allocated at exactly the sizes asked for, uncached (the emulator, whose blocks
+    /// end against a guard page, so an out-of-bounds read faults); false on a GPU, where caching is what keeps
+    /// allocation off the hot path.
+    /// </summary>
+    bool ExactAllocations => false;
+
     /// <summary>Makes the device's context current on the calling thread (a no-op where there is none).</summary>
     void MakeCurrent();
 

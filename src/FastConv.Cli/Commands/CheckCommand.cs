@@ -33,12 +33,29 @@ public static class CheckCommand
         var dump = new Option<DirectoryInfo?>("--dump") { Description = "Write input, reference and output of each mismatch as .npy files into this folder." };
         var seed = new Option<int>("--seed") { Description = "Seed of the generated shapes (edges) and of every input.", DefaultValueFactory = _ => 1 };
         var batch = new Option<int>("--batch") { Description = "Batch size N for the network sets (edges choose their own).", DefaultValueFactory = _ => 1 };
+        var asan = new Option<bool>("--asan")
+        {
+            Description = "Run cuda-emu's kernels built with AddressSanitizer (the check runs again in a child process with libasan preloaded): an out-of-bounds access stops it with the report.",
+        };
         var command = new Command("check", "Compare every op of a shape set on each backend with the reference backend; exit 1 on any mismatch.")
         {
-            backends, set, dump, seed, batch,
+            backends, set, dump, seed, batch, asan,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(asan))
+            {
+                var again = new List<string> { "check", "--set", parse.GetValue(set) ?? "edges", "--seed", $"{parse.GetValue(seed)}", "--batch", $"{parse.GetValue(batch)}" };
+                foreach (string b in OptionLists.Split(parse.GetValue(backends)))
+                {
+                    again.AddRange(["--backend", b]);
+                }
+                if (parse.GetValue(dump) is { } d)
+                {
+                    again.AddRange(["--dump", d.FullName]);
+                }
+                return AddressSanitizer.RunChild(again, parse.InvocationConfiguration.Output);
+            }
             IReadOnlyList<string> named = OptionLists.Split(parse.GetValue(backends));
             if (named.Count == 0 && parse.GetValue(backends) is { Length: > 0 })
             {
@@ -616,5 +633,73 @@ internal static class Npy
         f.Write(BitConverter.GetBytes((ushort)header.Length));
         f.Write(Encoding.ASCII.GetBytes(header));
         f.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Span)); // little-endian on every platform FastConv runs on
+    }
+}
+
+/// <summary>
+/// <c>check --asan</c>: the emulator's kernels built with AddressSanitizer (libfastconv_emu_asan.so, made by the build
+/// beside libfastconv_emu.so) can be loaded into dotnet only with the ASan runtime preloaded, so the check runs again as
+/// a child process with <c>LD_PRELOAD</c> set, <c>FASTCONV_EMU_LIBRARY</c> pointing at the ASan build, and ASan's
+/// options that let it live beside the runtime (the runtime handles SIGSEGV itself; leak checking needs ptrace).
+/// Device memory is allocated at exact sizes on the emulator, so a kernel reading past its tensor hits ASan's redzone.
+/// </summary>
+internal static class AddressSanitizer
+{
+    public const string RuntimeVariable = "FASTCONV_ASAN_RUNTIME";
+    public const string LibraryName = "libfastconv_emu_asan.so";
+
+    public static int RunChild(IReadOnlyList<string> checkArgs, TextWriter output)
+    {
+        string library = Path.Combine(AppContext.BaseDirectory, LibraryName);
+        if (!File.Exists(library))
+        {
+            throw new CommandLineException($"check --asan: {library} is missing; it is built with the emulator (native/emu/build.sh OUT asan) in a build tree, not published.");
+        }
+        string runtime = Runtime() ?? throw new CommandLineException(
+            $"check --asan: no AddressSanitizer runtime (libasan.so) found under /usr/lib/gcc; install g++ or set {RuntimeVariable}.");
+        string cli = typeof(AddressSanitizer).Assembly.Location;
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(cli);
+        foreach (string a in checkArgs)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["LD_PRELOAD"] = runtime;
+        psi.Environment[FastConv.Gpu.FcKernels.EmuNative.PathVariable] = library;
+        psi.Environment["ASAN_OPTIONS"] = "detect_leaks=0:handle_segv=0:allow_user_segv_handler=1:detect_odr_violation=0:abort_on_error=1";
+        output.WriteLine($"check --asan: kernels from {library}, ASan runtime {runtime}");
+        using var child = System.Diagnostics.Process.Start(psi)!;
+        child.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (output)
+                    output.WriteLine(e.Data);
+            }
+        };
+        child.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (output)
+                    output.WriteLine(e.Data);
+            }
+        };
+        child.BeginOutputReadLine();
+        child.BeginErrorReadLine();
+        child.WaitForExit();
+        return child.ExitCode;
+    }
+
+    private static string? Runtime()
+    {
+        if (Environment.GetEnvironmentVariable(RuntimeVariable) is { Length: > 0 } given)
+        {
+            return File.Exists(given) ? given : throw new CommandLineException($"{RuntimeVariable}='{given}': no such file.");
+        }
+        const string gcc = "/usr/lib/gcc";
+        return Directory.Exists(gcc)
+            ? Directory.EnumerateFiles(gcc, "libasan.so", SearchOption.AllDirectories).OrderByDescending(f => f, StringComparer.Ordinal).FirstOrDefault()
+            : null;
     }
 }

@@ -219,6 +219,8 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
 
     public KernelImageKind PreferredImage => KernelImageKind.None;
 
+    public bool ExactAllocations => true;
+
     public void MakeCurrent()
     {
     }
