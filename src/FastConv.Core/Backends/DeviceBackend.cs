@@ -76,3 +76,9 @@ public interface IDeviceConv2dPlan
 {
     void ExecuteDevice(ulong x, ulong y, ulong residual, nint stream);
 }
+
+/// <summary>A tensor in a device backend's memory: its address and shape (the caller's own buffer, for IO binding).</summary>
+public readonly record struct DeviceTensor(ulong Address, TensorShape Shape)
+{
+    public long Bytes => (long)Shape.ElementCount * sizeof(float);
+}

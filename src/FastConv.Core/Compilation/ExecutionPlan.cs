@@ -21,6 +21,9 @@ public sealed class ExecutionPlan : IDisposable
     private readonly List<IDisposable> _owned;
     private readonly IDeviceStream? _stream;
 
+    private readonly TransferStep?[] _inputTransfers;
+    private readonly TransferStep?[] _outputTransfers;
+
     private ExecutionPlan(CompiledGraph compiled, Step[] steps, Tensor[] inputs, Tensor[] outputs, List<IDisposable> owned, IDeviceStream? stream, IDeviceBackend? device)
     {
         Compiled = compiled;
@@ -30,6 +33,11 @@ public sealed class ExecutionPlan : IDisposable
         _owned = owned;
         _stream = stream;
         Device = device;
+        // A graph input read only by one Copy up, an output written only by one Copy down: the copies IO binding can
+        // point at the caller's own buffers.
+        Graph g = compiled.Graph;
+        _inputTransfers = [.. g.Inputs.Select(i => SoleTransfer(g, steps, n => n.Inputs.Contains(i.Name), n => n.OpType == FastConvOps.Copy && n.Inputs[0] == i.Name))];
+        _outputTransfers = [.. g.Outputs.Select(o => SoleTransfer(g, steps, n => n.Outputs.Contains(o), n => n.OpType == FastConvOps.Copy && n.Outputs[0] == o))];
         TransfersPerRun = steps.OfType<TransferStep>().Aggregate(default(TransferCounters), (t, s) => s.ToDevice
             ? t with { HostToDevice = t.HostToDevice + 1, HostToDeviceBytes = t.HostToDeviceBytes + s.Bytes }
             : t with { DeviceToHost = t.DeviceToHost + 1, DeviceToHostBytes = t.DeviceToHostBytes + s.Bytes });
@@ -51,6 +59,46 @@ public sealed class ExecutionPlan : IDisposable
 
     /// <summary>The buffer of graph output <paramref name="k"/> (in <see cref="Graph.Outputs"/> order), valid after <see cref="Execute()"/>.</summary>
     public Tensor Output(int k) => _outputs[k];
+
+    /// <summary>Whether graph input <paramref name="k"/> goes straight to the device (its only reader is a Copy up), so a run may take it from the caller's device or page-locked buffer.</summary>
+    public bool CanBindInput(int k) => _inputTransfers[k] is not null;
+
+    /// <summary>Whether graph output <paramref name="k"/> comes straight from the device (written by a Copy down), so a run may leave it in the caller's device or page-locked buffer.</summary>
+    public bool CanBindOutput(int k) => _outputTransfers[k] is not null;
+
+    /// <summary>
+    /// For the next runs until <see cref="ClearBindings"/>: graph input <paramref name="k"/> is read from the caller's
+    /// buffer at <paramref name="address"/> — device memory when <paramref name="onDevice"/>, else page-locked host memory.
+    /// </summary>
+    public void BindInput(int k, ulong address, bool onDevice) => Bind(_inputTransfers[k] ?? throw new InvalidOperationException($"graph input {k} is read on the host; bind a host tensor."), address, onDevice);
+
+    /// <summary>For the next runs: graph output <paramref name="k"/> is written to the caller's buffer at <paramref name="address"/>.</summary>
+    public void BindOutput(int k, ulong address, bool onDevice) => Bind(_outputTransfers[k] ?? throw new InvalidOperationException($"graph output {k} is made on the host; bind a host tensor."), address, onDevice);
+
+    /// <summary>Back to the plan's own host arena for every input and output.</summary>
+    public void ClearBindings()
+    {
+        foreach (TransferStep? t in _inputTransfers.Concat(_outputTransfers))
+        {
+            if (t is not null)
+            {
+                t.Override = 0;
+                t.OnDevice = false;
+            }
+        }
+    }
+
+    private static void Bind(TransferStep t, ulong address, bool onDevice)
+    {
+        t.Override = address;
+        t.OnDevice = onDevice;
+    }
+
+    private static TransferStep? SoleTransfer(Graph g, Step[] steps, Func<Node, bool> touches, Func<Node, bool> isTheCopy)
+    {
+        int[] touching = [.. Enumerable.Range(0, g.Nodes.Count).Where(i => touches(g.Nodes[i]))];
+        return touching.Length == 1 && isTheCopy(g.Nodes[touching[0]]) ? steps[touching[0]] as TransferStep : null;
+    }
 
     /// <summary>
     /// Plans every node of <paramref name="compiled"/> on the backend named in it (one of <paramref name="backends"/>).
@@ -98,7 +146,7 @@ public sealed class ExecutionPlan : IDisposable
                 IDeviceBuffer pinned = device.AllocateHostArena(Math.Max(hostBytes, sizeof(float)));
                 owned.Add(pinned);
                 hostBase = (nint)pinned.Address;
-                var manager = new NativeMemory(hostBase, (int)(hostBytes / sizeof(float)));
+                var manager = new UnmanagedFloatMemory(hostBase, (int)(hostBytes / sizeof(float)));
                 hostArena = manager.Memory;
                 IDeviceBuffer deviceArena = device.AllocateArena(Math.Max(deviceBytes, sizeof(float)));
                 owned.Add(deviceArena);
@@ -249,22 +297,6 @@ public sealed class ExecutionPlan : IDisposable
         foreach (IDisposable d in Enumerable.Reverse(_owned))
         {
             d.Dispose();
-        }
-    }
-
-    /// <summary>A span of unmanaged (page-locked) floats as <see cref="Memory{T}"/>, so arena views are tensors like any other.</summary>
-    private sealed unsafe class NativeMemory(nint pointer, int length) : MemoryManager<float>
-    {
-        public override Span<float> GetSpan() => new((void*)pointer, length);
-
-        public override MemoryHandle Pin(int elementIndex = 0) => new((float*)pointer + elementIndex);
-
-        public override void Unpin()
-        {
-        }
-
-        protected override void Dispose(bool disposing)
-        {
         }
     }
 }

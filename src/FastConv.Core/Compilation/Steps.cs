@@ -86,19 +86,41 @@ internal sealed class TransferStep(string node, string backend, IDeviceBackend d
 
     public long Bytes => bytes;
 
+    /// <summary>
+    /// For one run (IO binding): the host side is the caller's page-locked buffer at this address instead of the arena
+    /// slot, or — when <see cref="OnDevice"/> — the copy stays on the device, from or to the caller's device buffer.
+    /// 0 runs the copy as planned.
+    /// </summary>
+    public ulong Override { get; set; }
+
+    public bool OnDevice { get; set; }
+
     public override void Execute()
     {
         if (bytes == 0)
         {
             return;
         }
+        if (Override != 0 && OnDevice)
+        {
+            // The caller's tensor is on the device already (or wants the result there): no bus crossing at all.
+            if (to.IsDevice)
+            {
+                device.CopyOnDevice(to.Device, Override, bytes, stream);
+            }
+            else
+            {
+                device.CopyOnDevice(Override, from.Device, bytes, stream);
+            }
+            return;
+        }
         if (to.IsDevice)
         {
-            device.CopyToDevice(to.Device, from.HostPointer, bytes, stream);
+            device.CopyToDevice(to.Device, Override != 0 ? (nint)Override : from.HostPointer, bytes, stream);
         }
         else
         {
-            device.CopyToHost(to.HostPointer, from.Device, bytes, stream);
+            device.CopyToHost(Override != 0 ? (nint)Override : to.HostPointer, from.Device, bytes, stream);
             // What comes down is read by host code next (a node that fell back to the host, or the caller): wait for it.
             device.Synchronize(stream);
         }

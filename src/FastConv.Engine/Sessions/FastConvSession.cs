@@ -304,6 +304,112 @@ public sealed partial class FastConvSession : IDisposable
         }
     }
 
+    /// <summary>Page-locked host memory for an input or output of <paramref name="shape"/> (IO binding); needs a device backend.</summary>
+    public PinnedBuffer AllocatePinned(TensorShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return new PinnedBuffer(Device.AllocateHostArena(Math.Max((long)shape.ElementCount * sizeof(float), sizeof(float))), shape);
+    }
+
+    /// <summary>Device memory for an input or output of <paramref name="shape"/> that stays on the device (IO binding); needs a device backend.</summary>
+    public DeviceBuffer AllocateDevice(TensorShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        IDeviceBackend device = Device;
+        return new DeviceBuffer(device, device.AllocateArena(Math.Max((long)shape.ElementCount * sizeof(float), sizeof(float))), shape);
+    }
+
+    /// <summary>
+    /// Runs the model with the buffers of <paramref name="binding"/>: host tensors are copied in and out as usual; page-locked
+    /// and device buffers are read and written by the graph's own copies between host and device, with nothing staged through
+    /// the session's arena (device ones move nothing across the bus). Every input must be bound; unbound outputs are not copied out.
+    /// </summary>
+    public void Run(IoBinding binding, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        int n = _graph.Inputs.Count;
+        string[] names = new string[n];
+        TensorShape[] shapes = new TensorShape[n];
+        for (int i = 0; i < n; i++)
+        {
+            string name = _graph.Inputs[i].Name;
+            IoBinding.Bound b = binding.Inputs.TryGetValue(name, out IoBinding.Bound v) ? v : throw new InvalidModelException($"input '{name}' is not bound; the model needs {DescribeInputs()}.");
+            names[i] = name;
+            shapes[i] = b.Shape;
+        }
+        Compiled c = Acquire(names, shapes, static s => s);
+        try
+        {
+            foreach (var (name, b) in binding.Outputs)
+            {
+                CheckShape(b.Shape, c.Outputs[OutputIndex(name)].Shape, "output", name);
+            }
+            long start = Stopwatch.GetTimestamp();
+            using Activity? activity = s_activities.StartActivity("fastconv.run");
+            ExecutionPlan plan = c.Rent(cancellation);
+            try
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    IoBinding.Bound b = binding.Inputs[names[i]];
+                    if (b.Address != 0)
+                    {
+                        RequireBindable(plan.CanBindInput(i), "input", names[i]);
+                        plan.BindInput(i, b.Address, b.OnDevice);
+                    }
+                    else
+                    {
+                        b.Host!.Span.CopyTo(plan.Input(i).Span);
+                    }
+                }
+                foreach (var (name, b) in binding.Outputs)
+                {
+                    if (b.Address != 0)
+                    {
+                        int k = OutputIndex(name);
+                        RequireBindable(plan.CanBindOutput(k), "output", name);
+                        plan.BindOutput(k, b.Address, b.OnDevice);
+                    }
+                }
+                plan.Execute(cancellation);
+                foreach (var (name, b) in binding.Outputs)
+                {
+                    if (b.Address == 0)
+                    {
+                        plan.Output(OutputIndex(name)).Span.CopyTo(b.Host!.Span);
+                    }
+                }
+            }
+            catch
+            {
+                s_failures.Add(1, _backendTag, _modelTag);
+                throw;
+            }
+            finally
+            {
+                plan.ClearBindings();
+                c.Return(plan);
+            }
+            Measure(start);
+        }
+        finally
+        {
+            c.Release();
+        }
+    }
+
+    private IDeviceBackend Device => _backends[0] as IDeviceBackend
+        ?? throw new BackendUnavailableException(BackendName, "page-locked and device buffers need a device backend (cuda, cuda-emu, cudnn, cublas)");
+
+    private static void RequireBindable(bool bindable, string what, string name)
+    {
+        if (!bindable)
+        {
+            throw new InvalidModelException($"{what} '{name}' is {(what == "input" ? "read" : "made")} on the host in this plan (a node runs it on the cpu), so it cannot be bound to a page-locked or device buffer; bind a host tensor.");
+        }
+    }
+
     /// <summary>Runs the model on named inputs on a worker thread; cancelling stops it between nodes.</summary>
     public Task<IReadOnlyDictionary<string, Tensor>> RunAsync(IReadOnlyDictionary<string, Tensor> inputs, CancellationToken cancellation = default) =>
         Task.Run(() => Run(inputs, cancellation), cancellation);
@@ -495,10 +601,12 @@ public sealed partial class FastConvSession : IDisposable
     /// The plan for the given inputs' shapes, leased (give it back with <see cref="Compiled.Release"/>): the latest one
     /// when they match, read without a lock; else a kept one or a new one, under the shape cache's lock.
     /// </summary>
-    private Compiled Acquire(IReadOnlyList<string> names, IReadOnlyList<Tensor> inputs)
+    private Compiled Acquire(IReadOnlyList<string> names, IReadOnlyList<Tensor> inputs) => Acquire(names, inputs, static t => t.Shape);
+
+    private Compiled Acquire<T>(IReadOnlyList<string> names, IReadOnlyList<T> inputs, Func<T, TensorShape> shapeOf)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_current is { } c && Matches(c, names, inputs) && c.TryAcquire())
+        if (_current is { } c && Matches(c, names, inputs, shapeOf) && c.TryAcquire())
         {
             return c;
         }
@@ -507,7 +615,7 @@ public sealed partial class FastConvSession : IDisposable
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             for (LinkedListNode<Compiled>? n = _plans.First; n is not null; n = n.Next)
             {
-                if (Matches(n.Value, names, inputs) && n.Value.TryAcquire())
+                if (Matches(n.Value, names, inputs, shapeOf) && n.Value.TryAcquire())
                 {
                     _plans.Remove(n);
                     _plans.AddFirst(n);
@@ -521,14 +629,14 @@ public sealed partial class FastConvSession : IDisposable
                 Compiled fixedPlan = Current;
                 for (int i = 0; i < names.Count; i++)
                 {
-                    CheckShape(inputs[i].Shape, fixedPlan.Inputs[InputIndex(names[i])].Shape, "input", names[i]);
+                    CheckShape(shapeOf(inputs[i]), fixedPlan.Inputs[InputIndex(names[i])].Shape, "input", names[i]);
                 }
                 throw new InvalidOperationException("a fixed-shape model's plan matched no input shape check");
             }
             var shapes = new Dictionary<string, TensorShape>(StringComparer.Ordinal);
             for (int i = 0; i < names.Count; i++)
             {
-                shapes[names[i]] = inputs[i].Shape;
+                shapes[names[i]] = shapeOf(inputs[i]);
             }
             Compiled created = Compile(Bind(shapes));
             created.TryAcquire();
@@ -551,11 +659,11 @@ public sealed partial class FastConvSession : IDisposable
         Outputs = c.Outputs;
     }
 
-    private bool Matches(Compiled c, IReadOnlyList<string> names, IReadOnlyList<Tensor> inputs)
+    private bool Matches<T>(Compiled c, IReadOnlyList<string> names, IReadOnlyList<T> inputs, Func<T, TensorShape> shapeOf)
     {
         for (int i = 0; i < names.Count; i++)
         {
-            if (inputs[i].Shape != c.Inputs[InputIndex(names[i])].Shape)
+            if (shapeOf(inputs[i]) != c.Inputs[InputIndex(names[i])].Shape)
             {
                 return false;
             }

@@ -89,4 +89,45 @@ public sealed class DeviceResidentTests
             Compare.Close(expected, actual[name], $"mini-resnet '{name}' on cuda-emu vs reference", 1e-4f, 1e-3f);
         }
     }
+
+    [Test]
+    public void DeviceBoundInputsAndOutputsCrossNothingAndPinnedOnesSkipTheArena()
+    {
+        Graph g = Builtins.Create("mnist", batch: 2);
+        using var session = new FastConvSession(g, new FastConvSessionOptions { Backend = BackendNames.CudaEmu, Exact = true });
+        Tensor x = Random(8, g.Inputs[0].Shape);
+        Tensor expected = session.Run(new Dictionary<string, Tensor> { ["input"] = x })["softmax"];
+
+        // Device in, device out: the run moves nothing between host and device.
+        using DeviceBuffer dx = session.AllocateDevice(x.Shape), dy = session.AllocateDevice(expected.Shape);
+        dx.Upload(x.Span);
+        var binding = new IoBinding().BindInput("input", dx).BindOutput("softmax", dy);
+        TransferCounters before = session.DeviceTransfers;
+        session.Run(binding);
+        Assert.That(session.DeviceTransfers - before, Is.EqualTo(default(TransferCounters)));
+        var y = new float[expected.Length];
+        dy.Download(y);
+        Assert.That(y, Is.EqualTo(expected.ToArray()));
+
+        // Page-locked in and out: one copy each way, straight from and into the caller's buffers.
+        using PinnedBuffer px = session.AllocatePinned(x.Shape), py = session.AllocatePinned(expected.Shape);
+        x.Span.CopyTo(px.Tensor.Span);
+        before = session.DeviceTransfers;
+        session.Run(new IoBinding().BindInput("input", px).BindOutput("softmax", py));
+        Assert.That(session.DeviceTransfers - before, Is.EqualTo(session.TransfersPerRun));
+        Assert.That(py.Tensor.ToArray(), Is.EqualTo(expected.ToArray()));
+
+        // Host tensors through a binding, and the plan's own arena again afterwards (bindings are per run).
+        var hy = Tensor.Allocate(expected.Shape);
+        session.Run(new IoBinding().BindInput("input", x).BindOutput("softmax", hy));
+        Assert.That(hy.ToArray(), Is.EqualTo(expected.ToArray()));
+        Assert.That(session.Run(new Dictionary<string, Tensor> { ["input"] = x })["softmax"].ToArray(), Is.EqualTo(expected.ToArray()));
+    }
+
+    [Test]
+    public void DeviceBuffersNeedADeviceBackend()
+    {
+        using var session = Builtins.Build("lenet5").CreateSession(BackendNames.Cpu);
+        Assert.Throws<BackendUnavailableException>(() => session.AllocateDevice(TensorShape.Of(1, 1, 32, 32)));
+    }
 }
