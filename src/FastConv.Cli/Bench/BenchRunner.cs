@@ -187,7 +187,7 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
                         subjects.Add(peer);
                         peer.Poison();
                         peer.Run();
-                        Agreement check = OutputCheck.Compare(fast.Output, peer.Output, tolerance, "FastConv", peerName);
+                        Agreement check = OutputCheck.Compare(fast.Output, peer.Output, tolerance, "FastConv", peerName, problem.Normwise);
                         peerResults.Add((peerName, peer, check, null));
                     }
                     catch (Exception e) when (e is FastConvException or OnnxRuntimeException)

@@ -67,6 +67,9 @@ internal abstract class BenchProblem : IDisposable
     /// </summary>
     public abstract float Tolerance(bool exact);
 
+    /// <summary>Whether the check also bounds the difference's norm (<see cref="OutputCheck.Compare"/>): whole networks.</summary>
+    public virtual bool Normwise => false;
+
     /// <summary>
     /// FastConv's plan for this problem on <paramref name="backend"/>, writing its own pre-allocated output
     /// (a network plans a session on the backend of that name, with <paramref name="threads"/> and <paramref name="exact"/>).
