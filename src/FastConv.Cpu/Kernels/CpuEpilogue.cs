@@ -82,6 +82,90 @@ public sealed class CpuEpilogue
         }
     }
 
+    /// <summary>
+    /// Finishes a channel-blocked tile in place — [pixels][lanes], lane l holding output channel k0 + l for
+    /// l &lt; <paramref name="channels"/> — with per-lane multiply-add vectors and the activation at full width, so
+    /// a channel-blocked kernel pays one vector pass per tile instead of one call per channel and piece. Returns
+    /// false, doing nothing, when a residual is added (the residual is NCHW: the caller applies <see cref="Apply"/>
+    /// to the NCHW rows instead). Lanes past <paramref name="channels"/> get an identity affine step.
+    /// </summary>
+    public unsafe bool TryApplyBlocked(int k0, int channels, float* tile, int pixels, int lanes)
+    {
+        if (AddResidual || lanes > 16)
+        {
+            return false;
+        }
+        Activation a = Activation;
+        switch (a.Kind)
+        {
+            case ActivationKind.None: Blocked(new IdentityOperator(), k0, channels, tile, pixels, lanes); break;
+            case ActivationKind.Relu: Blocked(new ReluOperator(), k0, channels, tile, pixels, lanes); break;
+            case ActivationKind.LeakyRelu: Blocked(new LeakyReluOperator(a.Alpha), k0, channels, tile, pixels, lanes); break;
+            case ActivationKind.Clip: Blocked(new ClipOperator(a.Alpha, a.Beta), k0, channels, tile, pixels, lanes); break;
+            case ActivationKind.Sigmoid: Blocked(new SigmoidOperator(), k0, channels, tile, pixels, lanes); break;
+            case ActivationKind.Tanh: Blocked(new TanhOperator(), k0, channels, tile, pixels, lanes); break;
+            case ActivationKind.HardSigmoid: Blocked(new HardSigmoidOperator(a.Alpha, a.Beta), k0, channels, tile, pixels, lanes); break;
+            case ActivationKind.HardSwish: Blocked(new HardSwishOperator(), k0, channels, tile, pixels, lanes); break;
+            default: return false;
+        }
+        return true;
+    }
+
+    private unsafe void Blocked<TOp>(TOp op, int k0, int channels, float* tile, int pixels, int lanes)
+        where TOp : struct, IUnaryOperator
+    {
+        bool affine = _mul is not null || _add is not null;
+        float* m = stackalloc float[16];
+        float* ad = stackalloc float[16];
+        for (int l = 0; l < 16; l++)
+        {
+            bool valid = l < channels && l < lanes;
+            m[l] = valid && _mul is not null ? _mul[k0 + l] : 1f;
+            ad[l] = valid && _add is not null ? _add[k0 + l] : 0f;
+        }
+        if (lanes == 16 && Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> vm = Vector512.Load(m), va = Vector512.Load(ad);
+            for (int j = 0; j < pixels; j++)
+            {
+                float* p = tile + j * 16;
+                Vector512<float> z = Vector512.Load(p);
+                op.Invoke(affine ? Vector512.FusedMultiplyAdd(z, vm, va) : z).Store(p);
+            }
+        }
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vm = Vector256.Load(m), va = Vector256.Load(ad);
+            for (int j = 0; j < pixels; j++)
+            {
+                float* p = tile + j * 8;
+                Vector256<float> z = Vector256.Load(p);
+                op.Invoke(affine ? Vector256.FusedMultiplyAdd(z, vm, va) : z).Store(p);
+            }
+        }
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> vm = Vector128.Load(m), va = Vector128.Load(ad);
+            for (int j = 0; j < pixels; j++)
+            {
+                float* p = tile + j * 4;
+                Vector128<float> z = Vector128.Load(p);
+                op.Invoke(affine ? Vector128.FusedMultiplyAdd(z, vm, va) : z).Store(p);
+            }
+        }
+        else
+        {
+            for (int j = 0; j < pixels; j++)
+            {
+                for (int l = 0; l < lanes; l++)
+                {
+                    float z = tile[j * lanes + l];
+                    tile[j * lanes + l] = op.Invoke(affine ? MathF.FusedMultiplyAdd(z, m[l], ad[l]) : z);
+                }
+            }
+        }
+    }
+
     private void Fused<TOp>(TOp op, float mul, float add, Span<float> values, ReadOnlySpan<float> residual)
         where TOp : struct, IUnaryOperator
     {
