@@ -1,0 +1,97 @@
+using FastConv.Backends;
+using FastConv.Cpu;
+using FastConv.Ops;
+using FastConv.Tests.Backends;
+
+namespace FastConv.Tests.Kernels;
+
+/// <summary>
+/// The channel-blocked conv paths — <c>direct-nchwc</c> (output channels in the vector lanes, one broadcast input per
+/// pixel) and depthwise's channel-block strips — on shapes large enough to reach what the edges set's small planes
+/// do not: several pixel runs and input-channel ranges per task (the accumulate path), several row strips per plane,
+/// rows of 16 pixels and more (in-register transposes and their overlapping tail), the 3-tap row kernels at stride
+/// 1 and 2 with an overlapping last group, K off the 64/32-channel blocks, groups, dilation, stride 3, padding wider
+/// than the kernel and asymmetric, batch 2 — at every SIMD level, 1 and 2 threads, with the epilogues cycled (bias,
+/// scale/shift, residual, activations), against the reference.
+/// </summary>
+public sealed class Conv2dChannelBlockedTests
+{
+    private static readonly SimdLevel[] Levels = Enum.GetValues<SimdLevel>().Where(l => l <= CpuFeatures.Detected).ToArray();
+
+    private static Conv2dShape Dw(int n, int c, int h, int w, int r, int s, Conv2dParams p) => new(n, c, h, w, c, r, s, p with { Groups = c });
+
+    /// <summary>Depthwise shapes (m = 1) for the channel-block strips.</summary>
+    public static IEnumerable<Conv2dShape> DepthwiseShapes()
+    {
+        yield return Dw(1, 20, 37, 41, 3, 3, Conv2dParams.Create(stride: 1, pad: 1));          // row kernel, 16-wide transposes, overlapping tails
+        yield return Dw(1, 33, 70, 64, 3, 3, Conv2dParams.Create(stride: 1, pad: 1));          // ten strips per plane
+        yield return Dw(2, 17, 29, 35, 3, 3, Conv2dParams.Create(stride: 2, pad: 1));          // stride-2 row kernel, batch 2
+        yield return Dw(1, 24, 31, 23, 5, 5, Conv2dParams.Create(stride: 2, pad: 2));          // 5×5 (MobileNetV3), flat kernel
+        yield return Dw(1, 16, 19, 18, 3, 3, Conv2dParams.Create(stride: 1, pad: 2, dilation: 2));
+        yield return Dw(1, 9, 9, 40, 3, 3, new Conv2dParams { StrideH = 2, StrideW = 1, Padding = new Padding2d(0, 1, 2, 3) });
+        yield return Dw(1, 8, 5, 7, 3, 3, Conv2dParams.Create(stride: 1, pad: 4));             // padding wider than the kernel
+        yield return Dw(1, 40, 14, 14, 3, 3, Conv2dParams.Create(stride: 1, pad: 1));          // rows narrower than a block
+        yield return Dw(1, 48, 7, 7, 3, 3, Conv2dParams.Create(stride: 2, pad: 1));
+        yield return Dw(1, 19, 26, 27, 3, 3, Conv2dParams.Create(stride: 3, pad: 1));
+    }
+
+    /// <summary>Dense and grouped shapes for <c>direct-nchwc</c>.</summary>
+    public static IEnumerable<Conv2dShape> DenseShapes()
+    {
+        yield return new Conv2dShape(1, 70, 7, 7, 100, 1, 1, Conv2dParams.Create());            // 7×7 pointwise, K off the blocks
+        yield return new Conv2dShape(1, 300, 14, 14, 64, 1, 1, Conv2dParams.Create());          // 3 channel ranges, 3 pixel runs
+        yield return new Conv2dShape(1, 40, 23, 29, 96, 3, 3, Conv2dParams.Create(stride: 2, pad: 1));
+        yield return new Conv2dShape(1, 3, 45, 47, 64, 7, 7, Conv2dParams.Create(stride: 2, pad: 3)); // stem-like
+        yield return new Conv2dShape(1, 24, 17, 19, 48, 3, 3, new Conv2dParams { StrideH = 3, StrideW = 3, Padding = new Padding2d(0, 2, 1, 3), DilationH = 2, DilationW = 2 });
+        yield return new Conv2dShape(2, 16, 13, 15, 40, 3, 3, Conv2dParams.Create(pad: 1, groups: 2));
+        yield return new Conv2dShape(1, 64, 10, 11, 200, 1, 1, Conv2dParams.Create(stride: 2));  // downsample, read in place
+        yield return new Conv2dShape(1, 520, 9, 9, 130, 3, 3, Conv2dParams.Create(pad: 1));      // 38 channel ranges
+        yield return new Conv2dShape(1, 5, 4, 6, 33, 3, 3, Conv2dParams.Create(pad: 4));
+        yield return new Conv2dShape(2, 36, 12, 9, 17, 2, 3, new Conv2dParams { StrideH = 1, StrideW = 2, Padding = new Padding2d(1, 0, 0, 2) });
+    }
+
+    public static IEnumerable<TestCaseData> Cases()
+    {
+        var dw = ConvCaseSource.Cases(DepthwiseShapes(), 41).ToList();
+        var dense = ConvCaseSource.Cases(DenseShapes(), 43).ToList();
+        foreach (SimdLevel level in Levels)
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                int i = 0;
+                foreach (ConvCase c in dw)
+                {
+                    yield return new TestCaseData("depthwise", level, threads, c).SetName($"depthwise/{level}/{threads}t: Conv2d({c}) #{i++}");
+                }
+                i = 0;
+                foreach (ConvCase c in dense)
+                {
+                    yield return new TestCaseData("direct-nchwc", level, threads, c).SetName($"direct-nchwc/{level}/{threads}t: Conv2d({c}) #{i++}");
+                }
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void MatchesReference(string algorithm, SimdLevel level, int threads, ConvCase c)
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Simd = level, Threads = threads, ConvAlgorithm = algorithm });
+        BackendConformanceTests.CheckConv(backend, c, _ => 1.0);
+    }
+
+    [Test]
+    public void ChoosesTheChannelBlockedPathsForTheirLayers()
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Threads = 1 });
+        string Pick(Conv2dShape s) => backend.PlanConv2d(s, Tensor.Allocate(s.WeightShape), null, ConvEpilogue.None).Algorithm;
+        Assert.Multiple(() =>
+        {
+            // ResNet-50's strided, 7×7-plane and stem layers; a thin MobileNet pointwise stays a GEMM.
+            Assert.That(Pick(new Conv2dShape(1, 1024, 14, 14, 2048, 1, 1, Conv2dParams.Create(stride: 2))), Is.EqualTo("direct-nchwc"));
+            Assert.That(Pick(new Conv2dShape(1, 512, 14, 14, 512, 3, 3, Conv2dParams.Create(stride: 2, pad: 1))), Is.EqualTo("direct-nchwc"));
+            Assert.That(Pick(new Conv2dShape(1, 2048, 7, 7, 512, 1, 1, Conv2dParams.Create())), Is.EqualTo("direct-nchwc"));
+            Assert.That(Pick(new Conv2dShape(1, 3, 224, 224, 64, 7, 7, Conv2dParams.Create(stride: 2, pad: 3))), Is.EqualTo("direct-nchwc"));
+            Assert.That(Pick(new Conv2dShape(1, 32, 112, 112, 16, 1, 1, Conv2dParams.Create())), Is.EqualTo("gemm-1x1"));
+        });
+    }
+}
