@@ -20,7 +20,7 @@ internal sealed record BenchOptions
     /// <summary>Backend names (or auto) FastConv runs on.</summary>
     public IReadOnlyList<string> Backends { get; init; } = [BackendRegistry.Auto];
 
-    /// <summary>Peers: ort, or any FastConv backend name (cudnn as the GPU peer, reference as the oracle). Null: the default per device.</summary>
+    /// <summary>Peers: ort, torch (TorchSharp, when built in), or any FastConv backend name (cudnn as the GPU peer, reference as the oracle). Null: the default per device.</summary>
     public IReadOnlyList<string>? Peers { get; init; }
 
     public IReadOnlyList<int> Threads { get; init; } = [Environment.ProcessorCount];
@@ -253,6 +253,10 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
         if (peer == "ort")
         {
             return problem.Ort(threads);
+        }
+        if (peer == TorchPeer.Name)
+        {
+            return problem.Torch(threads);
         }
         // Any other peer is a FastConv backend (cudnn's own algorithm search, or the scalar reference).
         (IBackend backend, _) = _createBackend(peer, new BackendOptions { Threads = threads, Exact = options.Exact });

@@ -150,6 +150,25 @@ public sealed class BenchCommandTests
     }
 
     [Test]
+    public void TorchPeerIsOptInAndSaysHowToBuildIt()
+    {
+        // The default build does not restore TorchSharp: the torch peer is reported as unavailable, with the build
+        // command, and FastConv is still checked and timed against ORT in the same case.
+        var options = FastOptions("test") with { Peers = ["ort", "torch"] };
+        var runner = new BenchRunner(options);
+        using IBackend cpu = BackendRegistry.Create(BackendNames.Cpu, new BackendOptions { Threads = 1 });
+        BenchCase c = runner.RunCase(new ConvWorkload(Tiny), cpu, 1, 2, SomePeak);
+        Assert.Multiple(() =>
+        {
+            Assert.That(c.Status, Is.EqualTo(BenchStatus.Ok), c.Reason);
+            Assert.That(c.Peers.Select(p => p.Peer), Is.EqualTo(new[] { "ort", "torch" }));
+            Assert.That(c.Peers[0].Check, Is.EqualTo("agree"));
+            Assert.That(c.Peers[1].Check, Is.EqualTo("failed"));
+            Assert.That(c.Peers[1].Detail, Does.Contain("-p:FastConvTorch=true"));
+        });
+    }
+
+    [Test]
     public void JsonReportValidatesAgainstItsSchema()
     {
         var options = FastOptions("test") with { Backends = [BackendNames.Cpu, BackendNames.Cudnn] };
