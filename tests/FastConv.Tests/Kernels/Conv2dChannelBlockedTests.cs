@@ -11,7 +11,7 @@ namespace FastConv.Tests.Kernels;
 /// do not: several pixel runs and input-channel ranges per task (the accumulate path), several row strips per plane,
 /// rows of 16 pixels and more (in-register transposes and their overlapping tail), the 3-tap row kernels at stride
 /// 1 and 2 with an overlapping last group, K off the 64/32-channel blocks, groups, dilation, stride 3, padding wider
-/// than the kernel and asymmetric, batch 2 — at every SIMD level, 1 and 2 threads, with the epilogues cycled (bias,
+/// than the kernel and asymmetric, batch 2 — and <c>direct</c>'s in-place pointwise runs, at every SIMD level, 1 and 2 threads, with the epilogues cycled (bias,
 /// scale/shift, residual, activations), against the reference.
 /// </summary>
 public sealed class Conv2dChannelBlockedTests
@@ -50,10 +50,25 @@ public sealed class Conv2dChannelBlockedTests
         yield return new Conv2dShape(2, 36, 12, 9, 17, 2, 3, new Conv2dParams { StrideH = 1, StrideW = 2, Padding = new Padding2d(1, 0, 0, 2) });
     }
 
+    /// <summary>
+    /// Unpadded stride-1 1×1 convs that <c>direct</c> reads in place as one flat run of H·W pixels, the last vector
+    /// overlapping: H·W a multiple of the lanes and not, just one vector, several chunks, groups, batch 2.
+    /// </summary>
+    public static IEnumerable<Conv2dShape> PointwiseShapes()
+    {
+        yield return new Conv2dShape(1, 32, 13, 17, 16, 1, 1, Conv2dParams.Create());
+        yield return new Conv2dShape(2, 16, 9, 9, 96, 1, 1, Conv2dParams.Create());
+        yield return new Conv2dShape(1, 12, 8, 8, 20, 1, 1, Conv2dParams.Create());
+        yield return new Conv2dShape(1, 7, 4, 4, 9, 1, 1, Conv2dParams.Create());
+        yield return new Conv2dShape(1, 10, 37, 41, 24, 1, 1, Conv2dParams.Create(groups: 2));
+        yield return new Conv2dShape(1, 5, 3, 3, 6, 1, 1, Conv2dParams.Create());
+    }
+
     public static IEnumerable<TestCaseData> Cases()
     {
         var dw = ConvCaseSource.Cases(DepthwiseShapes(), 41).ToList();
         var dense = ConvCaseSource.Cases(DenseShapes(), 43).ToList();
+        var pointwise = ConvCaseSource.Cases(PointwiseShapes(), 47).ToList();
         foreach (SimdLevel level in Levels)
         {
             foreach (int threads in new[] { 1, 2 })
@@ -67,6 +82,11 @@ public sealed class Conv2dChannelBlockedTests
                 foreach (ConvCase c in dense)
                 {
                     yield return new TestCaseData("direct-nchwc", level, threads, c).SetName($"direct-nchwc/{level}/{threads}t: Conv2d({c}) #{i++}");
+                }
+                i = 0;
+                foreach (ConvCase c in pointwise)
+                {
+                    yield return new TestCaseData("direct", level, threads, c).SetName($"direct/{level}/{threads}t: Conv2d({c}) #{i++}");
                 }
             }
         }
@@ -86,12 +106,13 @@ public sealed class Conv2dChannelBlockedTests
         string Pick(Conv2dShape s) => backend.PlanConv2d(s, Tensor.Allocate(s.WeightShape), null, ConvEpilogue.None).Algorithm;
         Assert.Multiple(() =>
         {
-            // ResNet-50's strided, 7×7-plane and stem layers; a thin MobileNet pointwise stays a GEMM.
+            // ResNet-50's strided, 7×7-plane and stem layers; MobileNet's thinnest pointwise reads in place, a thin one stays a GEMM.
             Assert.That(Pick(new Conv2dShape(1, 1024, 14, 14, 2048, 1, 1, Conv2dParams.Create(stride: 2))), Is.EqualTo("direct-nchwc"));
             Assert.That(Pick(new Conv2dShape(1, 512, 14, 14, 512, 3, 3, Conv2dParams.Create(stride: 2, pad: 1))), Is.EqualTo("direct-nchwc"));
             Assert.That(Pick(new Conv2dShape(1, 2048, 7, 7, 512, 1, 1, Conv2dParams.Create())), Is.EqualTo("direct-nchwc"));
             Assert.That(Pick(new Conv2dShape(1, 3, 224, 224, 64, 7, 7, Conv2dParams.Create(stride: 2, pad: 3))), Is.EqualTo("direct-nchwc"));
-            Assert.That(Pick(new Conv2dShape(1, 32, 112, 112, 16, 1, 1, Conv2dParams.Create())), Is.EqualTo("gemm-1x1"));
+            Assert.That(Pick(new Conv2dShape(1, 32, 112, 112, 16, 1, 1, Conv2dParams.Create())), Is.EqualTo("direct"));
+            Assert.That(Pick(new Conv2dShape(1, 24, 56, 56, 144, 1, 1, Conv2dParams.Create())), Is.EqualTo("gemm-1x1"));
         });
     }
 }
