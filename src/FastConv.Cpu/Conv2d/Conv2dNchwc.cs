@@ -344,3 +344,306 @@ internal sealed unsafe class NchwcPlan<TV, TOps> : IConv2dPlan
         }
     }
 }
+
+/// <summary>
+/// The channel-blocked layout NCHWc the layout pass keeps between layers: [N][⌈C/L⌉][H][W][L] with L = 16 on
+/// AVX-512, 8 on AVX2, 4 on Vector128 and 1 on the scalar level; channels past C in the last block are zero on input
+/// and unspecified on output (a following blocked conv multiplies them by zero weights).
+/// </summary>
+internal static unsafe class NchwcLayout
+{
+    /// <summary>Lanes per channel block at a SIMD level.</summary>
+    public static int Lanes(SimdLevel level) => level switch
+    {
+        SimdLevel.Avx512 => 16,
+        SimdLevel.Avx2 => 8,
+        SimdLevel.Vector128 => 4,
+        _ => 1,
+    };
+
+    /// <summary>Floats of an N×C×H×W tensor in NCHWc with <paramref name="lanes"/> lanes.</summary>
+    public static long Length(int n, int c, int h, int w, int lanes) => (long)n * ((c + lanes - 1) / lanes) * h * w * lanes;
+
+    /// <summary>NCHW → NCHWc (the reorder at a blocked chain's start; zero lanes past C).</summary>
+    public static void FromNchw(ReadOnlySpan<float> nchw, int n, int c, int h, int w, int lanes, Span<float> blocked)
+    {
+        if (nchw.Length < (long)n * c * h * w || blocked.Length < Length(n, c, h, w, lanes))
+        {
+            throw new InvalidShapeException($"NCHWc reorder: spans of {nchw.Length} and {blocked.Length} floats are too short for {n}×{c}×{h}×{w} at {lanes} lanes.");
+        }
+        int blocks = (c + lanes - 1) / lanes, hw = h * w;
+        fixed (float* src = nchw, dst = blocked)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                for (int b = 0; b < blocks; b++)
+                {
+                    NchwcTranspose.RowsToBlock(src + ((long)i * c + b * lanes) * hw, hw, lanes, hw, Math.Min(lanes, c - b * lanes), dst + ((long)i * blocks + b) * hw * lanes);
+                }
+            }
+        }
+    }
+
+    /// <summary>NCHWc → NCHW (the reorder at a blocked chain's end).</summary>
+    public static void ToNchw(ReadOnlySpan<float> blocked, int n, int c, int h, int w, int lanes, Span<float> nchw)
+    {
+        if (nchw.Length < (long)n * c * h * w || blocked.Length < Length(n, c, h, w, lanes))
+        {
+            throw new InvalidShapeException($"NCHWc reorder: spans of {blocked.Length} and {nchw.Length} floats are too short for {n}×{c}×{h}×{w} at {lanes} lanes.");
+        }
+        int blocks = (c + lanes - 1) / lanes, hw = h * w;
+        fixed (float* src = blocked, dst = nchw)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                for (int b = 0; b < blocks; b++)
+                {
+                    NchwcTranspose.BlockToRows(src + ((long)i * blocks + b) * hw * lanes, lanes, hw, Math.Min(lanes, c - b * lanes), dst + ((long)i * c + b * lanes) * hw, hw);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A dense convolution (groups = 1) whose input and output are NCHWc (<see cref="NchwcLayout"/>): the
+/// <see cref="NchwcKernels"/> micro-kernel reading blocked input (a channel step is one float, a block step one
+/// blocked plane) and writing blocked output directly, with the epilogue (bias, scale/shift, a blocked residual,
+/// the activation) applied on each finished block in place. For the layout pass: a chain of these needs no
+/// transposes between layers. Padded convs copy each image's blocked rows into a zero-bordered scratch.
+/// </summary>
+internal interface INchwcConv2d
+{
+    Conv2dShape Shape { get; }
+
+    /// <summary>Lanes per channel block of both layouts.</summary>
+    int Lanes { get; }
+
+    /// <summary>x: NCHWc input, y: NCHWc output, residual: NCHWc like y (only when the epilogue adds one).</summary>
+    void Execute(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> residual);
+}
+
+internal static class Conv2dNchwcBlocked
+{
+    public static INchwcConv2d Create(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(context);
+        shape.Validate(weights.Shape, bias?.Shape);
+        epilogue.Validate(shape.K, shape.ToString());
+        if (shape.Groups != 1)
+        {
+            throw new InvalidHyperparameterException($"Conv2dNchwc: only dense convolutions (groups = 1) run on the blocked layout; {shape}.");
+        }
+        return context.Simd switch
+        {
+            SimdLevel.Avx512 => new NchwcBlockedPlan<Vector512<float>, ConvVec512>(shape, weights, bias, epilogue, context),
+            SimdLevel.Avx2 => new NchwcBlockedPlan<Vector256<float>, ConvVec256>(shape, weights, bias, epilogue, context),
+            SimdLevel.Vector128 => new NchwcBlockedPlan<Vector128<float>, ConvVec128>(shape, weights, bias, epilogue, context),
+            _ => new NchwcBlockedPlan<float, ConvVecScalar>(shape, weights, bias, epilogue, context),
+        };
+    }
+}
+
+internal sealed unsafe class NchwcBlockedPlan<TV, TOps> : INchwcConv2d
+    where TV : unmanaged
+    where TOps : IConvVec<TV>
+{
+    private const int TargetPixels = 96;
+
+    private readonly CpuContext _context;
+    private readonly CpuEpilogue _epilogue;
+    private readonly int _kb, _gc, _kGroups, _cRange, _cBlocks, _kBlocks;
+    private readonly int _chunkPixels, _chunks;
+    private readonly bool _padded;
+    private readonly int _wp;
+    private readonly long _plane;          // one blocked channel plane of the (padded) input: Hp·Wp·L
+    private readonly PinnedBuffer _packed;
+    private readonly float[] _scratch;     // pinned: one padded blocked image
+    private readonly int[] _offsets;       // pinned
+    private readonly int[] _pix;           // pinned
+    private readonly PinnedBuffer[] _tiles; // a whole KB-block tile per thread, for groups that run past the last output block
+    private readonly int[] _busy;
+    private readonly Job _job;
+
+    public NchwcBlockedPlan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context)
+    {
+        Shape = shape;
+        _context = context;
+        _epilogue = new CpuEpilogue(shape.K, bias is null ? default : bias.Span, epilogue);
+        int lanes = TOps.Count;
+        _kb = Conv2dNchwc.BlocksPerCall(lanes, shape.K);
+        _gc = _kb * lanes;
+        _kGroups = (shape.K + _gc - 1) / _gc;
+        _kBlocks = (shape.K + lanes - 1) / lanes;
+        _cBlocks = (shape.C + lanes - 1) / lanes;
+        _packed = Conv2dNchwc.PackWeights(shape, weights.Span, _gc);
+        // Whole channel blocks per range, so every range's offsets are the same relative to its first channel.
+        _cRange = Math.Max(lanes, Conv2dNchwc.ChannelRange(shape, _gc) / lanes * lanes);
+
+        Conv2dParams p = shape.Params;
+        _padded = p.Padding != default;
+        int hp = shape.H + p.Padding.Top + p.Padding.Bottom;
+        _wp = shape.W + p.Padding.Left + p.Padding.Right;
+        int rowStride = _padded ? _wp : shape.W;
+        _plane = (long)(_padded ? hp : shape.H) * rowStride * lanes;
+        _scratch = _padded ? GC.AllocateArray<float>(checked((int)(_cBlocks * _plane)), pinned: true) : [];
+        int rs = shape.R * shape.S;
+        _offsets = GC.AllocateArray<int>(_cRange * rs, pinned: true);
+        for (int c = 0; c < _cRange; c++)
+        {
+            for (int r = 0; r < shape.R; r++)
+            {
+                for (int s = 0; s < shape.S; s++)
+                {
+                    _offsets[(c * shape.R + r) * shape.S + s] = checked((int)(c / lanes * _plane + c % lanes
+                        + ((long)r * p.DilationH * rowStride + (long)s * p.DilationW) * lanes));
+                }
+            }
+        }
+        int pq = shape.P * shape.Q;
+        _pix = GC.AllocateArray<int>(pq + NchwcKernels.Pixels - 1, pinned: true);
+        for (int j = 0; j < _pix.Length; j++)
+        {
+            int jj = Math.Min(j, pq - 1);
+            _pix[j] = checked((jj / shape.Q * p.StrideH * rowStride + jj % shape.Q * p.StrideW) * lanes);
+        }
+        int threads = context.Pool.Threads;
+        int chunks = Math.Max((pq + TargetPixels - 1) / TargetPixels, (2 * threads + _kGroups - 1) / _kGroups);
+        chunks = Math.Clamp(chunks, 1, (pq + NchwcKernels.Pixels - 1) / NchwcKernels.Pixels);
+        int per = (pq + chunks - 1) / chunks;
+        _chunkPixels = (per + NchwcKernels.Pixels - 1) / NchwcKernels.Pixels * NchwcKernels.Pixels;
+        _chunks = (pq + _chunkPixels - 1) / _chunkPixels;
+        _tiles = new PinnedBuffer[threads];
+        for (int i = 0; i < threads; i++)
+        {
+            _tiles[i] = new PinnedBuffer((long)_kb * _chunkPixels * lanes);
+        }
+        _busy = new int[threads];
+        _job = new Job(this);
+    }
+
+    public Conv2dShape Shape { get; }
+
+    public int Lanes => TOps.Count;
+
+    public void Execute(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> residual)
+    {
+        Conv2dShape s = Shape;
+        int lanes = TOps.Count;
+        long inImage = (long)_cBlocks * s.H * s.W * lanes, outImage = (long)_kBlocks * s.P * s.Q * lanes;
+        if (x.Length < s.N * inImage || y.Length < s.N * outImage)
+        {
+            throw new InvalidShapeException($"Conv2dNchwc: input of {x.Length} floats or output of {y.Length} is shorter than {s} needs in NCHW{lanes}c ({s.N * inImage}, {s.N * outImage}).");
+        }
+        if (_epilogue.AddResidual != (residual.Length > 0) || residual.Length > 0 && residual.Length < s.N * outImage)
+        {
+            throw new InvalidShapeException($"Conv2dNchwc: the epilogue {(_epilogue.AddResidual ? $"adds an NCHW{lanes}c residual of {s.N * outImage} floats" : "adds no residual")}, got {residual.Length} floats; {s}.");
+        }
+        Padding2d pad = s.Params.Padding;
+        fixed (float* px = x, py = y, pr = residual, scratch = _scratch)
+        {
+            for (int n = 0; n < s.N; n++)
+            {
+                float* image = px + n * inImage;
+                if (_padded)
+                {
+                    // Blocked rows are contiguous runs of W·L floats: copy them inside the zero border.
+                    long rowFloats = (long)s.W * lanes;
+                    for (int cb = 0; cb < _cBlocks; cb++)
+                    {
+                        for (int h = 0; h < s.H; h++)
+                        {
+                            new ReadOnlySpan<float>(image + ((long)cb * s.H + h) * rowFloats, (int)rowFloats).CopyTo(
+                                new Span<float>(scratch + cb * _plane + ((long)(h + pad.Top) * _wp + pad.Left) * lanes, (int)rowFloats));
+                        }
+                    }
+                    _job.Input = scratch;
+                }
+                else
+                {
+                    _job.Input = image;
+                }
+                _job.Output = py + n * outImage;
+                _job.Residual = pr == null ? null : pr + n * outImage;
+                _context.Pool.For(_kGroups * _chunks, _job);
+            }
+        }
+        _job.Input = _job.Output = _job.Residual = null;
+    }
+
+    private sealed class Job(NchwcBlockedPlan<TV, TOps> plan) : IParallelJob
+    {
+        public float* Input;
+        public float* Output;
+        public float* Residual;
+
+        public void Run(int index)
+        {
+            NchwcBlockedPlan<TV, TOps> pl = plan;
+            int slot = 0;
+            while (Interlocked.CompareExchange(ref pl._busy[slot], 1, 0) != 0)
+            {
+                slot = slot + 1 == pl._busy.Length ? 0 : slot + 1;
+                if (slot == 0)
+                {
+                    Thread.SpinWait(1);
+                }
+            }
+            try
+            {
+                Compute(pl, index, pl._tiles[slot].Pointer);
+            }
+            finally
+            {
+                Volatile.Write(ref pl._busy[slot], 0);
+            }
+        }
+
+        private void Compute(NchwcBlockedPlan<TV, TOps> pl, int index, float* tile)
+        {
+            Conv2dShape s = pl.Shape;
+            int lanes = TOps.Count, rs = s.R * s.S, pq = s.P * s.Q;
+            int chunk = index % pl._chunks, kgi = index / pl._chunks;
+            int j0 = chunk * pl._chunkPixels, j1 = Math.Min(pq, j0 + pl._chunkPixels), np = j1 - j0;
+            int firstBlock = kgi * pl._kb, blocks = Math.Min(pl._kb, pl._kBlocks - firstBlock);
+            // A group whose blocks all exist writes the output in place; the last one may run past it.
+            bool direct = blocks == pl._kb;
+            float* outBase = direct ? Output + ((long)firstBlock * pq + j0) * lanes : tile;
+            long outBlockStride = direct ? (long)pq * lanes : (long)pl._chunkPixels * lanes;
+            fixed (int* offsets = pl._offsets)
+            fixed (int* pix = pl._pix)
+            {
+                var t = new NchwcTile { Offsets = offsets, OutBlockStride = outBlockStride };
+                for (int c0 = 0; c0 < s.C; c0 += pl._cRange)
+                {
+                    t.Input = Input + c0 / lanes * pl._plane;
+                    t.Count = Math.Min(pl._cRange, s.C - c0) * rs;
+                    t.Weights = pl._packed.Pointer + ((long)kgi * s.C + c0) * rs * pl._gc;
+                    t.Accumulate = c0 > 0;
+                    for (int j = j0; j < j1; j += NchwcKernels.Pixels)
+                    {
+                        NchwcKernels.Run<TV, TOps>(pl._kb, t, pix + j, outBase + (long)(j - j0) * lanes, Math.Min(NchwcKernels.Pixels, j1 - j));
+                    }
+                }
+                for (int b = 0; b < blocks; b++)
+                {
+                    int k = (firstBlock + b) * lanes;
+                    float* block = Output + ((long)(firstBlock + b) * pq + j0) * lanes;
+                    if (!direct)
+                    {
+                        new ReadOnlySpan<float>(tile + b * outBlockStride, np * lanes).CopyTo(new Span<float>(block, np * lanes));
+                    }
+                    if (!pl._epilogue.IsIdentity)
+                    {
+                        float* residual = Residual == null ? null : Residual + ((long)(firstBlock + b) * pq + j0) * lanes;
+                        if (!pl._epilogue.TryApplyBlocked(k, Math.Min(lanes, s.K - k), block, np, lanes, residual))
+                        {
+                            throw new InvalidHyperparameterException($"Conv2dNchwc: the epilogue's activation {pl._epilogue.Activation.Kind} has no blocked form; {s}.");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -89,30 +89,50 @@ public sealed class CpuEpilogue
     /// false, doing nothing, when a residual is added (the residual is NCHW: the caller applies <see cref="Apply"/>
     /// to the NCHW rows instead). Lanes past <paramref name="channels"/> get an identity affine step.
     /// </summary>
-    public unsafe bool TryApplyBlocked(int k0, int channels, float* tile, int pixels, int lanes)
+    public unsafe bool TryApplyBlocked(int k0, int channels, float* tile, int pixels, int lanes) => TryApplyBlocked(k0, channels, tile, pixels, lanes, null);
+
+    /// <summary>
+    /// As above with the residual in the same blocked layout as the tile (<paramref name="residual"/>[j·lanes + l]),
+    /// added after the multiply-add and before the activation like <see cref="Apply"/>; null when there is none.
+    /// </summary>
+    public unsafe bool TryApplyBlocked(int k0, int channels, float* tile, int pixels, int lanes, float* residual)
     {
-        if (AddResidual || lanes > 16)
+        if (AddResidual != (residual != null) || lanes > 16)
         {
             return false;
         }
         Activation a = Activation;
         switch (a.Kind)
         {
-            case ActivationKind.None: Blocked(new IdentityOperator(), k0, channels, tile, pixels, lanes); break;
-            case ActivationKind.Relu: Blocked(new ReluOperator(), k0, channels, tile, pixels, lanes); break;
-            case ActivationKind.LeakyRelu: Blocked(new LeakyReluOperator(a.Alpha), k0, channels, tile, pixels, lanes); break;
-            case ActivationKind.Clip: Blocked(new ClipOperator(a.Alpha, a.Beta), k0, channels, tile, pixels, lanes); break;
-            case ActivationKind.Sigmoid: Blocked(new SigmoidOperator(), k0, channels, tile, pixels, lanes); break;
-            case ActivationKind.Tanh: Blocked(new TanhOperator(), k0, channels, tile, pixels, lanes); break;
-            case ActivationKind.HardSigmoid: Blocked(new HardSigmoidOperator(a.Alpha, a.Beta), k0, channels, tile, pixels, lanes); break;
-            case ActivationKind.HardSwish: Blocked(new HardSwishOperator(), k0, channels, tile, pixels, lanes); break;
+            case ActivationKind.None: Blocked(new IdentityOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.Relu: Blocked(new ReluOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.LeakyRelu: Blocked(new LeakyReluOperator(a.Alpha), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.Clip: Blocked(new ClipOperator(a.Alpha, a.Beta), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.Sigmoid: Blocked(new SigmoidOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.Tanh: Blocked(new TanhOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.HardSigmoid: Blocked(new HardSigmoidOperator(a.Alpha, a.Beta), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.HardSwish: Blocked(new HardSwishOperator(), k0, channels, tile, pixels, lanes, residual); break;
             default: return false;
         }
         return true;
     }
 
-    private unsafe void Blocked<TOp>(TOp op, int k0, int channels, float* tile, int pixels, int lanes)
+    private unsafe void Blocked<TOp>(TOp op, int k0, int channels, float* tile, int pixels, int lanes, float* residual)
         where TOp : struct, IUnaryOperator
+    {
+        if (residual != null)
+        {
+            Blocked<TOp, WithResidual>(op, k0, channels, tile, pixels, lanes, residual);
+        }
+        else
+        {
+            Blocked<TOp, NoResidual>(op, k0, channels, tile, pixels, lanes, residual);
+        }
+    }
+
+    private unsafe void Blocked<TOp, TRes>(TOp op, int k0, int channels, float* tile, int pixels, int lanes, float* residual)
+        where TOp : struct, IUnaryOperator
+        where TRes : struct, IFlag
     {
         bool affine = _mul is not null || _add is not null;
         float* m = stackalloc float[16];
@@ -130,7 +150,8 @@ public sealed class CpuEpilogue
             {
                 float* p = tile + j * 16;
                 Vector512<float> z = Vector512.Load(p);
-                op.Invoke(affine ? Vector512.FusedMultiplyAdd(z, vm, va) : z).Store(p);
+                z = affine ? Vector512.FusedMultiplyAdd(z, vm, va) : z;
+                op.Invoke(TRes.On ? z + Vector512.Load(residual + j * 16) : z).Store(p);
             }
         }
         else if (lanes == 8 && Vector256.IsHardwareAccelerated)
@@ -140,7 +161,8 @@ public sealed class CpuEpilogue
             {
                 float* p = tile + j * 8;
                 Vector256<float> z = Vector256.Load(p);
-                op.Invoke(affine ? Vector256.FusedMultiplyAdd(z, vm, va) : z).Store(p);
+                z = affine ? Vector256.FusedMultiplyAdd(z, vm, va) : z;
+                op.Invoke(TRes.On ? z + Vector256.Load(residual + j * 8) : z).Store(p);
             }
         }
         else if (lanes == 4 && Vector128.IsHardwareAccelerated)
@@ -150,7 +172,8 @@ public sealed class CpuEpilogue
             {
                 float* p = tile + j * 4;
                 Vector128<float> z = Vector128.Load(p);
-                op.Invoke(affine ? Vector128.FusedMultiplyAdd(z, vm, va) : z).Store(p);
+                z = affine ? Vector128.FusedMultiplyAdd(z, vm, va) : z;
+                op.Invoke(TRes.On ? z + Vector128.Load(residual + j * 4) : z).Store(p);
             }
         }
         else
@@ -160,7 +183,8 @@ public sealed class CpuEpilogue
                 for (int l = 0; l < lanes; l++)
                 {
                     float z = tile[j * lanes + l];
-                    tile[j * lanes + l] = op.Invoke(affine ? MathF.FusedMultiplyAdd(z, m[l], ad[l]) : z);
+                    z = affine ? MathF.FusedMultiplyAdd(z, m[l], ad[l]) : z;
+                    tile[j * lanes + l] = op.Invoke(TRes.On ? z + residual[j * lanes + l] : z);
                 }
             }
         }

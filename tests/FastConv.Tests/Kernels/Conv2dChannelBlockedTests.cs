@@ -1,7 +1,9 @@
 using FastConv.Backends;
 using FastConv.Cpu;
 using FastConv.Ops;
+using FastConv.Cpu.Conv2d;
 using FastConv.Tests.Backends;
+using ConvCase = FastConv.Tests.Backends.ConvCase;
 
 namespace FastConv.Tests.Kernels;
 
@@ -97,6 +99,93 @@ public sealed class Conv2dChannelBlockedTests
     {
         using var backend = new CpuBackend(new CpuBackendOptions { Simd = level, Threads = threads, ConvAlgorithm = algorithm });
         BackendConformanceTests.CheckConv(backend, c, _ => 1.0);
+    }
+
+    public static IEnumerable<TestCaseData> BlockedCases()
+    {
+        var dense = ConvCaseSource.Cases(DenseShapes().Where(s => s.Groups == 1), 53).ToList();
+        foreach (SimdLevel level in Levels)
+        {
+            int i = 0;
+            foreach (ConvCase c in dense)
+            {
+                yield return new TestCaseData(level, c).SetName($"Conv2dNchwc/{level}: Conv2d({c}) #{i++}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The blocked-layout entry point (NCHWc in and out, for the layout pass): the input reordered to NCHWc, the conv
+    /// run, the output reordered back, against the reference; the residual is given blocked too.
+    /// </summary>
+    [TestCaseSource(nameof(BlockedCases))]
+    public void BlockedLayoutMatchesReference(SimdLevel level, ConvCase c)
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Simd = level, Threads = 2 });
+        BackendConformanceTests.CheckConv(backend, c, _ => 1.0,
+            (s, w, bias, epilogue) => new BlockedAsNchw(Conv2dNchwcBlocked.Create(s, w, bias, epilogue, backend.Context)));
+    }
+
+    /// <summary>The blocked conv behind the NCHW plan interface: reorders in, runs, reorders out (tests only).</summary>
+    private sealed class BlockedAsNchw(INchwcConv2d conv) : IConv2dPlan
+    {
+        public Conv2dShape Shape => conv.Shape;
+        public string Algorithm => "Conv2dNchwc";
+        public long WorkspaceBytes => 0;
+        public TensorShape OutputShape => conv.Shape.OutputShape;
+
+        public void Execute(Tensor x, Tensor y, Tensor? residual = null)
+        {
+            Conv2dShape s = conv.Shape;
+            int lanes = conv.Lanes;
+            float[] xb = new float[NchwcLayout.Length(s.N, s.C, s.H, s.W, lanes)];
+            NchwcLayout.FromNchw(x.Span, s.N, s.C, s.H, s.W, lanes, xb);
+            float[] rb = residual is null ? [] : new float[NchwcLayout.Length(s.N, s.K, s.P, s.Q, lanes)];
+            if (residual is not null)
+            {
+                NchwcLayout.FromNchw(residual.Span, s.N, s.K, s.P, s.Q, lanes, rb);
+            }
+            float[] yb = Enumerable.Repeat(float.NaN, (int)NchwcLayout.Length(s.N, s.K, s.P, s.Q, lanes)).ToArray();
+            conv.Execute(xb, yb, rb);
+            NchwcLayout.ToNchw(yb, s.N, s.K, s.P, s.Q, lanes, y.Span);
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    [Test]
+    public void NchwcReordersRoundTripAndZeroThePaddingLanes()
+    {
+        foreach (int lanes in new[] { 1, 4, 8, 16 })
+        {
+            var rng = new Random(lanes);
+            int n = 2, c = 19, h = 5, w = 7;
+            float[] x = Enumerable.Range(0, n * c * h * w).Select(_ => (float)rng.NextDouble()).ToArray();
+            float[] blocked = Enumerable.Repeat(float.NaN, (int)NchwcLayout.Length(n, c, h, w, lanes)).ToArray();
+            NchwcLayout.FromNchw(x, n, c, h, w, lanes, blocked);
+            float[] back = new float[x.Length];
+            NchwcLayout.ToNchw(blocked, n, c, h, w, lanes, back);
+            Assert.That(back, Is.EqualTo(x), $"{lanes} lanes");
+            // Element (n=1, c=18, h=4, w=6) sits in block 18/lanes, lane 18%lanes; lanes past C are zero.
+            int blocks = (c + lanes - 1) / lanes;
+            Assert.That(blocked[(((1 * blocks + 18 / lanes) * h + 4) * w + 6) * lanes + 18 % lanes], Is.EqualTo(x[((1 * c + 18) * h + 4) * w + 6]));
+            Assert.That(blocked.All(float.IsFinite), Is.True);
+        }
+        Assert.Throws<InvalidShapeException>(() => NchwcLayout.FromNchw(new float[10], 1, 3, 2, 2, 16, new float[64]));
+    }
+
+    [Test]
+    public void BlockedConvRejectsGroupsAndShortBuffers()
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Threads = 1 });
+        var grouped = new Conv2dShape(1, 8, 5, 5, 8, 3, 3, Conv2dParams.Create(pad: 1, groups: 2));
+        Assert.Throws<InvalidHyperparameterException>(() => Conv2dNchwcBlocked.Create(grouped, Tensor.Allocate(grouped.WeightShape), null, ConvEpilogue.None, backend.Context));
+        var s = new Conv2dShape(1, 8, 5, 5, 8, 3, 3, Conv2dParams.Create(pad: 1));
+        INchwcConv2d conv = Conv2dNchwcBlocked.Create(s, Tensor.Allocate(s.WeightShape), null, ConvEpilogue.None, backend.Context);
+        var e = Assert.Throws<InvalidShapeException>(() => conv.Execute(new float[10], new float[1000], default));
+        Assert.That(e!.Message, Does.Contain("Conv2dNchwc"));
     }
 
     [Test]
