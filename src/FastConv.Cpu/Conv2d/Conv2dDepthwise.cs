@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using FastConv.Backends;
 using FastConv.Cpu.Kernels;
@@ -345,7 +346,7 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
         private readonly int[] _busy;
         private readonly int[] _pixelOffsets;      // pinned: strip pixel j = (p, q) → (p·sh·Wp + q·sw)·lanes
         private readonly int[] _tapOffsets;        // pinned: tap (r, s) → (r·dh·Wp + s·dw)·lanes
-        private readonly bool _rows3;              // S = 3, sw ≤ 2, dw = 1, Q ≥ 8: the row kernels that share loads
+        private readonly bool _rows3;              // S = 3, sw ≤ 2, dw = 1: the row kernels that share loads
 
         public ChannelBlockJob(DepthwisePlan<TV, TOps> plan)
         {
@@ -387,7 +388,7 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
             {
                 _pixelOffsets[j] = checked(((j / s.Q) * prm.StrideH * _wp + (j % s.Q) * prm.StrideW) * lanes);
             }
-            _rows3 = s.S == 3 && prm.StrideW <= 2 && prm.DilationW == 1 && s.Q >= 8;
+            _rows3 = s.S == 3 && prm.StrideW <= 2 && prm.DilationW == 1;
             _tapOffsets = GC.AllocateArray<int>(rs, pinned: true);
             for (int r = 0; r < s.R; r++)
             {
@@ -481,64 +482,157 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
         }
 
         /// <summary>
-        /// 8 consecutive output pixels of one row for S = 3, horizontal stride and dilation 1: per filter row the 10
-        /// input vectors the 8 pixels share are loaded once and feed 24 FMAs (13 loads instead of 27), summed in the
-        /// reference's (r, s) order.
+        /// Up to 8 consecutive output pixels (<typeparamref name="TP"/>) of one row for S = 3, horizontal stride and
+        /// dilation 1: per filter row the n + 2 input vectors the pixels share are loaded once and feed 3·n FMAs (13
+        /// loads instead of 27 for 8 pixels), summed in the reference's (r, s) order.
         /// </summary>
-        private static void Row3x8(float* x, long rowStep, int rCount, float* w, float* o)
+        private static void Row3<TP>(float* x, long rowStep, int rCount, float* w, float* o)
+            where TP : struct, INchwcPixels
         {
-            int L = TOps.Count;
+            int L = TOps.Count, n = TP.N;
             TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, a4 = TOps.Zero, a5 = TOps.Zero, a6 = TOps.Zero, a7 = TOps.Zero;
             for (int r = 0; r < rCount; r++, x += rowStep, w += 3 * L)
             {
                 TV w0 = TOps.Load(w), w1 = TOps.Load(w + L), w2 = TOps.Load(w + 2 * L);
-                TV x0 = TOps.Load(x), x1 = TOps.Load(x + L), x2 = TOps.Load(x + 2 * L), x3 = TOps.Load(x + 3 * L), x4 = TOps.Load(x + 4 * L);
+                TV x0 = TOps.Load(x), x1 = TOps.Load(x + L), x2 = TOps.Load(x + 2 * L);
                 a0 = TOps.Fma(x0, w0, a0); a0 = TOps.Fma(x1, w1, a0); a0 = TOps.Fma(x2, w2, a0);
-                a1 = TOps.Fma(x1, w0, a1); a1 = TOps.Fma(x2, w1, a1); a1 = TOps.Fma(x3, w2, a1);
-                a2 = TOps.Fma(x2, w0, a2); a2 = TOps.Fma(x3, w1, a2); a2 = TOps.Fma(x4, w2, a2);
-                TV x5 = TOps.Load(x + 5 * L), x6 = TOps.Load(x + 6 * L);
-                a3 = TOps.Fma(x3, w0, a3); a3 = TOps.Fma(x4, w1, a3); a3 = TOps.Fma(x5, w2, a3);
-                a4 = TOps.Fma(x4, w0, a4); a4 = TOps.Fma(x5, w1, a4); a4 = TOps.Fma(x6, w2, a4);
-                TV x7 = TOps.Load(x + 7 * L), x8 = TOps.Load(x + 8 * L), x9 = TOps.Load(x + 9 * L);
-                a5 = TOps.Fma(x5, w0, a5); a5 = TOps.Fma(x6, w1, a5); a5 = TOps.Fma(x7, w2, a5);
-                a6 = TOps.Fma(x6, w0, a6); a6 = TOps.Fma(x7, w1, a6); a6 = TOps.Fma(x8, w2, a6);
-                a7 = TOps.Fma(x7, w0, a7); a7 = TOps.Fma(x8, w1, a7); a7 = TOps.Fma(x9, w2, a7);
+                if (n > 1)
+                {
+                    TV x3 = TOps.Load(x + 3 * L);
+                    a1 = TOps.Fma(x1, w0, a1); a1 = TOps.Fma(x2, w1, a1); a1 = TOps.Fma(x3, w2, a1);
+                    if (n > 2)
+                    {
+                        TV x4 = TOps.Load(x + 4 * L);
+                        a2 = TOps.Fma(x2, w0, a2); a2 = TOps.Fma(x3, w1, a2); a2 = TOps.Fma(x4, w2, a2);
+                        if (n > 3)
+                        {
+                            TV x5 = TOps.Load(x + 5 * L);
+                            a3 = TOps.Fma(x3, w0, a3); a3 = TOps.Fma(x4, w1, a3); a3 = TOps.Fma(x5, w2, a3);
+                            if (n > 4)
+                            {
+                                TV x6 = TOps.Load(x + 6 * L);
+                                a4 = TOps.Fma(x4, w0, a4); a4 = TOps.Fma(x5, w1, a4); a4 = TOps.Fma(x6, w2, a4);
+                                if (n > 5)
+                                {
+                                    TV x7 = TOps.Load(x + 7 * L);
+                                    a5 = TOps.Fma(x5, w0, a5); a5 = TOps.Fma(x6, w1, a5); a5 = TOps.Fma(x7, w2, a5);
+                                    if (n > 6)
+                                    {
+                                        TV x8 = TOps.Load(x + 8 * L);
+                                        a6 = TOps.Fma(x6, w0, a6); a6 = TOps.Fma(x7, w1, a6); a6 = TOps.Fma(x8, w2, a6);
+                                        if (n > 7)
+                                        {
+                                            TV x9 = TOps.Load(x + 9 * L);
+                                            a7 = TOps.Fma(x7, w0, a7); a7 = TOps.Fma(x8, w1, a7); a7 = TOps.Fma(x9, w2, a7);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            TOps.Store(o, a0); TOps.Store(o + L, a1); TOps.Store(o + 2 * L, a2); TOps.Store(o + 3 * L, a3);
-            TOps.Store(o + 4 * L, a4); TOps.Store(o + 5 * L, a5); TOps.Store(o + 6 * L, a6); TOps.Store(o + 7 * L, a7);
+            Store8<TP>(o, a0, a1, a2, a3, a4, a5, a6, a7);
         }
 
         /// <summary>
-        /// <see cref="Row3x8"/> for horizontal stride 2: pixel i reads columns 2i..2i+2, so each filter row loads the
-        /// 17 columns once (pixel i's last is pixel i+1's first) for 24 FMAs.
+        /// <see cref="Row3{TP}"/> for horizontal stride 2: pixel i reads columns 2i..2i+2, so each filter row loads
+        /// the 2n + 1 columns once (pixel i's last is pixel i+1's first) for 3·n FMAs.
         /// </summary>
-        private static void Row3x8Stride2(float* x, long rowStep, int rCount, float* w, float* o)
+        private static void Row3Stride2<TP>(float* x, long rowStep, int rCount, float* w, float* o)
+            where TP : struct, INchwcPixels
         {
-            int L = TOps.Count;
+            int L = TOps.Count, n = TP.N;
             TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, a4 = TOps.Zero, a5 = TOps.Zero, a6 = TOps.Zero, a7 = TOps.Zero;
             for (int r = 0; r < rCount; r++, x += rowStep, w += 3 * L)
             {
                 TV w0 = TOps.Load(w), w1 = TOps.Load(w + L), w2 = TOps.Load(w + 2 * L);
-                TV e = TOps.Load(x), m, n;
-                m = TOps.Load(x + L); n = TOps.Load(x + 2 * L);
-                a0 = TOps.Fma(e, w0, a0); a0 = TOps.Fma(m, w1, a0); a0 = TOps.Fma(n, w2, a0);
-                m = TOps.Load(x + 3 * L); e = TOps.Load(x + 4 * L);
-                a1 = TOps.Fma(n, w0, a1); a1 = TOps.Fma(m, w1, a1); a1 = TOps.Fma(e, w2, a1);
-                m = TOps.Load(x + 5 * L); n = TOps.Load(x + 6 * L);
-                a2 = TOps.Fma(e, w0, a2); a2 = TOps.Fma(m, w1, a2); a2 = TOps.Fma(n, w2, a2);
-                m = TOps.Load(x + 7 * L); e = TOps.Load(x + 8 * L);
-                a3 = TOps.Fma(n, w0, a3); a3 = TOps.Fma(m, w1, a3); a3 = TOps.Fma(e, w2, a3);
-                m = TOps.Load(x + 9 * L); n = TOps.Load(x + 10 * L);
-                a4 = TOps.Fma(e, w0, a4); a4 = TOps.Fma(m, w1, a4); a4 = TOps.Fma(n, w2, a4);
-                m = TOps.Load(x + 11 * L); e = TOps.Load(x + 12 * L);
-                a5 = TOps.Fma(n, w0, a5); a5 = TOps.Fma(m, w1, a5); a5 = TOps.Fma(e, w2, a5);
-                m = TOps.Load(x + 13 * L); n = TOps.Load(x + 14 * L);
-                a6 = TOps.Fma(e, w0, a6); a6 = TOps.Fma(m, w1, a6); a6 = TOps.Fma(n, w2, a6);
-                m = TOps.Load(x + 15 * L); e = TOps.Load(x + 16 * L);
-                a7 = TOps.Fma(n, w0, a7); a7 = TOps.Fma(m, w1, a7); a7 = TOps.Fma(e, w2, a7);
+                TV e = TOps.Load(x), m, f;
+                m = TOps.Load(x + L); f = TOps.Load(x + 2 * L);
+                a0 = TOps.Fma(e, w0, a0); a0 = TOps.Fma(m, w1, a0); a0 = TOps.Fma(f, w2, a0);
+                if (n > 1)
+                {
+                    m = TOps.Load(x + 3 * L); e = TOps.Load(x + 4 * L);
+                    a1 = TOps.Fma(f, w0, a1); a1 = TOps.Fma(m, w1, a1); a1 = TOps.Fma(e, w2, a1);
+                }
+                if (n > 2)
+                {
+                    m = TOps.Load(x + 5 * L); f = TOps.Load(x + 6 * L);
+                    a2 = TOps.Fma(e, w0, a2); a2 = TOps.Fma(m, w1, a2); a2 = TOps.Fma(f, w2, a2);
+                }
+                if (n > 3)
+                {
+                    m = TOps.Load(x + 7 * L); e = TOps.Load(x + 8 * L);
+                    a3 = TOps.Fma(f, w0, a3); a3 = TOps.Fma(m, w1, a3); a3 = TOps.Fma(e, w2, a3);
+                }
+                if (n > 4)
+                {
+                    m = TOps.Load(x + 9 * L); f = TOps.Load(x + 10 * L);
+                    a4 = TOps.Fma(e, w0, a4); a4 = TOps.Fma(m, w1, a4); a4 = TOps.Fma(f, w2, a4);
+                }
+                if (n > 5)
+                {
+                    m = TOps.Load(x + 11 * L); e = TOps.Load(x + 12 * L);
+                    a5 = TOps.Fma(f, w0, a5); a5 = TOps.Fma(m, w1, a5); a5 = TOps.Fma(e, w2, a5);
+                }
+                if (n > 6)
+                {
+                    m = TOps.Load(x + 13 * L); f = TOps.Load(x + 14 * L);
+                    a6 = TOps.Fma(e, w0, a6); a6 = TOps.Fma(m, w1, a6); a6 = TOps.Fma(f, w2, a6);
+                }
+                if (n > 7)
+                {
+                    m = TOps.Load(x + 15 * L); e = TOps.Load(x + 16 * L);
+                    a7 = TOps.Fma(f, w0, a7); a7 = TOps.Fma(m, w1, a7); a7 = TOps.Fma(e, w2, a7);
+                }
             }
-            TOps.Store(o, a0); TOps.Store(o + L, a1); TOps.Store(o + 2 * L, a2); TOps.Store(o + 3 * L, a3);
-            TOps.Store(o + 4 * L, a4); TOps.Store(o + 5 * L, a5); TOps.Store(o + 6 * L, a6); TOps.Store(o + 7 * L, a7);
+            Store8<TP>(o, a0, a1, a2, a3, a4, a5, a6, a7);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store8<TP>(float* o, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7)
+            where TP : struct, INchwcPixels
+        {
+            int L = TOps.Count, n = TP.N;
+            TOps.Store(o, a0);
+            if (n > 1) { TOps.Store(o + L, a1); }
+            if (n > 2) { TOps.Store(o + 2 * L, a2); }
+            if (n > 3) { TOps.Store(o + 3 * L, a3); }
+            if (n > 4) { TOps.Store(o + 4 * L, a4); }
+            if (n > 5) { TOps.Store(o + 5 * L, a5); }
+            if (n > 6) { TOps.Store(o + 6 * L, a6); }
+            if (n > 7) { TOps.Store(o + 7 * L, a7); }
+        }
+
+        /// <summary>One row piece of <paramref name="n"/> (1..8) pixels through the 3-tap row kernel of the stride.</summary>
+        private static void RowPiece(int n, int sw, float* x, long rowStep, int rCount, float* w, float* o)
+        {
+            if (sw == 1)
+            {
+                switch (n)
+                {
+                    case 8: Row3<Px8>(x, rowStep, rCount, w, o); break;
+                    case 7: Row3<Px7>(x, rowStep, rCount, w, o); break;
+                    case 6: Row3<Px6>(x, rowStep, rCount, w, o); break;
+                    case 5: Row3<Px5>(x, rowStep, rCount, w, o); break;
+                    case 4: Row3<Px4>(x, rowStep, rCount, w, o); break;
+                    case 3: Row3<Px3>(x, rowStep, rCount, w, o); break;
+                    case 2: Row3<Px2>(x, rowStep, rCount, w, o); break;
+                    default: Row3<Px1>(x, rowStep, rCount, w, o); break;
+                }
+                return;
+            }
+            switch (n)
+            {
+                case 8: Row3Stride2<Px8>(x, rowStep, rCount, w, o); break;
+                case 7: Row3Stride2<Px7>(x, rowStep, rCount, w, o); break;
+                case 6: Row3Stride2<Px6>(x, rowStep, rCount, w, o); break;
+                case 5: Row3Stride2<Px5>(x, rowStep, rCount, w, o); break;
+                case 4: Row3Stride2<Px4>(x, rowStep, rCount, w, o); break;
+                case 3: Row3Stride2<Px3>(x, rowStep, rCount, w, o); break;
+                case 2: Row3Stride2<Px2>(x, rowStep, rCount, w, o); break;
+                default: Row3Stride2<Px1>(x, rowStep, rCount, w, o); break;
+            }
         }
 
         /// <summary>
@@ -563,17 +657,15 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
                         float* inRow = xin + pix[p * q];
                         float* outRow = xout + (long)p * q * lanes;
                         int sw = s.Params.StrideW;
+                        if (q < 8)
+                        {
+                            RowPiece(q, sw, inRow, rowStep, s.R, w, outRow);
+                            continue;
+                        }
                         for (int q0 = 0; q0 < q; q0 += 8)
                         {
                             int at = Math.Min(q0, q - 8); // the last group overlaps the one before: same values twice
-                            if (sw == 1)
-                            {
-                                Row3x8(inRow + (long)at * lanes, rowStep, s.R, w, outRow + (long)at * lanes);
-                            }
-                            else
-                            {
-                                Row3x8Stride2(inRow + 2L * at * lanes, rowStep, s.R, w, outRow + (long)at * lanes);
-                            }
+                            RowPiece(8, sw, inRow + (long)sw * at * lanes, rowStep, s.R, w, outRow + (long)at * lanes);
                         }
                     }
                     return;

@@ -40,6 +40,8 @@ internal struct Px3 : INchwcPixels { public static int N => 3; }
 internal struct Px4 : INchwcPixels { public static int N => 4; }
 internal struct Px5 : INchwcPixels { public static int N => 5; }
 internal struct Px6 : INchwcPixels { public static int N => 6; }
+internal struct Px7 : INchwcPixels { public static int N => 7; }
+internal struct Px8 : INchwcPixels { public static int N => 8; }
 
 /// <summary>
 /// The channel-blocked conv micro-kernels: KB output-channel blocks × up to 6 output pixels of accumulators.
@@ -109,7 +111,76 @@ internal static unsafe class NchwcKernels
         float* w = t.Weights;
         int* offs = t.Offsets;
         int count = t.Count;
-        for (int i = 0; i < count; i++)
+        // Two (channel, tap) steps per trip: the loop overhead is shared by twice the FMAs.
+        int i = 0;
+        for (; i + 1 < count; i += 2)
+        {
+            {
+                nint off = offs[i];
+                TV w0 = TOps.Load(w), w1 = TOps.Load(w + L), w2 = TOps.Load(w + 2 * L), w3 = TOps.Load(w + 3 * L);
+                TV b = TOps.Broadcast(x0 + off);
+                a00 = TOps.Fma(w0, b, a00); a10 = TOps.Fma(w1, b, a10); a20 = TOps.Fma(w2, b, a20); a30 = TOps.Fma(w3, b, a30);
+                if (n > 1)
+                {
+                    b = TOps.Broadcast(x1 + off);
+                    a01 = TOps.Fma(w0, b, a01); a11 = TOps.Fma(w1, b, a11); a21 = TOps.Fma(w2, b, a21); a31 = TOps.Fma(w3, b, a31);
+                }
+                if (n > 2)
+                {
+                    b = TOps.Broadcast(x2 + off);
+                    a02 = TOps.Fma(w0, b, a02); a12 = TOps.Fma(w1, b, a12); a22 = TOps.Fma(w2, b, a22); a32 = TOps.Fma(w3, b, a32);
+                }
+                if (n > 3)
+                {
+                    b = TOps.Broadcast(x3 + off);
+                    a03 = TOps.Fma(w0, b, a03); a13 = TOps.Fma(w1, b, a13); a23 = TOps.Fma(w2, b, a23); a33 = TOps.Fma(w3, b, a33);
+                }
+                if (n > 4)
+                {
+                    b = TOps.Broadcast(x4 + off);
+                    a04 = TOps.Fma(w0, b, a04); a14 = TOps.Fma(w1, b, a14); a24 = TOps.Fma(w2, b, a24); a34 = TOps.Fma(w3, b, a34);
+                }
+                if (n > 5)
+                {
+                    b = TOps.Broadcast(x5 + off);
+                    a05 = TOps.Fma(w0, b, a05); a15 = TOps.Fma(w1, b, a15); a25 = TOps.Fma(w2, b, a25); a35 = TOps.Fma(w3, b, a35);
+                }
+            }
+            {
+                nint off = offs[i + 1];
+                float* wn = w + 4 * L;
+                TV w0 = TOps.Load(wn), w1 = TOps.Load(wn + L), w2 = TOps.Load(wn + 2 * L), w3 = TOps.Load(wn + 3 * L);
+                TV b = TOps.Broadcast(x0 + off);
+                a00 = TOps.Fma(w0, b, a00); a10 = TOps.Fma(w1, b, a10); a20 = TOps.Fma(w2, b, a20); a30 = TOps.Fma(w3, b, a30);
+                if (n > 1)
+                {
+                    b = TOps.Broadcast(x1 + off);
+                    a01 = TOps.Fma(w0, b, a01); a11 = TOps.Fma(w1, b, a11); a21 = TOps.Fma(w2, b, a21); a31 = TOps.Fma(w3, b, a31);
+                }
+                if (n > 2)
+                {
+                    b = TOps.Broadcast(x2 + off);
+                    a02 = TOps.Fma(w0, b, a02); a12 = TOps.Fma(w1, b, a12); a22 = TOps.Fma(w2, b, a22); a32 = TOps.Fma(w3, b, a32);
+                }
+                if (n > 3)
+                {
+                    b = TOps.Broadcast(x3 + off);
+                    a03 = TOps.Fma(w0, b, a03); a13 = TOps.Fma(w1, b, a13); a23 = TOps.Fma(w2, b, a23); a33 = TOps.Fma(w3, b, a33);
+                }
+                if (n > 4)
+                {
+                    b = TOps.Broadcast(x4 + off);
+                    a04 = TOps.Fma(w0, b, a04); a14 = TOps.Fma(w1, b, a14); a24 = TOps.Fma(w2, b, a24); a34 = TOps.Fma(w3, b, a34);
+                }
+                if (n > 5)
+                {
+                    b = TOps.Broadcast(x5 + off);
+                    a05 = TOps.Fma(w0, b, a05); a15 = TOps.Fma(w1, b, a15); a25 = TOps.Fma(w2, b, a25); a35 = TOps.Fma(w3, b, a35);
+                }
+            }
+            w += 2 * 4 * L;
+        }
+        if (i < count)
         {
             nint off = offs[i];
             TV w0 = TOps.Load(w), w1 = TOps.Load(w + L), w2 = TOps.Load(w + 2 * L), w3 = TOps.Load(w + 3 * L);
@@ -140,7 +211,6 @@ internal static unsafe class NchwcKernels
                 b = TOps.Broadcast(x5 + off);
                 a05 = TOps.Fma(w0, b, a05); a15 = TOps.Fma(w1, b, a15); a25 = TOps.Fma(w2, b, a25); a35 = TOps.Fma(w3, b, a35);
             }
-            w += 4 * L;
         }
         // Stores only: no call may sit here while the accumulators are live (every vector register is caller-saved).
         if (t.Accumulate)
@@ -197,7 +267,76 @@ internal static unsafe class NchwcKernels
         float* w = t.Weights;
         int* offs = t.Offsets;
         int count = t.Count;
-        for (int i = 0; i < count; i++)
+        // Two (channel, tap) steps per trip: the loop overhead is shared by twice the FMAs.
+        int i = 0;
+        for (; i + 1 < count; i += 2)
+        {
+            {
+                nint off = offs[i];
+                TV w0 = TOps.Load(w), w1 = TOps.Load(w + L);
+                TV b = TOps.Broadcast(x0 + off);
+                a00 = TOps.Fma(w0, b, a00); a10 = TOps.Fma(w1, b, a10);
+                if (n > 1)
+                {
+                    b = TOps.Broadcast(x1 + off);
+                    a01 = TOps.Fma(w0, b, a01); a11 = TOps.Fma(w1, b, a11);
+                }
+                if (n > 2)
+                {
+                    b = TOps.Broadcast(x2 + off);
+                    a02 = TOps.Fma(w0, b, a02); a12 = TOps.Fma(w1, b, a12);
+                }
+                if (n > 3)
+                {
+                    b = TOps.Broadcast(x3 + off);
+                    a03 = TOps.Fma(w0, b, a03); a13 = TOps.Fma(w1, b, a13);
+                }
+                if (n > 4)
+                {
+                    b = TOps.Broadcast(x4 + off);
+                    a04 = TOps.Fma(w0, b, a04); a14 = TOps.Fma(w1, b, a14);
+                }
+                if (n > 5)
+                {
+                    b = TOps.Broadcast(x5 + off);
+                    a05 = TOps.Fma(w0, b, a05); a15 = TOps.Fma(w1, b, a15);
+                }
+            }
+            {
+                nint off = offs[i + 1];
+                float* wn = w + 2 * L;
+                TV w0 = TOps.Load(wn), w1 = TOps.Load(wn + L);
+                TV b = TOps.Broadcast(x0 + off);
+                a00 = TOps.Fma(w0, b, a00); a10 = TOps.Fma(w1, b, a10);
+                if (n > 1)
+                {
+                    b = TOps.Broadcast(x1 + off);
+                    a01 = TOps.Fma(w0, b, a01); a11 = TOps.Fma(w1, b, a11);
+                }
+                if (n > 2)
+                {
+                    b = TOps.Broadcast(x2 + off);
+                    a02 = TOps.Fma(w0, b, a02); a12 = TOps.Fma(w1, b, a12);
+                }
+                if (n > 3)
+                {
+                    b = TOps.Broadcast(x3 + off);
+                    a03 = TOps.Fma(w0, b, a03); a13 = TOps.Fma(w1, b, a13);
+                }
+                if (n > 4)
+                {
+                    b = TOps.Broadcast(x4 + off);
+                    a04 = TOps.Fma(w0, b, a04); a14 = TOps.Fma(w1, b, a14);
+                }
+                if (n > 5)
+                {
+                    b = TOps.Broadcast(x5 + off);
+                    a05 = TOps.Fma(w0, b, a05); a15 = TOps.Fma(w1, b, a15);
+                }
+            }
+            w += 2 * 2 * L;
+        }
+        if (i < count)
         {
             nint off = offs[i];
             TV w0 = TOps.Load(w), w1 = TOps.Load(w + L);
@@ -228,7 +367,6 @@ internal static unsafe class NchwcKernels
                 b = TOps.Broadcast(x5 + off);
                 a05 = TOps.Fma(w0, b, a05); a15 = TOps.Fma(w1, b, a15);
             }
-            w += 2 * L;
         }
         if (t.Accumulate)
         {

@@ -33,7 +33,9 @@ public sealed class Conv2dChannelBlockedTests
         yield return Dw(1, 9, 9, 40, 3, 3, new Conv2dParams { StrideH = 2, StrideW = 1, Padding = new Padding2d(0, 1, 2, 3) });
         yield return Dw(1, 8, 5, 7, 3, 3, Conv2dParams.Create(stride: 1, pad: 4));             // padding wider than the kernel
         yield return Dw(1, 40, 14, 14, 3, 3, Conv2dParams.Create(stride: 1, pad: 1));          // rows narrower than a block
-        yield return Dw(1, 48, 7, 7, 3, 3, Conv2dParams.Create(stride: 2, pad: 1));
+        yield return Dw(1, 48, 7, 7, 3, 3, Conv2dParams.Create(stride: 2, pad: 1));         // rows of 4: a short row kernel
+        yield return Dw(1, 32, 7, 7, 3, 3, Conv2dParams.Create(stride: 1, pad: 1));         // rows of 7
+        yield return Dw(2, 21, 14, 13, 3, 3, Conv2dParams.Create(stride: 2, pad: 1));
         yield return Dw(1, 19, 26, 27, 3, 3, Conv2dParams.Create(stride: 3, pad: 1));
     }
 
