@@ -105,7 +105,13 @@ internal sealed class Conv2dNchwc : IConv2dAlgorithm
     }
 
     /// <summary>Input channels per weight slice: about 64 KB of packed weights (at least one channel).</summary>
-    internal static int ChannelRange(Conv2dShape shape, int gc) => Math.Clamp(WeightSliceFloats / (shape.R * shape.S * gc), 1, shape.InputChannelsPerGroup);
+    internal static int ChannelRange(Conv2dShape shape, int gc)
+    {
+        int cg = shape.InputChannelsPerGroup, perChannel = shape.R * shape.S * gc;
+        // Up to twice the slice is taken whole rather than split into a full range and a sliver (ResNet's stem:
+        // 3 channels × 7×7 taps would run as 2 + 1 channels, a second pass over every output tile for one channel).
+        return (long)cg * perChannel <= 2L * WeightSliceFloats ? cg : Math.Clamp(WeightSliceFloats / perChannel, 1, cg);
+    }
 
     /// <summary>Packed weights per channel range: 32 KB, which stays in the 48 KB L1 beside the inputs of a tile.</summary>
     internal const int WeightSliceFloats = 8192;
