@@ -21,13 +21,14 @@ internal sealed class Gemm1x1Conv2d : IConv2dAlgorithm
     }
 
     /// <summary>
-    /// Not for 16 or fewer input or output channels per group: a 12-row (AVX-512) micro-tile over 16 output channels
-    /// is a third padding, and packing B (the whole input) per call costs as much as the few multiply-adds per
-    /// element. <c>direct</c> reads such an image in place (MobileNet's pw32_16, measured against ONNX Runtime in the
-    /// same run, 1 thread, AVX-512: 1.07 there against 2.12 here; pw16_96 0.88 against 1.12).
+    /// Not for 16 or fewer output channels per group, nor (on AVX-512) 16 or fewer input channels: a 12-row
+    /// (AVX-512) micro-tile over 16 output channels is a third padding, and packing B (the whole input) per call
+    /// costs as much as the few multiply-adds per element. <c>direct</c> reads such an image in place (MobileNet's
+    /// pw32_16, measured against ONNX Runtime in the same run, 1 thread, AVX-512: 0.77 there against 1.88 here;
+    /// pw16_96 0.91 against 1.01). With FASTCONV_SIMD=avx2 pw16_96 stayed faster here (0.85 against 1.37).
     /// </summary>
     public bool IsWorthIt(Conv2dShape shape, CpuContext context)
-        => shape.InputChannelsPerGroup > 16 && shape.OutputChannelsPerGroup > 16;
+        => shape.OutputChannelsPerGroup > 16 && (shape.InputChannelsPerGroup > 16 || context.Simd < SimdLevel.Avx512);
 
     public IConv2dPlan Plan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context)
         => new GemmConv2dPlan(AlgorithmName, im2col: false, shape, weights, bias, epilogue, context);

@@ -42,6 +42,7 @@ internal sealed class Conv2dNchwc : IConv2dAlgorithm
     /// against ONNX Runtime in the same run, 1 thread, AVX-512: ResNet-50's l1_1x1_reduce 0.95 here against 1.66
     /// as a GEMM, l2_1x1_reduce_first 1.00 against 1.39, l3_1x1_reduce_first 0.99 against 1.21, the expands
     /// equal); MobileNet's thin pointwise layers (C or K of 16–32) keep <c>gemm-1x1</c>, which was faster there.
+    /// Below AVX-512 only reducing pointwise layers come here (see the body).
     /// </summary>
     public bool IsWorthIt(Conv2dShape shape, CpuContext context)
     {
@@ -51,7 +52,19 @@ internal sealed class Conv2dNchwc : IConv2dAlgorithm
         }
         Conv2dParams p = shape.Params;
         bool pointwise = shape.R == 1 && shape.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.Padding == default;
-        return !pointwise || shape.P * shape.Q <= SmallPlane
+        if (!pointwise)
+        {
+            return true;
+        }
+        if (context.Simd < SimdLevel.Avx512)
+        {
+            // With 8 lanes the 8×8 transposes back to NCHW cost more per output and the tile is 16 channels, so only
+            // reducing layers (K < C: few outputs per multiply-add) with C ≥ 64 gain (thinner ones stay with direct); measured against ONNX Runtime in the same
+            // run with FASTCONV_SIMD=avx2, 1 thread: l1_1x1_reduce 1.12 here against 1.30 as a GEMM, pw960_320 1.43
+            // against 1.56, but l1_1x1_expand 1.66 against 1.15 and l4_1x1_expand 1.64 against 1.41.
+            return shape.OutputChannelsPerGroup < shape.InputChannelsPerGroup && shape.InputChannelsPerGroup >= 64;
+        }
+        return shape.P * shape.Q <= SmallPlane
             || shape.InputChannelsPerGroup >= 64 && shape.OutputChannelsPerGroup >= 64;
     }
 

@@ -191,6 +191,22 @@ public sealed class Conv2dChannelBlockedTests
     }
 
     [Test]
+    public void BelowAvx512OnlyReducingPointwiseLayersLeaveTheGemm()
+    {
+        using var backend = new CpuBackend(new CpuBackendOptions { Threads = 1, Simd = SimdLevel.Avx2 });
+        string Pick(Conv2dShape s) => backend.PlanConv2d(s, Tensor.Allocate(s.WeightShape), null, ConvEpilogue.None).Algorithm;
+        Assert.Multiple(() =>
+        {
+            Assert.That(Pick(new Conv2dShape(1, 2048, 7, 7, 512, 1, 1, Conv2dParams.Create())), Is.EqualTo("direct-nchwc"));
+            Assert.That(Pick(new Conv2dShape(1, 64, 56, 56, 256, 1, 1, Conv2dParams.Create())), Is.EqualTo("gemm-1x1"));
+            Assert.That(Pick(new Conv2dShape(1, 512, 7, 7, 2048, 1, 1, Conv2dParams.Create())), Is.EqualTo("gemm-1x1"));
+            Assert.That(Pick(new Conv2dShape(1, 16, 112, 112, 96, 1, 1, Conv2dParams.Create())), Is.EqualTo("gemm-1x1"));
+            Assert.That(Pick(new Conv2dShape(1, 32, 112, 112, 16, 1, 1, Conv2dParams.Create())), Is.EqualTo("direct"));
+            Assert.That(Pick(new Conv2dShape(1, 1024, 14, 14, 2048, 1, 1, Conv2dParams.Create(stride: 2))), Is.EqualTo("direct-nchwc"));
+        });
+    }
+
+    [Test]
     public void ChoosesTheChannelBlockedPathsForTheirLayers()
     {
         using var backend = new CpuBackend(new CpuBackendOptions { Threads = 1 });
