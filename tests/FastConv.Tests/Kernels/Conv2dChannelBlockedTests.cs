@@ -220,6 +220,8 @@ public sealed class Conv2dChannelBlockedTests
             Assert.That(Pick(new Conv2dShape(1, 3, 224, 224, 64, 7, 7, Conv2dParams.Create(stride: 2, pad: 3))), Is.EqualTo("direct-nchwc"));
             Assert.That(Pick(new Conv2dShape(1, 32, 112, 112, 16, 1, 1, Conv2dParams.Create())), Is.EqualTo("direct"));
             Assert.That(Pick(new Conv2dShape(1, 24, 56, 56, 144, 1, 1, Conv2dParams.Create())), Is.EqualTo("gemm-1x1"));
+            Assert.That(Pick(new Conv2dShape(8, 144, 56, 56, 24, 1, 1, Conv2dParams.Create())),
+                Is.EqualTo(backend.Context.Simd >= SimdLevel.Avx512 ? "direct" : "direct-nchwc"));
         });
     }
 }
