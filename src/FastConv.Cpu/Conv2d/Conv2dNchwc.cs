@@ -311,8 +311,10 @@ internal sealed unsafe class NchwcPlan<TV, TOps> : IConv2dPlan
         {
             Conv2dShape s = pl._shape;
             int lanes = TOps.Count;
-            int chunk = index % pl._chunks, rest = index / pl._chunks;
-            int kgi = rest % pl._kGroups, g = rest / pl._kGroups;
+            // Output-channel groups vary fastest: consecutive tasks (on any thread) share the run's input pixels,
+            // which then stay in cache across the groups instead of being fetched again per group.
+            int kgi = index % pl._kGroups, rest = index / pl._kGroups;
+            int chunk = rest % pl._chunks, g = rest / pl._chunks;
             int cg = s.InputChannelsPerGroup, kg = s.OutputChannelsPerGroup, rs = s.R * s.S, gc = pl._gc;
             int pq = s.P * s.Q;
             int j0 = chunk * pl._chunkPixels, j1 = Math.Min(pq, j0 + pl._chunkPixels), np = j1 - j0;
