@@ -320,8 +320,8 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
 
     /// <summary>
     /// Channel-vectorized depthwise (m = 1): a block of <c>lanes</c> channels of one image, a strip of output rows
-    /// at a time. The strip's input rows (contiguous in NCHW) are transposed 16×16 (8×8 on AVX2) in registers into
-    /// [rows·W][lanes] and copied into a zero-padded [strip rows][Wp][lanes] scratch; each output pixel is R·S
+    /// at a time. The strip's input rows are transposed 16×16 (8×8 on AVX2) in registers straight into a zero-padded
+    /// [strip rows][Wp][lanes] scratch (rows narrower than a block as one run, each pixel vector stored at its place); each output pixel is R·S
     /// vector FMAs against weights packed [block][R][S][lanes] (4 pixels in flight); the strip's [rows·Q][lanes]
     /// result is transposed back into the NCHW planes and the epilogue runs on it while it is in cache. Strips
     /// keep the scratch near 96 KB whatever the plane (a whole 112×112 block would be 800 KB), at the price of
@@ -330,7 +330,7 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
     /// </summary>
     private sealed class ChannelBlockJob : IParallelJob
     {
-        /// <summary>Target bytes of one strip's three buffers (transposed input, padded input, output).</summary>
+        /// <summary>Target bytes of one strip's two buffers (padded input, output).</summary>
         private const int StripBytes = 96 * 1024;
 
         public float* X;
@@ -340,7 +340,7 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
         private readonly DepthwisePlan<TV, TOps> _plan;
         private readonly int _blocks, _wp, _stripRows, _strips, _stripInRows;
         private readonly float[] _packed;          // pinned: blocks × R·S × lanes
-        private readonly PinnedBuffer[] _inFlat;   // per thread: the strip's input rows, [rows·W][lanes]
+        private readonly int[] _inputPlaces;       // pinned: input pixel (y, x) of a run starting at row 0 → (y·Wp + left + x)·lanes
         private readonly PinnedBuffer[] _inPadded; // per thread: [strip rows][Wp][lanes], padding columns zero
         private readonly PinnedBuffer[] _out;      // per thread: [strip rows·Q][lanes]
         private readonly int[] _busy;
@@ -365,22 +365,25 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
                     _packed[((long)b * rs + t) * lanes + lane] = plan._weights[(long)c * rs + t];
                 }
             }
-            // Output rows per strip: as many as keep the three buffers near StripBytes, at least one.
+            // Output rows per strip: as many as keep the two buffers (padded input, output) near StripBytes, at least one.
             int span = (s.R - 1) * prm.DilationH + 1;
-            long perRow = 4L * lanes * ((long)prm.StrideH * (s.W + _wp) + s.Q);
-            _stripRows = (int)Math.Clamp((StripBytes - 4L * lanes * (span - prm.StrideH) * (s.W + _wp)) / perRow, 1, s.P);
+            long perRow = 4L * lanes * ((long)prm.StrideH * _wp + s.Q);
+            _stripRows = (int)Math.Clamp((StripBytes - 4L * lanes * (span - prm.StrideH) * _wp) / perRow, 1, s.P);
             _strips = (s.P + _stripRows - 1) / _stripRows;
             _stripInRows = (_stripRows - 1) * prm.StrideH + span;
             int threads = plan._context.Pool.Threads;
-            _inFlat = new PinnedBuffer[threads];
             _inPadded = new PinnedBuffer[threads];
             _out = new PinnedBuffer[threads];
             for (int i = 0; i < threads; i++)
             {
-                _inFlat[i] = new PinnedBuffer((long)_stripInRows * s.W * lanes);
                 _inPadded[i] = new PinnedBuffer((long)_stripInRows * _wp * lanes);
                 new Span<float>(_inPadded[i].Pointer, checked((int)_inPadded[i].Length)).Clear();
                 _out[i] = new PinnedBuffer((long)_stripRows * s.Q * lanes);
+            }
+            _inputPlaces = GC.AllocateArray<int>(s.W < lanes ? _stripInRows * s.W : 0, pinned: true);
+            for (int j = 0; j < _inputPlaces.Length; j++)
+            {
+                _inputPlaces[j] = checked((j / s.W * _wp + prm.Padding.Left + j % s.W) * lanes);
             }
             _busy = new int[threads];
             _pixelOffsets = GC.AllocateArray<int>(_stripRows * s.Q, pinned: true);
@@ -402,7 +405,7 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
         /// <summary>Units of work: (image, channel block, strip of output rows).</summary>
         public int Chunks => checked(_plan._shape.N * _blocks * _strips);
 
-        public long WorkspaceBytes => 4L * _packed.Length + _inFlat.Sum(b => b.Bytes) + _inPadded.Sum(b => b.Bytes) + _out.Sum(b => b.Bytes);
+        public long WorkspaceBytes => 4L * (_packed.Length + _inputPlaces.Length) + _inPadded.Sum(b => b.Bytes) + _out.Sum(b => b.Bytes);
 
         public void Run(int index)
         {
@@ -417,7 +420,7 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
             }
             try
             {
-                Strip(index, _inFlat[slot].Pointer, _inPadded[slot].Pointer, _out[slot].Pointer);
+                Strip(index, _inPadded[slot].Pointer, _out[slot].Pointer);
             }
             finally
             {
@@ -425,7 +428,7 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
             }
         }
 
-        private void Strip(int index, float* flat, float* xin, float* xout)
+        private void Strip(int index, float* xin, float* xout)
         {
             DepthwisePlan<TV, TOps> pl = _plan;
             Conv2dShape s = pl._shape;
@@ -442,27 +445,33 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
             int rows = (p1 - p0 - 1) * prm.StrideH + (s.R - 1) * prm.DilationH + 1;
             int yLo = Math.Max(y0, 0), yHi = Math.Min(y0 + rows, s.H);
             float* src = X + ((long)n * s.C + c0) * inPlane;
-            long rowFloats = (long)_wp * lanes;
-            bool direct = s.W >= lanes; // rows at least a block wide transpose straight into their padded place
-            if (yHi > yLo && !direct)
+            // Input rows go straight into their padded places: rows at least a block wide one at a time, narrower
+            // ones as one flat run whose pixel vectors are scattered to their rows by a table.
+            if (yHi > yLo)
             {
-                NchwcTranspose.RowsToBlock(src + (long)yLo * s.W, inPlane, lanes, (yHi - yLo) * s.W, cb, flat);
-            }
-            for (int i = 0; i < rows; i++)
-            {
-                int y = y0 + i;
-                float* d = xin + i * rowFloats;
-                if (y < yLo || y >= yHi)
+                if (s.W >= lanes)
                 {
-                    new Span<float>(d, (int)rowFloats).Clear();
-                }
-                else if (direct)
-                {
-                    NchwcTranspose.RowsToBlock(src + (long)y * s.W, inPlane, lanes, s.W, cb, d + (long)left * lanes);
+                    for (int y = yLo; y < yHi; y++)
+                    {
+                        NchwcTranspose.RowsToBlock(src + (long)y * s.W, inPlane, lanes, s.W, cb, xin + ((long)(y - y0) * _wp + left) * lanes);
+                    }
                 }
                 else
                 {
-                    new ReadOnlySpan<float>(flat + (long)(y - yLo) * s.W * lanes, s.W * lanes).CopyTo(new Span<float>(d + (long)left * lanes, s.W * lanes));
+                    fixed (int* at = _inputPlaces)
+                    {
+                        NchwcTranspose.RowsToBlockScatter(src + (long)yLo * s.W, inPlane, lanes, (yHi - yLo) * s.W, cb,
+                            xin + (long)(yLo - y0) * _wp * lanes, at);
+                    }
+                }
+            }
+            long rowFloats = (long)_wp * lanes;
+            for (int i = 0; i < rows; i++)
+            {
+                int y = y0 + i;
+                if (y < yLo || y >= yHi)
+                {
+                    new Span<float>(xin + i * rowFloats, (int)rowFloats).Clear();
                 }
             }
             Compute(p1 - p0, _packed, b * rs * lanes, xin, xout);

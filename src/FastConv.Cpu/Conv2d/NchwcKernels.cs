@@ -488,15 +488,59 @@ internal static unsafe class NchwcTranspose
         }
     }
 
-    private static void Transpose16(float* src, float* dst, long dstStride) => Transpose16x16(src, 16, dst, dstStride);
+    /// <summary>
+    /// As <see cref="RowsToBlock"/> but pixel j's vector goes to dst + <paramref name="pixelOffsets"/>[j] (floats), so
+    /// rows narrower than a block still transpose 16 (8) pixels at a time straight into a padded layout.
+    /// </summary>
+    public static void RowsToBlockScatter(float* src, long srcStride, int lanes, int pixels, int channels, float* dst, int* pixelOffsets)
+    {
+        int j = 0;
+        if (channels == lanes)
+        {
+            if (lanes == 16 && Avx512F.IsSupported && pixels >= 16)
+            {
+                for (; j + 16 <= pixels; j += 16)
+                {
+                    Transpose16x16(src + j, srcStride, dst, 0, pixelOffsets + j);
+                }
+                if (j < pixels)
+                {
+                    Transpose16x16(src + pixels - 16, srcStride, dst, 0, pixelOffsets + pixels - 16);
+                }
+                return;
+            }
+            if (lanes == 8 && Avx.IsSupported && pixels >= 8)
+            {
+                for (; j + 8 <= pixels; j += 8)
+                {
+                    Transpose8x8(src + j, srcStride, dst, 0, pixelOffsets + j);
+                }
+                if (j < pixels)
+                {
+                    Transpose8x8(src + pixels - 8, srcStride, dst, 0, pixelOffsets + pixels - 8);
+                }
+                return;
+            }
+        }
+        for (; j < pixels; j++)
+        {
+            float* d = dst + pixelOffsets[j];
+            for (int l = 0; l < lanes; l++)
+            {
+                d[l] = l < channels ? src[l * srcStride + j] : 0f;
+            }
+        }
+    }
 
-    private static void TransposeIn16(float* src, long s, float* dst) => Transpose16x16(src, s, dst, 16);
+    private static void Transpose16(float* src, float* dst, long dstStride) => Transpose16x16(src, 16, dst, dstStride, null);
+
+    private static void TransposeIn16(float* src, long s, float* dst) => Transpose16x16(src, s, dst, 16, null);
 
     /// <summary>
     /// dst[l·dstStride + i] = src[i·srcStride + l] for a 16×16 block. One method with the loads and stores inside
     /// (16 vector arguments would be passed through the stack).
     /// </summary>
-    private static void Transpose16x16(float* src, long ss, float* dst, long ds)
+    private static void Transpose16x16(float* src, long ss, float* dst, long ds, int* cols)
     {
         // Stage 1: interleave row pairs within each 128-bit lane.
         Vector512<float> r0 = Vector512.Load(src), r1 = Vector512.Load(src + ss);
@@ -525,10 +569,20 @@ internal static unsafe class NchwcTranspose
         Vector512<float> u12 = Avx512F.Shuffle(t12, t14, 0x44), u13 = Avx512F.Shuffle(t12, t14, 0xEE);
         Vector512<float> u14 = Avx512F.Shuffle(t13, t15, 0x44), u15 = Avx512F.Shuffle(t13, t15, 0xEE);
         // Stages 3 and 4: gather the 128-bit lanes; column e of the block ends in one register.
-        Columns(u0, u4, u8, u12, dst, ds);
-        Columns(u1, u5, u9, u13, dst + ds, ds);
-        Columns(u2, u6, u10, u14, dst + 2 * ds, ds);
-        Columns(u3, u7, u11, u15, dst + 3 * ds, ds);
+        if (cols == null)
+        {
+            Columns(u0, u4, u8, u12, dst, ds);
+            Columns(u1, u5, u9, u13, dst + ds, ds);
+            Columns(u2, u6, u10, u14, dst + 2 * ds, ds);
+            Columns(u3, u7, u11, u15, dst + 3 * ds, ds);
+        }
+        else
+        {
+            ColumnsAt(u0, u4, u8, u12, dst, cols);
+            ColumnsAt(u1, u5, u9, u13, dst, cols + 1);
+            ColumnsAt(u2, u6, u10, u14, dst, cols + 2);
+            ColumnsAt(u3, u7, u11, u15, dst, cols + 3);
+        }
     }
 
     /// <summary>From the stage-2 registers of element e (rows 0–3, 4–7, 8–11, 12–15): columns e, e+4, e+8, e+12.</summary>
@@ -545,12 +599,26 @@ internal static unsafe class NchwcTranspose
         Avx512F.Shuffle4x128(v1, v3, 0xDD).Store(dst + 12 * ds);
     }
 
-    private static void Transpose8(float* src, float* dst, long dstStride) => Transpose8x8(src, 8, dst, dstStride);
+    /// <summary><see cref="Columns"/> with column e, e+4, e+8, e+12 stored at dst + cols[0], cols[4], cols[8], cols[12].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ColumnsAt(Vector512<float> ua, Vector512<float> ub, Vector512<float> uc, Vector512<float> ud, float* dst, int* cols)
+    {
+        Vector512<float> v0 = Avx512F.Shuffle4x128(ua, ub, 0x88);
+        Vector512<float> v1 = Avx512F.Shuffle4x128(ua, ub, 0xDD);
+        Vector512<float> v2 = Avx512F.Shuffle4x128(uc, ud, 0x88);
+        Vector512<float> v3 = Avx512F.Shuffle4x128(uc, ud, 0xDD);
+        Avx512F.Shuffle4x128(v0, v2, 0x88).Store(dst + cols[0]);
+        Avx512F.Shuffle4x128(v1, v3, 0x88).Store(dst + cols[4]);
+        Avx512F.Shuffle4x128(v0, v2, 0xDD).Store(dst + cols[8]);
+        Avx512F.Shuffle4x128(v1, v3, 0xDD).Store(dst + cols[12]);
+    }
 
-    private static void TransposeIn8(float* src, long s, float* dst) => Transpose8x8(src, s, dst, 8);
+    private static void Transpose8(float* src, float* dst, long dstStride) => Transpose8x8(src, 8, dst, dstStride, null);
+
+    private static void TransposeIn8(float* src, long s, float* dst) => Transpose8x8(src, s, dst, 8, null);
 
     /// <summary>dst[l·stride + i] = src[i·ss + l] for an 8×8 block.</summary>
-    private static void Transpose8x8(float* src, long ss, float* dst, long stride)
+    private static void Transpose8x8(float* src, long ss, float* dst, long stride, int* cols)
     {
         Vector256<float> r0 = Vector256.Load(src), r1 = Vector256.Load(src + ss), r2 = Vector256.Load(src + 2 * ss), r3 = Vector256.Load(src + 3 * ss);
         Vector256<float> r4 = Vector256.Load(src + 4 * ss), r5 = Vector256.Load(src + 5 * ss), r6 = Vector256.Load(src + 6 * ss), r7 = Vector256.Load(src + 7 * ss);
@@ -562,13 +630,15 @@ internal static unsafe class NchwcTranspose
         Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
         Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
         Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
-        Avx.Permute2x128(u1, u5, 0x20).Store(dst + stride);
-        Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * stride);
-        Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * stride);
-        Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * stride);
-        Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * stride);
-        Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * stride);
-        Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * stride);
+        long c0 = cols == null ? 0 : cols[0], c1 = cols == null ? stride : cols[1], c2 = cols == null ? 2 * stride : cols[2], c3 = cols == null ? 3 * stride : cols[3];
+        long c4 = cols == null ? 4 * stride : cols[4], c5 = cols == null ? 5 * stride : cols[5], c6 = cols == null ? 6 * stride : cols[6], c7 = cols == null ? 7 * stride : cols[7];
+        Avx.Permute2x128(u0, u4, 0x20).Store(dst + c0);
+        Avx.Permute2x128(u1, u5, 0x20).Store(dst + c1);
+        Avx.Permute2x128(u2, u6, 0x20).Store(dst + c2);
+        Avx.Permute2x128(u3, u7, 0x20).Store(dst + c3);
+        Avx.Permute2x128(u0, u4, 0x31).Store(dst + c4);
+        Avx.Permute2x128(u1, u5, 0x31).Store(dst + c5);
+        Avx.Permute2x128(u2, u6, 0x31).Store(dst + c6);
+        Avx.Permute2x128(u3, u7, 0x31).Store(dst + c7);
     }
 }

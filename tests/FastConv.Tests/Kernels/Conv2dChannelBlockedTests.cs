@@ -26,7 +26,7 @@ public sealed class Conv2dChannelBlockedTests
     public static IEnumerable<Conv2dShape> DepthwiseShapes()
     {
         yield return Dw(1, 20, 37, 41, 3, 3, Conv2dParams.Create(stride: 1, pad: 1));          // row kernel, 16-wide transposes, overlapping tails
-        yield return Dw(1, 33, 70, 64, 3, 3, Conv2dParams.Create(stride: 1, pad: 1));          // ten strips per plane
+        yield return Dw(1, 33, 70, 64, 3, 3, Conv2dParams.Create(stride: 1, pad: 1));          // several strips per plane
         yield return Dw(2, 17, 29, 35, 3, 3, Conv2dParams.Create(stride: 2, pad: 1));          // stride-2 row kernel, batch 2
         yield return Dw(1, 24, 31, 23, 5, 5, Conv2dParams.Create(stride: 2, pad: 2));          // 5×5 (MobileNetV3), flat kernel
         yield return Dw(1, 16, 19, 18, 3, 3, Conv2dParams.Create(stride: 1, pad: 2, dilation: 2));
