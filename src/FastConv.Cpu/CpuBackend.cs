@@ -66,11 +66,13 @@ public static class Conv2dAlgorithms
     public static IReadOnlyList<IConv2dAlgorithm> All { get; } =
     [
         // Depthwise first (it only takes depthwise shapes); Winograd for 3×3 stride 1 in Fast precision;
+        // the channel-blocked direct kernel for strided convs, stems and small planes (7×7, 14×14 1×1 too);
         // 1×1 as a plain GEMM; direct for every other dense or grouped shape; im2col + GEMM as the fallback
         // that supports everything. winograd-f2 is only chosen when forced (it is F4's more accurate twin).
         new Conv2dDepthwise(),
         Conv2d.WinogradConv2d.F4,
         Conv2d.WinogradConv2d.F2,
+        new Conv2d.Conv2dNchwc(),
         new Conv2d.Gemm1x1Conv2d(),
         new Conv2dDirect(),
         new Conv2d.Im2colGemmConv2d(),

@@ -23,7 +23,7 @@ internal sealed record BenchOptions
     /// <summary>Backend names (or auto) FastConv runs on.</summary>
     public IReadOnlyList<string> Backends { get; init; } = [BackendRegistry.Auto];
 
-    /// <summary>Peers: ort, or any FastConv backend name (cudnn as the GPU peer, reference as the oracle). Null: the default per device.</summary>
+    /// <summary>Peers: ort, torch (TorchSharp, when built in), or any FastConv backend name (cudnn as the GPU peer, reference as the oracle). Null: the default per device.</summary>
     public IReadOnlyList<string>? Peers { get; init; }
 
     public IReadOnlyList<int> Threads { get; init; } = [Environment.ProcessorCount];
@@ -190,7 +190,7 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
                         subjects.Add(peer);
                         peer.Poison();
                         peer.Run();
-                        Agreement check = OutputCheck.Compare(fast.Output, peer.Output, tolerance, "FastConv", peerName);
+                        Agreement check = OutputCheck.Compare(fast.Output, peer.Output, tolerance, "FastConv", peerName, problem.Normwise);
                         peerResults.Add((peerName, peer, check, null));
                     }
                     catch (Exception e) when (e is FastConvException or OnnxRuntimeException)
@@ -256,6 +256,10 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
         if (peer == "ort")
         {
             return problem.Ort(threads);
+        }
+        if (peer == TorchPeer.Name)
+        {
+            return problem.Torch(threads);
         }
         // Any other peer is a FastConv backend (cudnn's own algorithm search, or the scalar reference).
         (IBackend backend, _) = _createBackend(peer, new BackendOptions { Threads = threads, Exact = options.Exact });

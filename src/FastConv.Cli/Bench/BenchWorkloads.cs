@@ -67,6 +67,9 @@ internal abstract class BenchProblem : IDisposable
     /// </summary>
     public abstract float Tolerance(bool exact);
 
+    /// <summary>Whether the check also bounds the difference's norm (<see cref="OutputCheck.Compare"/>): whole networks.</summary>
+    public virtual bool Normwise => false;
+
     /// <summary>
     /// FastConv's plan for this problem on <paramref name="backend"/>, writing its own pre-allocated output
     /// (a network plans a session on the backend of that name, with <paramref name="threads"/> and <paramref name="exact"/>).
@@ -75,6 +78,10 @@ internal abstract class BenchProblem : IDisposable
 
     /// <summary>ONNX Runtime (CPU execution provider) computing the same problem with <paramref name="threads"/> intra-op threads.</summary>
     public abstract IBenchSubject Ort(int threads);
+
+    /// <summary>LibTorch through TorchSharp (<see cref="TorchPeer"/>) computing the same problem; single conv layers only.</summary>
+    public virtual IBenchSubject Torch(int threads)
+        => throw new WorkloadUnavailableException("the torch peer runs single conv layers (torch.nn.functional.conv2d); this workload is not one");
 
     public virtual void Dispose()
     {
@@ -264,6 +271,8 @@ internal sealed class ConvProblem : BenchProblem
         OrtOneNode ort = OrtOneNode.Conv(_shape, _weights, _bias, threads, _x, y);
         return new BufferSubject("ort", null, "cpu", y, ort.Run, ort);
     }
+
+    public override IBenchSubject Torch(int threads) => TorchPeer.Conv(_shape, _weights, _bias, threads, _x);
 }
 
 /// <summary>The <c>pool</c> set: MaxPool 2×2 stride 2 on N×64×224×224 (the tensor after VGG's conv1_2).</summary>

@@ -85,11 +85,13 @@ internal static class NetworkWorkloads
         public override double Bytes => 4.0 * (_input.Shape.ElementCount + _outputShape.ElementCount + _info.TotalParameters);
 
         /// <summary>
-        /// A network chains tens of layers, each adding its rounding (and Winograd's larger one) to what it received,
-        /// so the per-layer bounds of <see cref="OutputCheck"/> are multiplied by ten; a real bug (a wrong layer,
-        /// a dropped residual) still moves the output by far more.
+        /// A network chains tens of layers, each adding its rounding (and Winograd's larger one) to what it received:
+        /// the bound grows with the graph's depth and accumulation lengths (<see cref="OutputCheck.NetworkTolerance"/>),
+        /// and holds the difference's norm as well as every element.
         /// </summary>
-        public override float Tolerance(bool exact) => 10 * (exact ? OutputCheck.SameSumsTolerance : OutputCheck.FastTolerance);
+        public override float Tolerance(bool exact) => OutputCheck.NetworkTolerance(_info, exact);
+
+        public override bool Normwise => true;
 
         public override IBenchSubject Plan(IBackend backend, string label, int threads, bool exact)
         {

@@ -20,7 +20,7 @@ public static class BenchCommand
             Description = "Sets (vgg16, resnet50, mobilenet, pool, relu), set/layer (resnet50/l1_3x3), builtin:NAME, FILE.onnx, or default (the embedded quick set; also when none is given).",
         };
         var backend = new Option<string[]>("--backend") { Description = "FastConv backends, comma-separated or repeated: auto (best available), cpu, reference, cuda, cudnn, cublas, cuda-emu. Default: auto." };
-        var vs = new Option<string[]>("--vs") { Description = "Peers, comma-separated or repeated: ort, or a backend name (cudnn, reference); none for no peer. Default: ort on the CPU, cudnn on a GPU." };
+        var vs = new Option<string[]>("--vs") { Description = "Peers, comma-separated or repeated: ort, torch (LibTorch via TorchSharp: conv layers, in a build with -p:FastConvTorch=true), or a backend name (cudnn, reference); none for no peer. Default: ort on the CPU, cudnn on a GPU." };
         var threads = new Option<string[]>("--threads") { Description = "CPU thread counts, comma-separated or repeated (FastConv and ORT get the same). Default: every logical core." };
         var batch = new Option<string[]>("--batch") { Description = "Batch sizes N, comma-separated or repeated. Default: 1." };
         var json = new Option<string?>("--json") { Description = "Write every figure, the machine, versions and settings as JSON (schema: docs/bench/bench.schema.json)." };

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using FastConv.Backends;
 using FastConv.Cpu.Kernels;
@@ -249,15 +250,12 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
             // padded layout instead and run whole vectors everywhere, like the strided case.
             inPlace = _qHi - _qLo >= 2 * TOps.Count;
         }
-        // Channel-vectorized path: m = 1, 8 or 16 lanes, horizontal stride > 1 or rows no wider than one vector
-        // (where the per-plane path wastes most lanes and pays a padded copy per plane anyway). Measured on
-        // MobileNet at 16 lanes, 1 thread: dw576_14_s2 0.222 → 0.075 ms, dw960_7 0.182 → 0.069, dw192_28_s2
-        // 0.202 → 0.102; at Q = 28 (> lanes, stride 1) the padded per-plane path stayed faster (0.172 vs 0.188).
-        // The transposed block must stay cache-sized: dw96_112_s2 (817 KB at 16 lanes) measured 0.93 → 1.0 ms.
-        long blockBytes = 4L * TOps.Count * (shape.H + shape.Params.Padding.Top + shape.Params.Padding.Bottom + shape.R)
-            * (shape.W + shape.Params.Padding.Left + shape.Params.Padding.Right + shape.S);
-        if (shape.K == shape.C && TOps.Count >= 8 && !inPlace && (shape.Params.StrideW > 1 || shape.Q <= TOps.Count)
-            && blockBytes <= 512 * 1024)
+        // Channel-vectorized path: m = 1 with 8 or 16 lanes, every stride and plane size. It replaced the per-plane
+        // paths there (measured at 16 lanes, 1 thread, against ONNX Runtime in the same run: those were 2–3.7× slower
+        // on MobileNet's layers: latency-bound single accumulators on 56-wide rows, scalar borders, scalar
+        // de-interleaving for stride 2, scalar transposes); the per-plane paths remain for channel multipliers > 1
+        // and the narrow SIMD levels.
+        if (shape.K == shape.C && TOps.Count >= 8)
         {
             _blockJob = new ChannelBlockJob(this);
             _chunks = _blockJob.Chunks;
@@ -321,23 +319,34 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
     }
 
     /// <summary>
-    /// Channel-vectorized depthwise (m = 1): a block of <c>lanes</c> channels of one image is transposed into a
-    /// zero-padded [Hp][Wp][lanes] scratch, each output pixel is R·S vector FMAs against weights packed
-    /// [block][R][S][lanes] (4 pixels in flight), the [P][Q][lanes] result is transposed back to NCHW and the
-    /// epilogue runs per plane. Taps are accumulated in the same order (r, s) as the other paths, so results
-    /// are bit-identical.
+    /// Channel-vectorized depthwise (m = 1): a block of <c>lanes</c> channels of one image, a strip of output rows
+    /// at a time. The strip's input rows are transposed 16×16 (8×8 on AVX2) in registers straight into a zero-padded
+    /// [strip rows][Wp][lanes] scratch (rows narrower than a block as one run, each pixel vector stored at its place); each output pixel is R·S
+    /// vector FMAs against weights packed [block][R][S][lanes] (4 pixels in flight); the strip's [rows·Q][lanes]
+    /// result is transposed back into the NCHW planes and the epilogue runs on it while it is in cache. Strips
+    /// keep the scratch near 96 KB whatever the plane (a whole 112×112 block would be 800 KB), at the price of
+    /// transposing the (R−1)·dh rows two strips share twice. Taps are accumulated in the same order (r, s) as
+    /// the other paths, so results are bit-identical.
     /// </summary>
     private sealed class ChannelBlockJob : IParallelJob
     {
+        /// <summary>Target bytes of one strip's two buffers (padded input, output).</summary>
+        private const int StripBytes = 96 * 1024;
+
         public float* X;
         public float* Y;
         public float* Residual;
 
         private readonly DepthwisePlan<TV, TOps> _plan;
-        private readonly int _blocks, _hp, _wp;
-        private readonly float[] _packed;      // pinned: blocks × R·S × lanes
-        private readonly float[][] _inScratch;  // pinned, one per chunk: Hp·Wp·lanes (padding stays zero)
-        private readonly float[][] _outScratch; // pinned, one per chunk: P·Q·lanes
+        private readonly int _blocks, _wp, _stripRows, _strips, _stripInRows;
+        private readonly float[] _packed;          // pinned: blocks × R·S × lanes
+        private readonly int[] _inputPlaces;       // pinned: input pixel (y, x) of a run starting at row 0 → (y·Wp + left + x)·lanes
+        private readonly PinnedBuffer[] _inPadded; // per thread: [strip rows][Wp][lanes], padding columns zero
+        private readonly PinnedBuffer[] _out;      // per thread: [strip rows·Q][lanes]
+        private readonly int[] _busy;
+        private readonly int[] _pixelOffsets;      // pinned: strip pixel j = (p, q) → (p·sh·Wp + q·sw)·lanes
+        private readonly int[] _tapOffsets;        // pinned: tap (r, s) → (r·dh·Wp + s·dw)·lanes
+        private readonly bool _rows3;              // S = 3, sw ≤ 2, dw = 1: the row kernels that share loads
 
         public ChannelBlockJob(DepthwisePlan<TV, TOps> plan)
         {
@@ -346,7 +355,6 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
             int lanes = TOps.Count, rs = s.R * s.S;
             Conv2dParams prm = s.Params;
             _blocks = (s.C + lanes - 1) / lanes;
-            _hp = Math.Max(s.H + prm.Padding.Top, (s.P - 1) * prm.StrideH + (s.R - 1) * prm.DilationH + 1);
             _wp = Math.Max(s.W + prm.Padding.Left, (s.Q - 1) * prm.StrideW + (s.S - 1) * prm.DilationW + 1);
             _packed = GC.AllocateArray<float>(checked(_blocks * rs * lanes), pinned: true);
             for (int c = 0; c < s.C; c++)
@@ -357,123 +365,357 @@ internal sealed unsafe class DepthwisePlan<TV, TOps> : IConv2dPlan
                     _packed[((long)b * rs + t) * lanes + lane] = plan._weights[(long)c * rs + t];
                 }
             }
-            Chunks = Math.Min(s.N * _blocks, 4 * plan._context.Pool.Threads);
-            _inScratch = new float[Chunks][];
-            _outScratch = new float[Chunks][];
-            for (int i = 0; i < Chunks; i++)
+            // Output rows per strip: as many as keep the two buffers (padded input, output) near StripBytes, at least one.
+            int span = (s.R - 1) * prm.DilationH + 1;
+            long perRow = 4L * lanes * ((long)prm.StrideH * _wp + s.Q);
+            _stripRows = (int)Math.Clamp((StripBytes - 4L * lanes * (span - prm.StrideH) * _wp) / perRow, 1, s.P);
+            _strips = (s.P + _stripRows - 1) / _stripRows;
+            _stripInRows = (_stripRows - 1) * prm.StrideH + span;
+            int threads = plan._context.Pool.Threads;
+            _inPadded = new PinnedBuffer[threads];
+            _out = new PinnedBuffer[threads];
+            for (int i = 0; i < threads; i++)
             {
-                _inScratch[i] = GC.AllocateArray<float>(checked(_hp * _wp * lanes), pinned: true);
-                _outScratch[i] = GC.AllocateArray<float>(checked(s.P * s.Q * lanes), pinned: true);
+                _inPadded[i] = new PinnedBuffer((long)_stripInRows * _wp * lanes);
+                new Span<float>(_inPadded[i].Pointer, checked((int)_inPadded[i].Length)).Clear();
+                _out[i] = new PinnedBuffer((long)_stripRows * s.Q * lanes);
+            }
+            _inputPlaces = GC.AllocateArray<int>(s.W < lanes ? _stripInRows * s.W : 0, pinned: true);
+            for (int j = 0; j < _inputPlaces.Length; j++)
+            {
+                _inputPlaces[j] = checked((j / s.W * _wp + prm.Padding.Left + j % s.W) * lanes);
+            }
+            _busy = new int[threads];
+            _pixelOffsets = GC.AllocateArray<int>(_stripRows * s.Q, pinned: true);
+            for (int j = 0; j < _pixelOffsets.Length; j++)
+            {
+                _pixelOffsets[j] = checked(((j / s.Q) * prm.StrideH * _wp + (j % s.Q) * prm.StrideW) * lanes);
+            }
+            _rows3 = s.S == 3 && prm.StrideW <= 2 && prm.DilationW == 1;
+            _tapOffsets = GC.AllocateArray<int>(rs, pinned: true);
+            for (int r = 0; r < s.R; r++)
+            {
+                for (int t = 0; t < s.S; t++)
+                {
+                    _tapOffsets[r * s.S + t] = (r * prm.DilationH * _wp + t * prm.DilationW) * lanes;
+                }
             }
         }
 
-        public int Chunks { get; }
+        /// <summary>Units of work: (image, channel block, strip of output rows).</summary>
+        public int Chunks => checked(_plan._shape.N * _blocks * _strips);
 
-        public long WorkspaceBytes => 4L * (_packed.Length + _inScratch.Sum(a => (long)a.Length) + _outScratch.Sum(a => (long)a.Length));
+        public long WorkspaceBytes => 4L * (_packed.Length + _inputPlaces.Length) + _inPadded.Sum(b => b.Bytes) + _out.Sum(b => b.Bytes);
 
         public void Run(int index)
+        {
+            int slot = 0;
+            while (Interlocked.CompareExchange(ref _busy[slot], 1, 0) != 0)
+            {
+                slot = slot + 1 == _busy.Length ? 0 : slot + 1;
+                if (slot == 0)
+                {
+                    Thread.SpinWait(1);
+                }
+            }
+            try
+            {
+                Strip(index, _inPadded[slot].Pointer, _out[slot].Pointer);
+            }
+            finally
+            {
+                Volatile.Write(ref _busy[slot], 0);
+            }
+        }
+
+        private void Strip(int index, float* xin, float* xout)
         {
             DepthwisePlan<TV, TOps> pl = _plan;
             Conv2dShape s = pl._shape;
             Conv2dParams prm = s.Params;
             int lanes = TOps.Count, rs = s.R * s.S;
-            long units = (long)s.N * _blocks;
-            long first = index * units / Chunks, end = (index + 1) * units / Chunks;
+            int strip = index % _strips, unit = index / _strips;
+            int n = unit / _blocks, b = unit % _blocks;
+            int c0 = b * lanes, cb = Math.Min(lanes, s.C - c0);
+            int p0 = strip * _stripRows, p1 = Math.Min(s.P, p0 + _stripRows);
             long inPlane = (long)s.H * s.W, outPlane = (long)s.P * s.Q;
-            int top = prm.Padding.Top, left = prm.Padding.Left;
-            fixed (float* packed = _packed)
-            fixed (float* xin = _inScratch[index])
-            fixed (float* xout = _outScratch[index])
+            int left = prm.Padding.Left;
+            // Input rows y0 .. y0 + _stripInRows − 1 (padded coordinates shifted by top) feed this strip.
+            int y0 = p0 * prm.StrideH - prm.Padding.Top;
+            int rows = (p1 - p0 - 1) * prm.StrideH + (s.R - 1) * prm.DilationH + 1;
+            int yLo = Math.Max(y0, 0), yHi = Math.Min(y0 + rows, s.H);
+            float* src = X + ((long)n * s.C + c0) * inPlane;
+            // Input rows go straight into their padded places: rows at least a block wide one at a time, narrower
+            // ones as one flat run whose pixel vectors are scattered to their rows by a table.
+            if (yHi > yLo)
             {
-                for (long unit = first; unit < end; unit++)
+                if (s.W >= lanes)
                 {
-                    int n = (int)(unit / _blocks), b = (int)(unit % _blocks);
-                    int c0 = b * lanes, cb = Math.Min(lanes, s.C - c0);
-                    // Transpose in: channel ci of the block → lane ci of [Hp][Wp][lanes].
-                    for (int ci = 0; ci < cb; ci++)
+                    for (int y = yLo; y < yHi; y++)
                     {
-                        float* src = X + ((long)n * s.C + c0 + ci) * inPlane;
-                        for (int y = 0; y < s.H; y++)
-                        {
-                            float* d = xin + ((long)(y + top) * _wp + left) * lanes + ci;
-                            float* sr = src + (long)y * s.W;
-                            for (int x = 0; x < s.W; x++)
-                            {
-                                d[(long)x * lanes] = sr[x];
-                            }
-                        }
+                        NchwcTranspose.RowsToBlock(src + (long)y * s.W, inPlane, lanes, s.W, cb, xin + ((long)(y - y0) * _wp + left) * lanes);
                     }
-                    Compute(s, packed + (long)b * rs * lanes, xin, xout);
-                    // Transpose out and the epilogue, one plane at a time.
-                    for (int ci = 0; ci < cb; ci++)
+                }
+                else
+                {
+                    fixed (int* at = _inputPlaces)
                     {
-                        int k = c0 + ci;
-                        long plane = (long)n * s.K + k;
-                        float* dst = Y + plane * outPlane;
-                        float* o = xout + ci;
-                        for (long i = 0; i < outPlane; i++)
-                        {
-                            dst[i] = o[i * lanes];
-                        }
-                        if (!pl._epilogue.IsIdentity)
-                        {
-                            pl._epilogue.Apply(k, new Span<float>(dst, (int)outPlane),
-                                Residual is null ? default : new ReadOnlySpan<float>(Residual + plane * outPlane, (int)outPlane));
-                        }
+                        NchwcTranspose.RowsToBlockScatter(src + (long)yLo * s.W, inPlane, lanes, (yHi - yLo) * s.W, cb,
+                            xin + (long)(yLo - y0) * _wp * lanes, at);
                     }
+                }
+            }
+            long rowFloats = (long)_wp * lanes;
+            for (int i = 0; i < rows; i++)
+            {
+                int y = y0 + i;
+                if (y < yLo || y >= yHi)
+                {
+                    new Span<float>(xin + i * rowFloats, (int)rowFloats).Clear();
+                }
+            }
+            Compute(p1 - p0, _packed, b * rs * lanes, xin, xout);
+            float* dst = Y + ((long)n * s.K + c0) * outPlane + (long)p0 * s.Q;
+            int len = (p1 - p0) * s.Q;
+            bool finished = pl._epilogue.IsIdentity || pl._epilogue.TryApplyBlocked(c0, cb, xout, len, lanes);
+            NchwcTranspose.BlockToRows(xout, lanes, len, cb, dst, outPlane);
+            if (!finished)
+            {
+                for (int ci = 0; ci < cb; ci++)
+                {
+                    long off = ((long)n * s.K + c0 + ci) * outPlane + (long)p0 * s.Q;
+                    pl._epilogue.Apply(c0 + ci, new Span<float>(Y + off, len),
+                        Residual is null ? default : new ReadOnlySpan<float>(Residual + off, len));
                 }
             }
         }
 
-        private void Compute(Conv2dShape s, float* w, float* xin, float* xout)
+        /// <summary>
+        /// Up to 8 consecutive output pixels (<typeparamref name="TP"/>) of one row for S = 3, horizontal stride and
+        /// dilation 1: per filter row the n + 2 input vectors the pixels share are loaded once and feed 3·n FMAs (13
+        /// loads instead of 27 for 8 pixels), summed in the reference's (r, s) order.
+        /// </summary>
+        private static void Row3<TP>(float* x, long rowStep, int rCount, float* w, float* o)
+            where TP : struct, INchwcPixels
         {
-            Conv2dParams prm = s.Params;
-            int lanes = TOps.Count;
-            int sh = prm.StrideH, sw = prm.StrideW;
-            long rowStep = (long)prm.DilationH * _wp * lanes, colStep = (long)prm.DilationW * lanes, qStep = (long)sw * lanes;
-            int R = s.R, S = s.S, Q = s.Q;
-            for (int p = 0; p < s.P; p++)
+            int L = TOps.Count, n = TP.N;
+            TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, a4 = TOps.Zero, a5 = TOps.Zero, a6 = TOps.Zero, a7 = TOps.Zero;
+            for (int r = 0; r < rCount; r++, x += rowStep, w += 3 * L)
             {
-                float* inRow = xin + (long)p * sh * _wp * lanes;
-                float* outRow = xout + (long)p * Q * lanes;
-                int q = 0;
-                for (; q + 4 <= Q; q += 4)
+                TV w0 = TOps.Load(w), w1 = TOps.Load(w + L), w2 = TOps.Load(w + 2 * L);
+                TV x0 = TOps.Load(x), x1 = TOps.Load(x + L), x2 = TOps.Load(x + 2 * L);
+                a0 = TOps.Fma(x0, w0, a0); a0 = TOps.Fma(x1, w1, a0); a0 = TOps.Fma(x2, w2, a0);
+                if (n > 1)
                 {
-                    TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
-                    float* xr = inRow + q * qStep;
-                    float* wt = w;
-                    for (int r = 0; r < R; r++, xr += rowStep)
+                    TV x3 = TOps.Load(x + 3 * L);
+                    a1 = TOps.Fma(x1, w0, a1); a1 = TOps.Fma(x2, w1, a1); a1 = TOps.Fma(x3, w2, a1);
+                    if (n > 2)
                     {
-                        float* x = xr;
-                        for (int t = 0; t < S; t++, x += colStep, wt += lanes)
+                        TV x4 = TOps.Load(x + 4 * L);
+                        a2 = TOps.Fma(x2, w0, a2); a2 = TOps.Fma(x3, w1, a2); a2 = TOps.Fma(x4, w2, a2);
+                        if (n > 3)
                         {
-                            TV wv = TOps.Load(wt);
-                            a0 = TOps.Fma(TOps.Load(x), wv, a0);
-                            a1 = TOps.Fma(TOps.Load(x + qStep), wv, a1);
-                            a2 = TOps.Fma(TOps.Load(x + 2 * qStep), wv, a2);
-                            a3 = TOps.Fma(TOps.Load(x + 3 * qStep), wv, a3);
+                            TV x5 = TOps.Load(x + 5 * L);
+                            a3 = TOps.Fma(x3, w0, a3); a3 = TOps.Fma(x4, w1, a3); a3 = TOps.Fma(x5, w2, a3);
+                            if (n > 4)
+                            {
+                                TV x6 = TOps.Load(x + 6 * L);
+                                a4 = TOps.Fma(x4, w0, a4); a4 = TOps.Fma(x5, w1, a4); a4 = TOps.Fma(x6, w2, a4);
+                                if (n > 5)
+                                {
+                                    TV x7 = TOps.Load(x + 7 * L);
+                                    a5 = TOps.Fma(x5, w0, a5); a5 = TOps.Fma(x6, w1, a5); a5 = TOps.Fma(x7, w2, a5);
+                                    if (n > 6)
+                                    {
+                                        TV x8 = TOps.Load(x + 8 * L);
+                                        a6 = TOps.Fma(x6, w0, a6); a6 = TOps.Fma(x7, w1, a6); a6 = TOps.Fma(x8, w2, a6);
+                                        if (n > 7)
+                                        {
+                                            TV x9 = TOps.Load(x + 9 * L);
+                                            a7 = TOps.Fma(x7, w0, a7); a7 = TOps.Fma(x8, w1, a7); a7 = TOps.Fma(x9, w2, a7);
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
-                    float* o = outRow + (long)q * lanes;
-                    TOps.Store(o, a0);
-                    TOps.Store(o + lanes, a1);
-                    TOps.Store(o + 2 * lanes, a2);
-                    TOps.Store(o + 3 * lanes, a3);
                 }
-                for (; q < Q; q++)
+            }
+            Store8<TP>(o, a0, a1, a2, a3, a4, a5, a6, a7);
+        }
+
+        /// <summary>
+        /// <see cref="Row3{TP}"/> for horizontal stride 2: pixel i reads columns 2i..2i+2, so each filter row loads
+        /// the 2n + 1 columns once (pixel i's last is pixel i+1's first) for 3·n FMAs.
+        /// </summary>
+        private static void Row3Stride2<TP>(float* x, long rowStep, int rCount, float* w, float* o)
+            where TP : struct, INchwcPixels
+        {
+            int L = TOps.Count, n = TP.N;
+            TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, a4 = TOps.Zero, a5 = TOps.Zero, a6 = TOps.Zero, a7 = TOps.Zero;
+            for (int r = 0; r < rCount; r++, x += rowStep, w += 3 * L)
+            {
+                TV w0 = TOps.Load(w), w1 = TOps.Load(w + L), w2 = TOps.Load(w + 2 * L);
+                TV e = TOps.Load(x), m, f;
+                m = TOps.Load(x + L); f = TOps.Load(x + 2 * L);
+                a0 = TOps.Fma(e, w0, a0); a0 = TOps.Fma(m, w1, a0); a0 = TOps.Fma(f, w2, a0);
+                if (n > 1)
                 {
-                    TV a = TOps.Zero;
-                    float* xr = inRow + q * qStep;
-                    float* wt = w;
-                    for (int r = 0; r < R; r++, xr += rowStep)
+                    m = TOps.Load(x + 3 * L); e = TOps.Load(x + 4 * L);
+                    a1 = TOps.Fma(f, w0, a1); a1 = TOps.Fma(m, w1, a1); a1 = TOps.Fma(e, w2, a1);
+                }
+                if (n > 2)
+                {
+                    m = TOps.Load(x + 5 * L); f = TOps.Load(x + 6 * L);
+                    a2 = TOps.Fma(e, w0, a2); a2 = TOps.Fma(m, w1, a2); a2 = TOps.Fma(f, w2, a2);
+                }
+                if (n > 3)
+                {
+                    m = TOps.Load(x + 7 * L); e = TOps.Load(x + 8 * L);
+                    a3 = TOps.Fma(f, w0, a3); a3 = TOps.Fma(m, w1, a3); a3 = TOps.Fma(e, w2, a3);
+                }
+                if (n > 4)
+                {
+                    m = TOps.Load(x + 9 * L); f = TOps.Load(x + 10 * L);
+                    a4 = TOps.Fma(e, w0, a4); a4 = TOps.Fma(m, w1, a4); a4 = TOps.Fma(f, w2, a4);
+                }
+                if (n > 5)
+                {
+                    m = TOps.Load(x + 11 * L); e = TOps.Load(x + 12 * L);
+                    a5 = TOps.Fma(f, w0, a5); a5 = TOps.Fma(m, w1, a5); a5 = TOps.Fma(e, w2, a5);
+                }
+                if (n > 6)
+                {
+                    m = TOps.Load(x + 13 * L); f = TOps.Load(x + 14 * L);
+                    a6 = TOps.Fma(e, w0, a6); a6 = TOps.Fma(m, w1, a6); a6 = TOps.Fma(f, w2, a6);
+                }
+                if (n > 7)
+                {
+                    m = TOps.Load(x + 15 * L); e = TOps.Load(x + 16 * L);
+                    a7 = TOps.Fma(f, w0, a7); a7 = TOps.Fma(m, w1, a7); a7 = TOps.Fma(e, w2, a7);
+                }
+            }
+            Store8<TP>(o, a0, a1, a2, a3, a4, a5, a6, a7);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store8<TP>(float* o, TV a0, TV a1, TV a2, TV a3, TV a4, TV a5, TV a6, TV a7)
+            where TP : struct, INchwcPixels
+        {
+            int L = TOps.Count, n = TP.N;
+            TOps.Store(o, a0);
+            if (n > 1) { TOps.Store(o + L, a1); }
+            if (n > 2) { TOps.Store(o + 2 * L, a2); }
+            if (n > 3) { TOps.Store(o + 3 * L, a3); }
+            if (n > 4) { TOps.Store(o + 4 * L, a4); }
+            if (n > 5) { TOps.Store(o + 5 * L, a5); }
+            if (n > 6) { TOps.Store(o + 6 * L, a6); }
+            if (n > 7) { TOps.Store(o + 7 * L, a7); }
+        }
+
+        /// <summary>One row piece of <paramref name="n"/> (1..8) pixels through the 3-tap row kernel of the stride.</summary>
+        private static void RowPiece(int n, int sw, float* x, long rowStep, int rCount, float* w, float* o)
+        {
+            if (sw == 1)
+            {
+                switch (n)
+                {
+                    case 8: Row3<Px8>(x, rowStep, rCount, w, o); break;
+                    case 7: Row3<Px7>(x, rowStep, rCount, w, o); break;
+                    case 6: Row3<Px6>(x, rowStep, rCount, w, o); break;
+                    case 5: Row3<Px5>(x, rowStep, rCount, w, o); break;
+                    case 4: Row3<Px4>(x, rowStep, rCount, w, o); break;
+                    case 3: Row3<Px3>(x, rowStep, rCount, w, o); break;
+                    case 2: Row3<Px2>(x, rowStep, rCount, w, o); break;
+                    default: Row3<Px1>(x, rowStep, rCount, w, o); break;
+                }
+                return;
+            }
+            switch (n)
+            {
+                case 8: Row3Stride2<Px8>(x, rowStep, rCount, w, o); break;
+                case 7: Row3Stride2<Px7>(x, rowStep, rCount, w, o); break;
+                case 6: Row3Stride2<Px6>(x, rowStep, rCount, w, o); break;
+                case 5: Row3Stride2<Px5>(x, rowStep, rCount, w, o); break;
+                case 4: Row3Stride2<Px4>(x, rowStep, rCount, w, o); break;
+                case 3: Row3Stride2<Px3>(x, rowStep, rCount, w, o); break;
+                case 2: Row3Stride2<Px2>(x, rowStep, rCount, w, o); break;
+                default: Row3Stride2<Px1>(x, rowStep, rCount, w, o); break;
+            }
+        }
+
+        /// <summary>
+        /// Output rows [0, pRows) of the strip in <paramref name="xin"/> ([rows][Wp][lanes]) into xout ([pRows·Q][lanes]):
+        /// the strip's pixels as one flat run, 8 at a time across row ends (8 independent accumulators hide the FMA
+        /// latency even on 7-wide rows), each pixel's first tap found in a table, every tap one weight load and 8 FMAs.
+        /// </summary>
+        private void Compute(int pRows, float[] packed, int wOffset, float* xin, float* xout)
+        {
+            int lanes = TOps.Count, count = pRows * _plan._shape.Q, taps = _tapOffsets.Length;
+            fixed (float* w = &packed[wOffset])
+            fixed (int* pix = _pixelOffsets)
+            fixed (int* tap = _tapOffsets)
+            {
+                if (_rows3)
+                {
+                    Conv2dShape s = _plan._shape;
+                    int q = s.Q;
+                    long rowStep = (long)s.Params.DilationH * _wp * lanes;
+                    for (int p = 0; p < pRows; p++)
                     {
-                        float* x = xr;
-                        for (int t = 0; t < S; t++, x += colStep, wt += lanes)
+                        float* inRow = xin + pix[p * q];
+                        float* outRow = xout + (long)p * q * lanes;
+                        int sw = s.Params.StrideW;
+                        if (q < 8)
                         {
-                            a = TOps.Fma(TOps.Load(x), TOps.Load(wt), a);
+                            RowPiece(q, sw, inRow, rowStep, s.R, w, outRow);
+                            continue;
+                        }
+                        for (int q0 = 0; q0 < q; q0 += 8)
+                        {
+                            int at = Math.Min(q0, q - 8); // the last group overlaps the one before: same values twice
+                            RowPiece(8, sw, inRow + (long)sw * at * lanes, rowStep, s.R, w, outRow + (long)at * lanes);
                         }
                     }
-                    TOps.Store(outRow + (long)q * lanes, a);
+                    return;
+                }
+                for (int j = 0; j < count; j += 8)
+                {
+                    int n = Math.Min(8, count - j);
+                    int last = j + n - 1;
+                    float* x0 = xin + pix[j];
+                    float* x1 = xin + pix[Math.Min(j + 1, last)];
+                    float* x2 = xin + pix[Math.Min(j + 2, last)];
+                    float* x3 = xin + pix[Math.Min(j + 3, last)];
+                    float* x4 = xin + pix[Math.Min(j + 4, last)];
+                    float* x5 = xin + pix[Math.Min(j + 5, last)];
+                    float* x6 = xin + pix[Math.Min(j + 6, last)];
+                    float* x7 = xin + pix[Math.Min(j + 7, last)];
+                    TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
+                    TV a4 = TOps.Zero, a5 = TOps.Zero, a6 = TOps.Zero, a7 = TOps.Zero;
+                    float* wt = w;
+                    for (int t = 0; t < taps; t++, wt += lanes)
+                    {
+                        nint off = tap[t];
+                        TV wv = TOps.Load(wt);
+                        a0 = TOps.Fma(TOps.Load(x0 + off), wv, a0);
+                        a1 = TOps.Fma(TOps.Load(x1 + off), wv, a1);
+                        a2 = TOps.Fma(TOps.Load(x2 + off), wv, a2);
+                        a3 = TOps.Fma(TOps.Load(x3 + off), wv, a3);
+                        a4 = TOps.Fma(TOps.Load(x4 + off), wv, a4);
+                        a5 = TOps.Fma(TOps.Load(x5 + off), wv, a5);
+                        a6 = TOps.Fma(TOps.Load(x6 + off), wv, a6);
+                        a7 = TOps.Fma(TOps.Load(x7 + off), wv, a7);
+                    }
+                    float* o = xout + (long)j * lanes;
+                    TOps.Store(o, a0);
+                    if (n > 1) { TOps.Store(o + lanes, a1); }
+                    if (n > 2) { TOps.Store(o + 2 * lanes, a2); }
+                    if (n > 3) { TOps.Store(o + 3 * lanes, a3); }
+                    if (n > 4) { TOps.Store(o + 4 * lanes, a4); }
+                    if (n > 5) { TOps.Store(o + 5 * lanes, a5); }
+                    if (n > 6) { TOps.Store(o + 6 * lanes, a6); }
+                    if (n > 7) { TOps.Store(o + 7 * lanes, a7); }
                 }
             }
         }

@@ -373,6 +373,8 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
     private readonly int _chunks;       // row chunks per output plane
     private readonly int _vectorsPerRow;
     private readonly bool _flat;        // see the constructor
+    private readonly bool _inPlace;     // unpadded stride-1 1×1: the image read where it is (see the constructor)
+    private readonly int[] _chunkStart; // in-place mode: first slot of each chunk (and the slot count last)
     private readonly int _slotCount;
     private readonly float[] _packed;   // pinned
     private readonly float[] _scratch;  // pinned: one image, padded and de-interleaved
@@ -399,6 +401,17 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
         int flatVectors = ((pRows - 1) * wpFlat + qCols + lanes - 1) / lanes;
         int rowVectors = pRows * ((qCols + lanes - 1) / lanes);
         _flat = shape.Params.StrideW == 1 && shape.Params.StrideH == 1 && lanes > 1 && flatVectors < rowVectors && flatVectors <= 24;
+        // An unpadded stride-1 1×1 conv (MobileNet's thin pointwise layers) reads the image in place as one flat run
+        // of H·W pixels: no copy (it was a plain copy of the whole input per run), and whole vectors everywhere,
+        // the last one overlapping the one before it (it recomputes a few pixels with the same values) so no load
+        // leaves a plane. Needs H·W ≥ lanes.
+        int hw = shape.H * shape.W;
+        _inPlace = shape.R == 1 && shape.S == 1 && shape.Params.StrideH == 1 && shape.Params.StrideW == 1
+            && shape.Params.Padding == default && hw >= lanes && lanes > 1;
+        if (_inPlace)
+        {
+            _flat = false;
+        }
         _layout = new ConvPaddedInput(shape, lanes, _flat);
         int cg = shape.InputChannelsPerGroup, kg = shape.OutputChannelsPerGroup, rs = shape.R * shape.S;
         _blocks = (kg + kt - 1) / kt;
@@ -424,7 +437,8 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
 
         _taps = GC.AllocateArray<int>(rs, pinned: true);
         _layout.TapOffsets.CopyTo(_taps, 0);
-        _scratch = GC.AllocateArray<float>(checked((int)(shape.C * _layout.PlaneStride + _layout.Slack)), pinned: true);
+        _scratch = _inPlace ? [] : GC.AllocateArray<float>(checked((int)(shape.C * _layout.PlaneStride + _layout.Slack)), pinned: true);
+        _chunkStart = [];
 
         int p = shape.P, q = shape.Q;
         _vectorsPerRow = (q + lanes - 1) / lanes;
@@ -432,7 +446,32 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
         _slotIn = GC.AllocateArray<long>(_slotCount, pinned: true);
         _slotOut = GC.AllocateArray<int>(_slotCount, pinned: true);
         _slotN = GC.AllocateArray<int>(_slotCount, pinned: true);
-        if (_flat)
+        if (_inPlace)
+        {
+            int whole = hw / lanes;
+            _slotCount = whole + (hw % lanes == 0 ? 0 : 1);
+            _slotIn = GC.AllocateArray<long>(_slotCount, pinned: true);
+            _slotOut = GC.AllocateArray<int>(_slotCount, pinned: true);
+            _slotN = GC.AllocateArray<int>(_slotCount, pinned: true);
+            for (int i = 0; i < _slotCount; i++)
+            {
+                int at = Math.Min(i * lanes, hw - lanes);
+                _slotIn[i] = at;
+                _slotOut[i] = at;
+                _slotN[i] = lanes;
+            }
+            // 24 vectors (8 kernel calls) per chunk, like the row mode; the overlapping last vector stays in the
+            // chunk of the one before it, so the epilogue runs once on every pixel.
+            int chunks = Math.Max(1, _slotCount / 24);
+            _chunkStart = new int[chunks + 1];
+            for (int c = 0; c <= chunks; c++)
+            {
+                _chunkStart[c] = (int)((long)_slotCount * c / chunks);
+            }
+            _rowsPerChunk = 1;
+            _chunks = chunks;
+        }
+        else if (_flat)
         {
             for (int i = 0; i < _slotCount; i++)
             {
@@ -466,7 +505,7 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
 
     public Conv2dShape Shape => _shape;
     public string Algorithm => Conv2dDirect.AlgorithmName;
-    public long WorkspaceBytes => 4L * (_packed.Length + _scratch.Length) + 16L * _slotIn.Length;
+    public long WorkspaceBytes => 4L * (_packed.Length + _scratch.Length + _chunkStart.Length) + 16L * _slotIn.Length;
     public TensorShape OutputShape => _shape.OutputShape;
 
     public void Execute(Tensor x, Tensor y, Tensor? residual = null)
@@ -480,7 +519,11 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
             for (int n = 0; n < s.N; n++)
             {
                 _copy.Source = px + (long)n * s.C * s.H * s.W;
-                _context.Pool.For(s.C, _copy);
+                _compute.Image = _copy.Source;
+                if (!_inPlace)
+                {
+                    _context.Pool.For(s.C, _copy);
+                }
                 _compute.Output = py + (long)n * s.K * s.P * s.Q;
                 _compute.Residual = pr is null ? null : pr + (long)n * s.K * s.P * s.Q;
                 _context.Pool.For(s.Groups * _blocks * _chunks, _compute);
@@ -510,6 +553,7 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
     {
         public float* Output;
         public float* Residual;
+        public float* Image;
 
         public void Run(int index)
         {
@@ -529,10 +573,11 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
             fixed (int* slotOut = pl._slotOut)
             fixed (int* slotN = pl._slotN)
             {
+                long planeStride = pl._inPlace ? (long)s.H * s.W : pl._layout.PlaneStride;
                 var tile = new DirectTile
                 {
-                    Input = scratch + (long)g * cg * pl._layout.PlaneStride,
-                    PlaneStride = pl._layout.PlaneStride,
+                    Input = (pl._inPlace ? Image : scratch) + (long)g * cg * planeStride,
+                    PlaneStride = planeStride,
                     Weights = packed + (long)(g * pl._blocks + b) * cg * rs * kt,
                     Taps = taps,
                     TapCount = rs,
@@ -544,6 +589,22 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
                     P = s.P,
                     Q = s.Q,
                 };
+                if (pl._inPlace)
+                {
+                    int first = pl._chunkStart[chunk], end = pl._chunkStart[chunk + 1];
+                    DirectKernels.Run<TV, TOps>(kt, tile, slotIn, slotOut, slotN, first, end);
+                    if (!pl._epilogue.IsIdentity)
+                    {
+                        int j0 = slotOut[first], len = Math.Min(s.H * s.W, slotOut[end - 1] + TOps.Count) - j0;
+                        for (int k = 0; k < kValid; k++)
+                        {
+                            long off = (k0 + k) * outPlane + j0;
+                            pl._epilogue.Apply(k0 + k, new Span<float>(Output + off, len),
+                                Residual is null ? default : new ReadOnlySpan<float>(Residual + off, len));
+                        }
+                    }
+                    return;
+                }
                 if (pl._flat)
                 {
                     DirectKernels.Run<TV, TOps>(kt, tile, slotIn, slotOut, slotN, 0, pl._slotCount);

@@ -28,6 +28,8 @@ internal unsafe interface IConvVec<TV>
 
     /// <summary><c>a·b + c</c>, fused.</summary>
     static abstract TV Fma(TV a, TV b, TV c);
+
+    static abstract TV Add(TV a, TV b);
 }
 
 internal unsafe struct ConvVec512 : IConvVec<Vector512<float>>
@@ -42,6 +44,8 @@ internal unsafe struct ConvVec512 : IConvVec<Vector512<float>>
     public static Vector512<float> Broadcast(float* p) => Vector512.Create(*p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
 }
 
 internal unsafe struct ConvVec256 : IConvVec<Vector256<float>>
@@ -56,6 +60,8 @@ internal unsafe struct ConvVec256 : IConvVec<Vector256<float>>
     public static Vector256<float> Broadcast(float* p) => Vector256.Create(*p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
 }
 
 internal unsafe struct ConvVec128 : IConvVec<Vector128<float>>
@@ -70,6 +76,8 @@ internal unsafe struct ConvVec128 : IConvVec<Vector128<float>>
     public static Vector128<float> Broadcast(float* p) => Vector128.Create(*p);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
 }
 
 /// <summary>The scalar baseline: a "vector" of one lane.</summary>
@@ -85,6 +93,8 @@ internal unsafe struct ConvVecScalar : IConvVec<float>
     public static float Broadcast(float* p) => *p;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Add(float a, float b) => a + b;
 }
 
 /// <summary>Helpers shared by the conv kernels.</summary>

@@ -82,6 +82,114 @@ public sealed class CpuEpilogue
         }
     }
 
+    /// <summary>
+    /// Finishes a channel-blocked tile in place — [pixels][lanes], lane l holding output channel k0 + l for
+    /// l &lt; <paramref name="channels"/> — with per-lane multiply-add vectors and the activation at full width, so
+    /// a channel-blocked kernel pays one vector pass per tile instead of one call per channel and piece. Returns
+    /// false, doing nothing, when a residual is added (the residual is NCHW: the caller applies <see cref="Apply"/>
+    /// to the NCHW rows instead). Lanes past <paramref name="channels"/> get an identity affine step.
+    /// </summary>
+    public unsafe bool TryApplyBlocked(int k0, int channels, float* tile, int pixels, int lanes) => TryApplyBlocked(k0, channels, tile, pixels, lanes, null);
+
+    /// <summary>
+    /// As above with the residual in the same blocked layout as the tile (<paramref name="residual"/>[j·lanes + l]),
+    /// added after the multiply-add and before the activation like <see cref="Apply"/>; null when there is none.
+    /// </summary>
+    public unsafe bool TryApplyBlocked(int k0, int channels, float* tile, int pixels, int lanes, float* residual)
+    {
+        if (AddResidual != (residual != null) || lanes > 16)
+        {
+            return false;
+        }
+        Activation a = Activation;
+        switch (a.Kind)
+        {
+            case ActivationKind.None: Blocked(new IdentityOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.Relu: Blocked(new ReluOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.LeakyRelu: Blocked(new LeakyReluOperator(a.Alpha), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.Clip: Blocked(new ClipOperator(a.Alpha, a.Beta), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.Sigmoid: Blocked(new SigmoidOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.Tanh: Blocked(new TanhOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.HardSigmoid: Blocked(new HardSigmoidOperator(a.Alpha, a.Beta), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.HardSwish: Blocked(new HardSwishOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            default: return false;
+        }
+        return true;
+    }
+
+    private unsafe void Blocked<TOp>(TOp op, int k0, int channels, float* tile, int pixels, int lanes, float* residual)
+        where TOp : struct, IUnaryOperator
+    {
+        if (residual != null)
+        {
+            Blocked<TOp, WithResidual>(op, k0, channels, tile, pixels, lanes, residual);
+        }
+        else
+        {
+            Blocked<TOp, NoResidual>(op, k0, channels, tile, pixels, lanes, residual);
+        }
+    }
+
+    private unsafe void Blocked<TOp, TRes>(TOp op, int k0, int channels, float* tile, int pixels, int lanes, float* residual)
+        where TOp : struct, IUnaryOperator
+        where TRes : struct, IFlag
+    {
+        bool affine = _mul is not null || _add is not null;
+        float* m = stackalloc float[16];
+        float* ad = stackalloc float[16];
+        for (int l = 0; l < 16; l++)
+        {
+            bool valid = l < channels && l < lanes;
+            m[l] = valid && _mul is not null ? _mul[k0 + l] : 1f;
+            ad[l] = valid && _add is not null ? _add[k0 + l] : 0f;
+        }
+        if (lanes == 16 && Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> vm = Vector512.Load(m), va = Vector512.Load(ad);
+            for (int j = 0; j < pixels; j++)
+            {
+                float* p = tile + j * 16;
+                Vector512<float> z = Vector512.Load(p);
+                z = affine ? Vector512.FusedMultiplyAdd(z, vm, va) : z;
+                op.Invoke(TRes.On ? z + Vector512.Load(residual + j * 16) : z).Store(p);
+            }
+        }
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vm = Vector256.Load(m), va = Vector256.Load(ad);
+            for (int j = 0; j < pixels; j++)
+            {
+                float* p = tile + j * 8;
+                Vector256<float> z = Vector256.Load(p);
+                z = affine ? Vector256.FusedMultiplyAdd(z, vm, va) : z;
+                op.Invoke(TRes.On ? z + Vector256.Load(residual + j * 8) : z).Store(p);
+            }
+        }
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> vm = Vector128.Load(m), va = Vector128.Load(ad);
+            for (int j = 0; j < pixels; j++)
+            {
+                float* p = tile + j * 4;
+                Vector128<float> z = Vector128.Load(p);
+                z = affine ? Vector128.FusedMultiplyAdd(z, vm, va) : z;
+                op.Invoke(TRes.On ? z + Vector128.Load(residual + j * 4) : z).Store(p);
+            }
+        }
+        else
+        {
+            for (int j = 0; j < pixels; j++)
+            {
+                for (int l = 0; l < lanes; l++)
+                {
+                    float z = tile[j * lanes + l];
+                    z = affine ? MathF.FusedMultiplyAdd(z, m[l], ad[l]) : z;
+                    tile[j * lanes + l] = op.Invoke(TRes.On ? z + residual[j * lanes + l] : z);
+                }
+            }
+        }
+    }
+
     private void Fused<TOp>(TOp op, float mul, float add, Span<float> values, ReadOnlySpan<float> residual)
         where TOp : struct, IUnaryOperator
     {

@@ -20,9 +20,13 @@ public sealed class CpuAllocationTests
         [
             ("depthwise", new Conv2dShape(1, 32, 14, 14, 32, 3, 3, Conv2dParams.Create(1, 1, 1, 32))),
             ("depthwise", new Conv2dShape(1, 32, 14, 14, 32, 3, 3, Conv2dParams.Create(2, 1, 1, 32))),
+            ("depthwise", new Conv2dShape(1, 24, 60, 40, 24, 3, 3, Conv2dParams.Create(1, 1, 1, 24))),
+            ("direct-nchwc", new Conv2dShape(1, 24, 15, 15, 40, 3, 3, Conv2dParams.Create(2, 1))),
+            ("direct-nchwc", new Conv2dShape(1, 200, 7, 7, 64, 1, 1, Conv2dParams.Create())),
             ("winograd", new Conv2dShape(1, 16, 12, 12, 16, 3, 3, Conv2dParams.Create(1, 1))),
             ("gemm-1x1", new Conv2dShape(1, 64, 14, 14, 64, 1, 1, Conv2dParams.Create())),
             ("direct", new Conv2dShape(1, 16, 15, 15, 24, 3, 3, Conv2dParams.Create(2, 1))),
+            ("direct", new Conv2dShape(1, 16, 15, 15, 24, 1, 1, Conv2dParams.Create())),
             ("im2col-gemm", new Conv2dShape(1, 16, 15, 15, 24, 5, 5, Conv2dParams.Create(1, 2, 2))),
         ];
         foreach (int threads in new[] { 1, 2 })

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FastConv.Backends;
 using FastConv.Cli.Bench;
+using FastConv.Graphs;
 using FastConv.Ops;
 using Json.Schema;
 using Spectre.Console.Testing;
@@ -91,6 +92,80 @@ public sealed class BenchCommandTests
         Agreement a = OutputCheck.Compare(poisoned, expected, 1e-3f, "FastConv", "ort");
         Assert.That(a.Agrees, Is.False, a.Detail);
         Assert.That(OutputCheck.Compare(expected, expected, 0f, "FastConv", "ort").Agrees, Is.True);
+    }
+
+    [Test]
+    public void NetworkBoundComesFromTheGraphAndIsTight()
+    {
+        GraphInfo resnet18 = GraphInfo.Analyze(ModelLoader.Load("builtin:resnet18"));
+        GraphInfo lenet5 = GraphInfo.Analyze(ModelLoader.Load("builtin:lenet5"));
+        float fast = OutputCheck.NetworkTolerance(resnet18, exact: false), exact = OutputCheck.NetworkTolerance(resnet18, exact: true);
+        Assert.Multiple(() =>
+        {
+            // The old constant bound was 10 × 5e-3 of the largest output for every network.
+            Assert.That(fast, Is.LessThan(2e-4f).And.GreaterThan(2e-5f));
+            Assert.That(exact, Is.LessThan(fast));
+            Assert.That(OutputCheck.NetworkTolerance(lenet5, exact: false), Is.LessThan(fast / 4), "a shallower, narrower net gets a tighter bound");
+        });
+    }
+
+    [Test]
+    public void PerturbedNetworkOutputFailsTheNetworkBound()
+    {
+        // 1000 logits spread like a classifier's; the bound is ResNet-18's.
+        float tol = OutputCheck.NetworkTolerance(GraphInfo.Analyze(ModelLoader.Load("builtin:resnet18")), exact: false);
+        var rng = new Random(5);
+        float[] expected = new float[1000];
+        for (int i = 0; i < expected.Length; i++)
+        {
+            expected[i] = 30f * (float)(rng.NextDouble() + rng.NextDouble() + rng.NextDouble() - 1.5);
+        }
+        float max = expected.Max(MathF.Abs);
+        float[] rounding = expected.Select(e => e * (1 + 1e-6f * (float)(rng.NextDouble() - 0.5))).ToArray();
+        float[] oneOff = (float[])expected.Clone();
+        oneOff[123] += 1e-3f * max;
+        float[] allOff = expected.Select(e => e + 0.9f * tol * max * (rng.Next(2) == 0 ? -1 : 1)).ToArray();
+        Assert.Multiple(() =>
+        {
+            Assert.That(OutputCheck.Compare(rounding, expected, tol, "FastConv", "ort", normwise: true).Agrees, Is.True, "rounding-sized differences pass");
+            Agreement one = OutputCheck.Compare(oneOff, expected, tol, "FastConv", "ort", normwise: true);
+            Assert.That(one.Agrees, Is.False, one.Detail);
+            Assert.That(one.Detail, Does.Contain("flat index 123"));
+            Agreement all = OutputCheck.Compare(allOff, expected, tol, "FastConv", "ort", normwise: true);
+            Assert.That(all.Agrees, Is.False, "every element within the elementwise bound, but the difference as a whole is too large");
+            Assert.That(all.Detail, Does.Contain("as a whole"));
+            // What the old constant bound (10 × 5e-3 of max|expected|, elementwise only) let through.
+            Assert.That(OutputCheck.Compare(oneOff, expected, 0.05f, "FastConv", "ort").Agrees, Is.True);
+        });
+    }
+
+    [Test]
+    public void RealNetworkAgreesWithOrtUnderTheNetworkBound()
+    {
+        var runner = new BenchRunner(FastOptions("builtin:lenet5"));
+        using IBackend cpu = BackendRegistry.Create(BackendNames.Cpu, new BackendOptions { Threads = 1 });
+        BenchCase c = runner.RunCase(NetworkWorkloads.Create("builtin:lenet5"), cpu, 1, 2, SomePeak);
+        Assert.That(c.Status, Is.EqualTo(BenchStatus.Ok), c.Reason);
+        Assert.That(c.Peers[0].Detail, Does.Contain("‖FastConv − ort‖₂"));
+    }
+
+    [Test]
+    public void TorchPeerIsOptInAndSaysHowToBuildIt()
+    {
+        // The default build does not restore TorchSharp: the torch peer is reported as unavailable, with the build
+        // command, and FastConv is still checked and timed against ORT in the same case.
+        var options = FastOptions("test") with { Peers = ["ort", "torch"] };
+        var runner = new BenchRunner(options);
+        using IBackend cpu = BackendRegistry.Create(BackendNames.Cpu, new BackendOptions { Threads = 1 });
+        BenchCase c = runner.RunCase(new ConvWorkload(Tiny), cpu, 1, 2, SomePeak);
+        Assert.Multiple(() =>
+        {
+            Assert.That(c.Status, Is.EqualTo(BenchStatus.Ok), c.Reason);
+            Assert.That(c.Peers.Select(p => p.Peer), Is.EqualTo(new[] { "ort", "torch" }));
+            Assert.That(c.Peers[0].Check, Is.EqualTo("agree"));
+            Assert.That(c.Peers[1].Check, Is.EqualTo("failed"));
+            Assert.That(c.Peers[1].Detail, Does.Contain("-p:FastConvTorch=true"));
+        });
     }
 
     [Test]
