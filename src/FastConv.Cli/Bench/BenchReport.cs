@@ -35,7 +35,7 @@ internal sealed record BenchReport(
     [JsonIgnore]
     public int Problems => Cases.Count(c => c.Status is BenchStatus.Mismatch or BenchStatus.Failed);
 
-    public string ToJson() => JsonSerializer.Serialize(this, BenchJsonContext.Default.BenchReport);
+    public string ToJson() => JsonSerializer.Serialize(this, BenchJsonContext.Relaxed.BenchReport);
 
     public static BenchReport FromJson(string json)
         => JsonSerializer.Deserialize(json, BenchJsonContext.Default.BenchReport) ?? throw new InvalidBenchArgumentException("the bench JSON is empty");
@@ -173,4 +173,13 @@ internal sealed record BenchImport(string File, string Peer, string Device, stri
 [JsonSourceGenerationOptions(
     WriteIndented = true,
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
-internal sealed partial class BenchJsonContext : JsonSerializerContext;
+internal sealed partial class BenchJsonContext : JsonSerializerContext
+{
+    /// <summary>The attribute's options with apostrophes and non-ASCII text written as they are (the reasons quote names: 'cuda').</summary>
+    public static BenchJsonContext Relaxed { get; } = new(new JsonSerializerOptions
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}
