@@ -76,6 +76,15 @@ internal abstract class BenchProblem : IDisposable
     /// <summary>ONNX Runtime (CPU execution provider) computing the same problem with <paramref name="threads"/> intra-op threads.</summary>
     public abstract IBenchSubject Ort(int threads);
 
+    /// <summary>
+    /// FastConv for <paramref name="callers"/> concurrent callers of one shared session (each with its own output), or
+    /// null when the problem is not a session (a single layer's plan is not meant for concurrent calls).
+    /// </summary>
+    public virtual IConcurrentBenchSubject? PlanConcurrent(IBackend backend, string label, int threads, bool exact, int callers) => null;
+
+    /// <summary>ONNX Runtime for <paramref name="callers"/> concurrent callers of one shared InferenceSession, or null.</summary>
+    public virtual IConcurrentBenchSubject? OrtConcurrent(int threads, int callers) => null;
+
     public virtual void Dispose()
     {
     }
