@@ -64,6 +64,8 @@ public sealed class NewcomerPackageTests
                 Assert.That(meta.Element(ns + "readme")?.Value, Is.EqualTo("README.md"), id);
                 Assert.That(zip.GetEntry("README.md"), Is.Not.Null, id);
                 Assert.That(meta.Element(ns + "tags")?.Value, Does.Contain("onnx"), id);
+                // SourceLink: the commit always (the URL only with a hosted remote, which this checkout may lack).
+                Assert.That(meta.Element(ns + "repository")?.Attribute("commit")?.Value, Does.Match("^[0-9a-f]{40}$"), id);
             });
             if (id != "FastConv")
             {
