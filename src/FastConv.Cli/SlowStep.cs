@@ -36,8 +36,16 @@ public sealed class SlowStep
 
     public T Run<T>(string what, Func<T> work)
     {
+        if (Delay <= TimeSpan.Zero && !_interactive)
+        {
+            // No delay: always shown, and before the work (a thread started for it might only run once the work is done).
+            _error.WriteLine($"fastconv: {what}…");
+            return work();
+        }
         using var done = new ManualResetEventSlim();
-        Task display = Task.Run(() => Show(what, done));
+        // A thread of its own, not the pool's: on a busy machine a pool thread could start only after the step ended.
+        var display = new Thread(() => Show(what, done)) { IsBackground = true, Name = "fastconv-progress" };
+        display.Start();
         try
         {
             return work();
@@ -45,7 +53,7 @@ public sealed class SlowStep
         finally
         {
             done.Set();
-            display.Wait();
+            display.Join();
         }
     }
 

@@ -96,6 +96,19 @@ public sealed class RunCommandTests
     }
 
     [Test]
+    public void SlowStepShowsOnlyStepsPastItsDelay()
+    {
+        var error = new StringWriter();
+        var step = new FastConv.Cli.SlowStep(error, interactive: false, TimeSpan.FromMilliseconds(50));
+        Assert.That(step.Run("planning something slow", () => { Thread.Sleep(600); return 1; }), Is.EqualTo(1));
+        Assert.That(error.ToString(), Is.EqualTo("fastconv: planning something slow…" + Environment.NewLine));
+        var quiet = new StringWriter();
+        Assert.That(new FastConv.Cli.SlowStep(quiet, interactive: false, TimeSpan.FromMinutes(5)).Run("quick", () => 2), Is.EqualTo(2));
+        Assert.That(quiet.ToString(), Is.Empty);
+        Assert.Throws<InvalidOperationException>(() => step.Run<int>("failing", () => throw new InvalidOperationException("boom")), "the work's exception comes through");
+    }
+
+    [Test]
     public void RunProfileJsonListsEveryNode()
     {
         var output = new StringWriter();
