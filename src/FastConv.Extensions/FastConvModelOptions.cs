@@ -1,5 +1,6 @@
 using System.Globalization;
 using FastConv.Sessions;
+using Microsoft.Extensions.Logging;
 
 namespace FastConv.Extensions;
 
@@ -29,6 +30,9 @@ public sealed class FastConvModelOptions
     /// <summary>How many input shapes of a dynamic model keep their plan.</summary>
     public int MaxShapePlans { get; set; } = 8;
 
+    /// <summary>Most runs at once on the session (its pooled execution contexts: each holds an arena and scratch); null: the session's default.</summary>
+    public int? MaxConcurrency { get; set; }
+
     /// <summary>Input shapes fixed at load, by input name (<c>"input": "1x3x224x224"</c>): a dynamic model's sizes, a builtin's batch.</summary>
     public Dictionary<string, string> InputShapes { get; set; } = new(StringComparer.Ordinal);
 
@@ -40,8 +44,11 @@ public sealed class FastConvModelOptions
         ? throw new InvalidSettingException(Key(nameof(Model)), $"{Key(nameof(Model))} is not set; give a path to an .onnx file or builtin:NAME (e.g. builtin:mnist).")
         : Model;
 
-    /// <summary>The session options these settings stand for; throws <see cref="InvalidSettingException"/> naming the first bad key.</summary>
-    internal FastConvSessionOptions ToSessionOptions()
+    /// <summary>
+    /// The session options these settings stand for, logging to <paramref name="loggerFactory"/> (the host's: load, plan,
+    /// backend choice and why); throws <see cref="InvalidSettingException"/> naming the first bad key.
+    /// </summary>
+    internal FastConvSessionOptions ToSessionOptions(ILoggerFactory? loggerFactory)
     {
         if (string.IsNullOrWhiteSpace(Backend))
         {
@@ -50,6 +57,10 @@ public sealed class FastConvModelOptions
         if (Threads is < 1)
         {
             throw new InvalidSettingException(Key(nameof(Threads)), $"{Key(nameof(Threads))} must be at least 1, got {Threads}; leave it out for the core count.");
+        }
+        if (MaxConcurrency is < 1)
+        {
+            throw new InvalidSettingException(Key(nameof(MaxConcurrency)), $"{Key(nameof(MaxConcurrency))} must be at least 1, got {MaxConcurrency}; leave it out for the session's default.");
         }
         if (MaxShapePlans < 1)
         {
@@ -61,6 +72,7 @@ public sealed class FastConvModelOptions
             memoryLimit = ByteSize.TryParse(MemoryLimit, out long bytes) && bytes > 0 ? bytes
                 : throw new InvalidSettingException(Key(nameof(MemoryLimit)), $"{Key(nameof(MemoryLimit))} = '{MemoryLimit}' is not a size; write bytes or a number with K, M, G or T (e.g. 512M, 2G).");
         }
+        var defaults = new FastConvSessionOptions();
         return new FastConvSessionOptions
         {
             Backend = Backend.Trim(),
@@ -68,6 +80,8 @@ public sealed class FastConvModelOptions
             Exact = Exact,
             MemoryLimitBytes = memoryLimit,
             MaxShapePlans = MaxShapePlans,
+            MaxConcurrency = MaxConcurrency ?? defaults.MaxConcurrency,
+            Logger = loggerFactory?.CreateLogger<FastConvSession>(),
         };
     }
 

@@ -2,13 +2,15 @@ using FastConv;
 using FastConv.Extensions;
 using FastConv.Sessions;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 // In the DI namespace, as Microsoft.Extensions' own registrations are: AddFastConv is found wherever services are.
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
-/// Registers FastConv sessions with a service collection. A session is thread-safe and holds the planned model (packed
+/// Registers FastConv sessions with a service collection, each logging through the host's <see cref="ILoggerFactory"/>
+/// (category FastConv.Sessions.FastConvSession) when one is registered. A session is thread-safe and holds the planned model (packed
 /// weights, arenas), so it is a singleton: made on first use from its options, disposed with the service provider.
 /// Resolve it once at start-up to load and plan before the first request.
 /// </summary>
@@ -111,7 +113,8 @@ public static class FastConvServiceCollectionExtensions
             string what = name is null ? "FastConv" : $"FastConv:{name}";
             throw new InvalidSettingException(what, $"the settings of {(name is null ? "the FastConv session" : $"FastConv session '{name}'")} could not be read: {e.Message}", e);
         }
-        FastConvSessionOptions session = options.ToSessionOptions();
+        // The host's logging: load, plan and backend choice (with why) go where the application's logs go.
+        FastConvSessionOptions session = options.ToSessionOptions(services.GetService<ILoggerFactory>());
         return FastConvSession.Load(options.RequireModel(), session, options.ParseInputShapes());
     }
 }

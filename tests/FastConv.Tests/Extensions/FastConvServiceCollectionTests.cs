@@ -3,6 +3,7 @@ using FastConv.Sessions;
 using FastConv.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace FastConv.Tests.Extensions;
 
@@ -83,6 +84,29 @@ public sealed class FastConvServiceCollectionTests
     }
 
     [Test]
+    public void SessionsLogThroughTheHostsLoggerFactory()
+    {
+        var provider = new CapturingLoggerProvider();
+        IConfigurationRoot config = Config(("FastConv:Model", "builtin:mnist"), ("FastConv:Backend", "cpu"), ("FastConv:MaxConcurrency", "3"));
+        using ServiceProvider services = new ServiceCollection()
+            .AddLogging(b => b.AddProvider(provider).SetMinimumLevel(LogLevel.Trace))
+            .AddFastConv(config.GetSection("FastConv"))
+            .BuildServiceProvider();
+        FastConvSession session = services.GetRequiredService<FastConvSession>();
+        Assert.Multiple(() =>
+        {
+            Assert.That(session.Options.MaxConcurrency, Is.EqualTo(3));
+            Assert.That(session.Options.Logger, Is.Not.Null, "the host's ILoggerFactory reaches the session's options");
+            // The session logs its load, plan and backend choice through it.
+            Assert.That(provider.Messages.Where(m => m.Category == typeof(FastConvSession).FullName), Is.Not.Empty);
+        });
+
+        // Without a logger factory in the container the session has none (and logs nowhere).
+        using ServiceProvider bare = new ServiceCollection().AddFastConv(config.GetSection("FastConv")).BuildServiceProvider();
+        Assert.That(bare.GetRequiredService<FastConvSession>().Options.Logger, Is.Null);
+    }
+
+    [Test]
     public void ASectionWithoutAModelFailsAtRegistration()
     {
         IConfigurationRoot config = Config(("FastConv:Backend", "cpu"));
@@ -98,6 +122,7 @@ public sealed class FastConvServiceCollectionTests
         yield return new TestCaseData("MemoryLimit", "lots", "FastConv:MemoryLimit").SetName("memory limit not a size");
         yield return new TestCaseData("MemoryLimit", "-5M", "FastConv:MemoryLimit").SetName("memory limit negative");
         yield return new TestCaseData("MaxShapePlans", "0", "FastConv:MaxShapePlans").SetName("no shape plans");
+        yield return new TestCaseData("MaxConcurrency", "0", "FastConv:MaxConcurrency").SetName("no concurrency");
         yield return new TestCaseData("InputShapes:input", "1x0x28x28", "FastConv:InputShapes:input").SetName("shape with a zero");
         yield return new TestCaseData("InputShapes:input", "1,1,28,28", "FastConv:InputShapes:input").SetName("shape with commas");
         yield return new TestCaseData("Backend", " ", "FastConv:Backend").SetName("empty backend");
@@ -123,5 +148,43 @@ public sealed class FastConvServiceCollectionTests
         config = Config(("FastConv:Model", "builtin:mnist"), ("FastConv:Backend", "tpu"));
         using ServiceProvider other = new ServiceCollection().AddFastConv(config.GetSection("FastConv")).BuildServiceProvider();
         Assert.Throws(Is.InstanceOf<FastConvException>(), () => other.GetRequiredService<FastConvSession>());
+    }
+
+    /// <summary>Keeps every message with its category.</summary>
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        private readonly List<(string Category, string Message)> _messages = [];
+
+        public IReadOnlyList<(string Category, string Message)> Messages
+        {
+            get
+            {
+                lock (_messages)
+                {
+                    return [.. _messages];
+                }
+            }
+        }
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (owner._messages)
+                {
+                    owner._messages.Add((category, formatter(state, exception)));
+                }
+            }
+        }
     }
 }
