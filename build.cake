@@ -1,4 +1,4 @@
-// FastConv's build: ./build.sh [--target=Main|Build|Test|Bench|Publish|DevicePublish] [--configuration=Release]
+// FastConv's build: ./build.sh [--target=Main|Build|Test|Pack|Bench|Publish|DevicePublish] [--configuration=Release]
 var target = Argument("target", "Main");
 var configuration = Argument("configuration", "Release");
 var benchFilter = Argument("filter", "*");
@@ -26,6 +26,21 @@ Task("Test")
         ResultsDirectory = results,
         Loggers = new[] { "trx;LogFileName=results.trx", "console;verbosity=minimal" },
     });
+});
+
+// Every package to artifacts/packages (with a .snupkg beside each): the FastConv meta-package, the parts (Core, Cpu,
+// Interop, Gpu with the emulator library as a linux-x64 native asset, Engine, Extensions) and the fastconv .NET tool
+// (FastConv.Cli, a pointer package and FastConv.Cli.linux-x64). Versions come from git tags (MinVer).
+Task("Pack")
+    .Does(() =>
+{
+    var packages = artifacts.Combine("packages");
+    CleanDirectory(packages);
+    DotNetPack(solution, new DotNetPackSettings { Configuration = configuration, OutputDirectory = packages });
+    foreach (var f in GetFiles(packages.FullPath + "/*.nupkg"))
+    {
+        Information($"{f.GetFilename()}  {new System.IO.FileInfo(f.FullPath).Length / 1024.0:F0} KiB");
+    }
 });
 
 Task("Bench")

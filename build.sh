@@ -2,6 +2,7 @@
 # The one entry point: installs prerequisites, restores the local Cake tool, runs a build.cake target.
 #   ./build.sh                  main job: build the CLI, then `fastconv bench` (table, JSON, plot in docs/bench/)
 #   ./build.sh --target=Test    build and run every test
+#   ./build.sh --target=Pack    every NuGet package (and the fastconv .NET tool) in artifacts/packages
 #   ./build.sh --target=Bench   BenchmarkDotNet micro-benchmarks (bench/)
 #   ./build.sh --target=Publish self-contained, trimmed CLI in artifacts/publish
 set -euo pipefail

@@ -19,8 +19,11 @@ public static class Cli
         return root;
     }
 
-    /// <summary>Parses and runs <paramref name="args"/>; output goes to <paramref name="console"/> (the terminal by default).</summary>
-    public static int Run(string[] args, IAnsiConsole? console = null, TextWriter? output = null)
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>; output goes to <paramref name="console"/> (the terminal by default),
+    /// or to <paramref name="output"/>, and errors and progress to <paramref name="error"/> (else to <paramref name="output"/>).
+    /// </summary>
+    public static int Run(string[] args, IAnsiConsole? console = null, TextWriter? output = null, TextWriter? error = null)
     {
         ParseResult parsed = BuildRoot(console ?? AnsiConsole.Console).Parse(args);
         // Our own handler below turns a FastConvException into one line; anything else is a bug and keeps its stack.
@@ -30,6 +33,10 @@ public static class Cli
             config.Output = output;
             config.Error = output;
         }
+        if (error is not null)
+        {
+            config.Error = error;
+        }
         try
         {
             return parsed.Invoke(config);
@@ -37,7 +44,7 @@ public static class Cli
         catch (FastConvException e)
         {
             // Every deliberate error is a FastConvException: one clear line, non-zero exit.
-            (output ?? Console.Error).WriteLine($"fastconv: {e.Message}");
+            (error ?? output ?? Console.Error).WriteLine($"fastconv: {e.Message}");
             return 2;
         }
     }

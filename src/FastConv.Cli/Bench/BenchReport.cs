@@ -7,7 +7,7 @@ namespace FastConv.Cli.Bench;
 /// Everything one <c>fastconv bench</c> run measured, as written by <c>--json</c> (snake_case; schema in
 /// docs/bench/bench.schema.json, checked by a test). Times are milliseconds per call.
 /// </summary>
-/// <param name="Schema">"fastconv-bench/1": bumped when a field changes meaning.</param>
+/// <param name="Schema">"fastconv-bench/2" (2 added concurrency and throughput_per_s; /1 files still read): bumped when a field changes meaning.</param>
 /// <param name="CreatedUtc">When the run ended (ISO 8601, UTC).</param>
 /// <param name="Machine">What it ran on.</param>
 /// <param name="Versions">FastConv, .NET and peer versions.</param>
@@ -29,13 +29,13 @@ internal sealed record BenchReport(
     IReadOnlyList<BenchImport> Imported,
     IReadOnlyList<string> Notes)
 {
-    public const string SchemaId = "fastconv-bench/1";
+    public const string SchemaId = "fastconv-bench/2";
 
     /// <summary>Cases whose outputs disagreed with a peer, or that failed to plan or run.</summary>
     [JsonIgnore]
     public int Problems => Cases.Count(c => c.Status is BenchStatus.Mismatch or BenchStatus.Failed);
 
-    public string ToJson() => JsonSerializer.Serialize(this, BenchJsonContext.Default.BenchReport);
+    public string ToJson() => JsonSerializer.Serialize(this, BenchJsonContext.Relaxed.BenchReport);
 
     public static BenchReport FromJson(string json)
         => JsonSerializer.Deserialize(json, BenchJsonContext.Default.BenchReport) ?? throw new InvalidBenchArgumentException("the bench JSON is empty");
@@ -60,7 +60,8 @@ internal sealed record BenchSettingsRecord(
     double CaseBudgetMs,
     int MinRounds,
     int MaxRounds,
-    double MinSampleMs);
+    double MinSampleMs,
+    IReadOnlyList<int>? Concurrency = null);
 
 /// <summary>The measured ceilings for one thread count: the FMA loop and a parallel copy.</summary>
 /// <param name="Threads">The thread count both ceilings were measured on.</param>
@@ -79,7 +80,7 @@ internal static class BenchStatus
     public const string Imported = "imported";
 }
 
-/// <summary>One (workload, backend, threads, batch): FastConv's figures and each peer's.</summary>
+/// <summary>One (workload, backend, threads, batch, concurrency): FastConv's figures and each peer's.</summary>
 /// <param name="Workload">"set/name".</param>
 /// <param name="Set">The shape set, or "network".</param>
 /// <param name="Name">The layer or network name.</param>
@@ -96,6 +97,7 @@ internal static class BenchStatus
 /// <param name="Reason">Why it is not ok, in one line.</param>
 /// <param name="Fastconv">FastConv's timing (null unless checked and timed).</param>
 /// <param name="Peers">Each peer: its check and its timing.</param>
+/// <param name="Concurrency">Callers running at once on one shared session (FastConv) and one shared InferenceSession (ORT); 0 in files before schema 2 (read as 1).</param>
 internal sealed record BenchCase(
     string Workload,
     string Set,
@@ -112,7 +114,8 @@ internal sealed record BenchCase(
     string Status,
     string? Reason,
     BenchTiming? Fastconv,
-    IReadOnlyList<BenchPeerResult> Peers);
+    IReadOnlyList<BenchPeerResult> Peers,
+    int Concurrency = 1);
 
 /// <summary>The timing of one subject in one case.</summary>
 /// <param name="Subject">"fastconv:cpu", "ort", "pytorch", …</param>
@@ -126,6 +129,8 @@ internal sealed record BenchCase(
 /// <param name="Gflops">Flops / median.</param>
 /// <param name="Gbs">Bytes / median.</param>
 /// <param name="PctPeak">Gflops / the FMA peak of the same thread count measured in the run (CPU), or / the H100 SXM's 67 TFLOP/s FP32 (GPU), in percent.</param>
+/// <param name="ThroughputPerS">Calls completed per second of wall time, all callers together: 1000 / median for one caller; for
+/// several, the median over rounds of (calls of every caller) / (the round's wall time). Images per second = this × batch.</param>
 internal sealed record BenchTiming(
     string Subject,
     string? Algorithm,
@@ -137,7 +142,8 @@ internal sealed record BenchTiming(
     double MinMs,
     double Gflops,
     double Gbs,
-    double? PctPeak);
+    double? PctPeak,
+    double? ThroughputPerS = null);
 
 /// <summary>One peer in one case.</summary>
 /// <param name="Peer">ort, a FastConv backend name (cudnn, reference, …), or pytorch (imported).</param>
@@ -173,4 +179,13 @@ internal sealed record BenchImport(string File, string Peer, string Device, stri
 [JsonSourceGenerationOptions(
     WriteIndented = true,
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
-internal sealed partial class BenchJsonContext : JsonSerializerContext;
+internal sealed partial class BenchJsonContext : JsonSerializerContext
+{
+    /// <summary>The attribute's options with apostrophes and non-ASCII text written as they are (the reasons quote names: 'cuda').</summary>
+    public static BenchJsonContext Relaxed { get; } = new(new JsonSerializerOptions
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

@@ -28,6 +28,13 @@ internal sealed record BenchOptions
 
     public IReadOnlyList<int> Threads { get; init; } = [Environment.ProcessorCount];
     public IReadOnlyList<int> Batches { get; init; } = [1];
+
+    /// <summary>
+    /// Callers at once (<c>--concurrency 1,2,4</c>): above 1, a network runs on one shared FastConv session and ORT on
+    /// one shared InferenceSession, each caller on its own thread with its own output; layers are skipped there.
+    /// </summary>
+    public IReadOnlyList<int> Concurrency { get; init; } = [1];
+
     public bool Quick { get; init; }
 
     /// <summary>True forbids algorithms that change the arithmetic (Winograd on the CPU, TF32 on the GPU); the check tolerance tightens.</summary>
@@ -81,7 +88,7 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
         var cases = new List<BenchCase>();
         var skipped = new List<BenchSkippedBackend>();
         var notes = new List<string>();
-        progress?.Start(options.Threads.Count * options.Backends.Count * workloads.Count * options.Batches.Count);
+        progress?.Start(options.Threads.Count * options.Backends.Count * workloads.Count * options.Batches.Count * options.Concurrency.Count);
 
         foreach (int threads in options.Threads)
         {
@@ -101,7 +108,7 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
                 catch (BackendUnavailableException e)
                 {
                     AddSkip(skipped, e.Backend, e.Reason);
-                    for (int i = 0; i < workloads.Count * options.Batches.Count; i++)
+                    for (int i = 0; i < workloads.Count * options.Batches.Count * options.Concurrency.Count; i++)
                     {
                         progress?.Case($"{backendName}: skipped");
                     }
@@ -113,8 +120,12 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
                     {
                         foreach (int batch in options.Batches)
                         {
-                            progress?.Case($"{workload.Id} N={batch} on {backend.Name}, {threads} thread(s)");
-                            cases.Add(RunCase(workload, backend, threads, batch, peaks[^1]));
+                            foreach (int callers in options.Concurrency)
+                            {
+                                progress?.Case($"{workload.Id} N={batch} on {backend.Name}, {threads} thread(s){(callers > 1 ? $", {callers} callers" : "")}");
+                                cases.Add(callers == 1 ? RunCase(workload, backend, threads, batch, peaks[^1])
+                                    : RunConcurrentCase(workload, backend, threads, batch, callers, peaks[^1]));
+                            }
                         }
                     }
                 }
@@ -127,7 +138,8 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
             Versions(),
             new BenchSettingsRecord(
                 options.Workloads, options.Backends, options.Peers ?? ["default"], options.Threads, options.Batches, options.Quick, options.Exact,
-                options.Warmup.TotalMilliseconds, options.CaseBudget.TotalMilliseconds, options.MinRounds, options.MaxRounds, options.MinSample.TotalMilliseconds),
+                options.Warmup.TotalMilliseconds, options.CaseBudget.TotalMilliseconds, options.MinRounds, options.MaxRounds, options.MinSample.TotalMilliseconds,
+                options.Concurrency),
             peaks, cases, skipped, [], notes);
     }
 
@@ -250,6 +262,185 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
     }
 
     private static double? Finite(double x) => double.IsFinite(x) ? x : null;
+
+    /// <summary>
+    /// One case with <paramref name="callers"/> concurrent callers: FastConv on one shared session and ORT on one shared
+    /// InferenceSession (the only peer here), caller 0 of each checked against the other before timing, then both timed
+    /// in interleaved rounds (<see cref="TimeConcurrent"/>), and every caller's last output checked again afterwards (a
+    /// race shows as a mismatch). Never throws for a problem of the case itself.
+    /// </summary>
+    internal BenchCase RunConcurrentCase(BenchWorkload workload, IBackend backend, int threads, int batch, int callers, BenchPeak peak)
+    {
+        string device = BenchDevices.Of(backend.Name);
+        BenchCase Empty(string status, string reason, string shape = "", double flops = 0, double bytes = 0, IReadOnlyList<BenchPeerResult>? peers = null)
+            => new(workload.Id, workload.Set, workload.Name, workload.Kind, backend.Name, device, threads, batch, shape, flops, bytes,
+                bytes > 0 ? flops / bytes : 0, status, reason, null, peers ?? [], callers);
+
+        BenchProblem problem;
+        try
+        {
+            problem = workload.Create(batch);
+        }
+        catch (WorkloadUnavailableException e)
+        {
+            return Empty(BenchStatus.Skipped, e.Message);
+        }
+        using (problem)
+        {
+            IConcurrentBenchSubject? fast = null, ort = null;
+            try
+            {
+                try
+                {
+                    fast = problem.PlanConcurrent(backend, $"fastconv:{backend.Name}", threads, options.Exact, callers);
+                }
+                catch (FastConvException e)
+                {
+                    return Empty(BenchStatus.Failed, $"FastConv could not plan it on {backend.Name}: {e.Message}", problem.Shape, problem.Flops, problem.Bytes);
+                }
+                if (fast is null)
+                {
+                    return Empty(BenchStatus.Skipped, $"--concurrency {callers} runs whole networks on one shared session; a single layer's plan is not called concurrently",
+                        problem.Shape, problem.Flops, problem.Bytes);
+                }
+                float tolerance = problem.Tolerance(options.Exact);
+                fast.Poison(0);
+                fast.Run(0);
+                float[] reference = fast.Output(0).ToArray();
+                string? ortError = null;
+                Agreement? check = null;
+                try
+                {
+                    ort = problem.OrtConcurrent(threads, callers);
+                    if (ort is not null)
+                    {
+                        ort.Poison(0);
+                        ort.Run(0);
+                        check = OutputCheck.Compare(reference, ort.Output(0), tolerance, "FastConv", "ort");
+                    }
+                }
+                catch (Exception e) when (e is FastConvException or OnnxRuntimeException)
+                {
+                    ortError = e.Message;
+                }
+                if (check is { Agrees: false })
+                {
+                    return Empty(BenchStatus.Mismatch, "outputs disagree (not timed): " + check.Detail, problem.Shape, problem.Flops, problem.Bytes,
+                        [new BenchPeerResult("ort", "same-run", "cpu", "mismatch", Finite(check.MaxAbsDiff), Finite(check.Bound), check.Detail, null, null)]);
+                }
+
+                var timed = new List<IConcurrentBenchSubject> { fast };
+                if (check is { Agrees: true })
+                {
+                    timed.Add(ort!);
+                }
+                for (int k = 0; k < callers; k++)
+                {
+                    foreach (IConcurrentBenchSubject s in timed)
+                    {
+                        s.Poison(k);
+                    }
+                }
+                Dictionary<IConcurrentBenchSubject, (Samples Latency, double Throughput)> results = TimeConcurrent(timed, callers);
+
+                // Every caller's last output against caller 0's checked one: concurrent calls must not disturb each other.
+                foreach (IConcurrentBenchSubject s in timed)
+                {
+                    for (int k = 0; k < callers; k++)
+                    {
+                        Agreement same = OutputCheck.Compare(s.Output(k), reference, tolerance, $"{s.Name} caller {k}", "FastConv caller 0");
+                        if (!same.Agrees)
+                        {
+                            return Empty(BenchStatus.Mismatch, $"concurrent calls disagree: {same.Detail}", problem.Shape, problem.Flops, problem.Bytes);
+                        }
+                    }
+                }
+
+                double? peakGflops = device == "cpu" ? peak.FmaGflops : BenchDevices.H100SxmFp32Gflops;
+                BenchTiming Timing(IConcurrentBenchSubject s)
+                {
+                    (Samples latency, double throughput) = results[s];
+                    return latency.ToTiming(s.Name, s.Algorithm, problem.Flops, problem.Bytes, s.Device == "cpu" ? peak.FmaGflops : peakGflops) with { ThroughputPerS = throughput };
+                }
+                BenchTiming fastTiming = Timing(fast);
+                var peers = new List<BenchPeerResult>();
+                if (check is { Agrees: true })
+                {
+                    BenchTiming t = Timing(ort!);
+                    peers.Add(new BenchPeerResult("ort", "same-run", "cpu", "agree", Finite(check.MaxAbsDiff), Finite(check.Bound), check.Detail, t,
+                        fast.Device == "cpu" ? fastTiming.MedianMs / t.MedianMs : null));
+                }
+                else
+                {
+                    peers.Add(new BenchPeerResult("ort", "same-run", "?", "failed", null, null, ortError ?? "ONNX Runtime has no shared-session peer for this workload", null, null));
+                }
+                string status = check is { Agrees: true } ? BenchStatus.Ok : BenchStatus.Unchecked;
+                string? reason = status == BenchStatus.Ok ? null : "no peer could check FastConv's output: " + peers[0].Detail;
+                return new BenchCase(workload.Id, workload.Set, workload.Name, workload.Kind, backend.Name, device, threads, batch, problem.Shape,
+                    problem.Flops, problem.Bytes, problem.Flops / problem.Bytes, status, reason, fastTiming, peers, callers);
+            }
+            catch (FastConvException e)
+            {
+                return Empty(BenchStatus.Failed, e.Message, problem.Shape, problem.Flops, problem.Bytes);
+            }
+            finally
+            {
+                fast?.Dispose();
+                ort?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Concurrent timing: a warm-up, then rounds alternating between the subjects (the order rotating each round); in a
+    /// round every caller makes the same number of back-to-back calls at once (enough for a round of ≥ 5 ms, at least
+    /// <see cref="BenchOptions.MinSample"/>). Per subject: each caller's mean call time of each round (the latency
+    /// samples) and, per round, all callers' calls over the round's wall time (the throughput; the median is reported).
+    /// </summary>
+    private Dictionary<IConcurrentBenchSubject, (Samples Latency, double Throughput)> TimeConcurrent(IReadOnlyList<IConcurrentBenchSubject> subjects, int callers)
+    {
+        using var group = new ConcurrentCallers(callers);
+        var estimate = new double[subjects.Count];
+        var warm = Stopwatch.StartNew();
+        for (int round = 0; round < 2 || warm.Elapsed < options.Warmup; round++)
+        {
+            for (int i = 0; i < subjects.Count; i++)
+            {
+                IConcurrentBenchSubject s = subjects[i];
+                estimate[i] = group.Round(s.Run, 1).TotalSeconds;
+            }
+        }
+        double roundSeconds = Math.Max(options.MinSample.TotalSeconds, 0.005);
+        var calls = new int[subjects.Count];
+        var latency = new List<double>[subjects.Count];
+        var throughput = new List<double>[subjects.Count];
+        for (int i = 0; i < subjects.Count; i++)
+        {
+            calls[i] = (int)Math.Clamp(Math.Ceiling(roundSeconds / Math.Max(estimate[i], 1e-9)), 1, 10_000);
+            latency[i] = [];
+            throughput[i] = [];
+        }
+        var budget = Stopwatch.StartNew();
+        for (int round = 0; round < options.MaxRounds && (round < options.MinRounds || budget.Elapsed < options.CaseBudget); round++)
+        {
+            for (int j = 0; j < subjects.Count; j++)
+            {
+                int i = (j + round) % subjects.Count;
+                TimeSpan wall = group.Round(subjects[i].Run, calls[i]);
+                foreach (double ms in group.PerCallMs)
+                {
+                    latency[i].Add(ms);
+                }
+                throughput[i].Add(callers * calls[i] / wall.TotalSeconds);
+            }
+        }
+        var result = new Dictionary<IConcurrentBenchSubject, (Samples, double)>();
+        for (int i = 0; i < subjects.Count; i++)
+        {
+            result[subjects[i]] = (new Samples(latency[i], calls[i]), Samples.Quantile([.. throughput[i].Order()], 0.5));
+        }
+        return result;
+    }
 
     private IBenchSubject CreatePeer(BenchProblem problem, string peer, int threads)
     {
@@ -407,7 +598,7 @@ internal sealed class Samples(List<double> ms, int callsPerSample)
         double median = Quantile(sorted, 0.5);
         double gflops = flops / (median * 1e-3) / 1e9;
         return new BenchTiming(subject, algorithm, sorted.Length, callsPerSample, median, Quantile(sorted, 0.1), Quantile(sorted, 0.9), sorted[0],
-            gflops, bytes / (median * 1e-3) / 1e9, peakGflops is > 0 ? 100.0 * gflops / peakGflops.Value : null);
+            gflops, bytes / (median * 1e-3) / 1e9, peakGflops is > 0 ? 100.0 * gflops / peakGflops.Value : null, 1000.0 / median);
     }
 
     /// <summary>Linear interpolation between closest ranks (numpy's default), on sorted values.</summary>

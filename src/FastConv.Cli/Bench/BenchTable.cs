@@ -28,7 +28,8 @@ internal static class BenchTable
 
     private static readonly string[] Header =
     [
-        "workload", "N", "thr", "backend", "algorithm", "check", "FastConv ms (p10–p90)", "GFLOP/s", "GB/s", "% peak", "peer", "peer ms (p10–p90)", "peer GFLOP/s", "FastConv/peer",
+        "workload", "N", "thr", "callers", "backend", "algorithm", "check", "FastConv ms (p10–p90)", "FastConv runs/s", "GFLOP/s", "GB/s", "% peak",
+        "peer", "peer ms (p10–p90)", "peer runs/s", "peer GFLOP/s", "FastConv/peer",
     ];
 
     private static string[] Cells(BenchCase c, BenchPeerResult? p, bool first)
@@ -47,15 +48,18 @@ internal static class BenchTable
             first ? c.Workload : "",
             first ? c.Batch.ToString(Inv) : "",
             first ? (c.Threads > 0 ? c.Threads.ToString(Inv) : "-") : "",
+            first ? Math.Max(c.Concurrency, 1).ToString(Inv) : "",
             first ? c.Backend : "",
             first ? f?.Algorithm ?? "" : "",
             check,
             first ? Ms(f) : "",
+            first ? Num(f?.ThroughputPerS, "F0") : "",
             first ? (memoryBound ? "-" : Num(f?.Gflops)) : "",
             first ? Num(f?.Gbs) : "",
             first ? (memoryBound ? "-" : Num(f?.PctPeak, "F0")) : "",
             p?.Peer ?? "",
             Ms(p?.Timing),
+            Num(p?.Timing?.ThroughputPerS, "F0"),
             memoryBound ? "-" : Num(p?.Timing?.Gflops),
             p?.Ratio is { } r ? r.ToString("F2", Inv) : "",
         ];
@@ -104,7 +108,7 @@ internal static class BenchTable
     private static string Colour(int column, string text, BenchCase c, BenchPeerResult? p)
     {
         string escaped = Markup.Escape(text);
-        if (column == 5)
+        if (column == 6)
         {
             return text switch
             {
@@ -113,7 +117,7 @@ internal static class BenchTable
                 _ => $"[yellow]{escaped}[/]",
             };
         }
-        if (column == 13 && p?.Ratio is { } r)
+        if (column == 16 && p?.Ratio is { } r)
         {
             return r <= 1 ? $"[green]{escaped}[/]" : $"[red]{escaped}[/]";
         }
@@ -127,7 +131,7 @@ internal static class BenchTable
         var sb = new StringBuilder();
         sb.AppendLine("# `fastconv bench`");
         sb.AppendLine();
-        sb.AppendLine(Inv, $"Written by `{command}` at {r.CreatedUtc}. Times are per call; FastConv/peer below 1 means FastConv is faster.");
+        sb.AppendLine(Inv, $"Written by `{command}` at {r.CreatedUtc}. Times are per call; runs/s counts the calls of all callers together per second of wall time (with several callers, FastConv shares one session and ONNX Runtime one InferenceSession); FastConv/peer below 1 means FastConv is faster.");
         sb.AppendLine("Every peer's output was compared with FastConv's before either was timed (`check`); a mismatch is not timed.");
         sb.AppendLine();
         sb.AppendLine("| | |");
@@ -137,7 +141,7 @@ internal static class BenchTable
         sb.AppendLine(Inv, $"| versions | FastConv {r.Versions.Fastconv}; {r.Versions.Dotnet}; ONNX Runtime {r.Versions.OnnxRuntime} (CPU EP, ORT_ENABLE_ALL, same intra-op threads, pre-bound outputs, intra-op spinning {(OrtOneNode.SpinEnabled ? "on" : "off: spinning ORT threads took the cores from FastConv's in the same rounds")}) |");
         sb.AppendLine(Inv, $"| ceilings (same run) | {Peaks(r)} |");
         BenchSettingsRecord s = r.Settings;
-        sb.AppendLine(Inv, $"| settings | backends {string.Join(",", s.Backends)}; peers {string.Join(",", s.Peers)}; threads {string.Join(",", s.Threads)}; batch {string.Join(",", s.Batches)}; {(s.Exact ? "exact" : "fast")} precision; warm-up {s.WarmupMs:F0} ms, ≥ {s.MinRounds} interleaved rounds within {s.CaseBudgetMs:F0} ms per case, samples ≥ {s.MinSampleMs:G3} ms |");
+        sb.AppendLine(Inv, $"| settings | backends {string.Join(",", s.Backends)}; peers {string.Join(",", s.Peers)}; threads {string.Join(",", s.Threads)}; batch {string.Join(",", s.Batches)}; callers {string.Join(",", s.Concurrency ?? [1])}; {(s.Exact ? "exact" : "fast")} precision; warm-up {s.WarmupMs:F0} ms, ≥ {s.MinRounds} interleaved rounds within {s.CaseBudgetMs:F0} ms per case, samples ≥ {s.MinSampleMs:G3} ms |");
         foreach (BenchSkippedBackend b in r.SkippedBackends)
         {
             sb.AppendLine(Inv, $"| skipped backend | {b.Backend}: {b.Reason} |");
@@ -148,7 +152,7 @@ internal static class BenchTable
         }
         sb.AppendLine();
         sb.AppendLine("| " + string.Join(" | ", Header) + " |");
-        sb.AppendLine("|" + string.Concat(Header.Select((_, i) => i < 6 || i == 10 ? "---|" : "---:|")));
+        sb.AppendLine("|" + string.Concat(Header.Select((_, i) => i < 7 || i == 12 ? "---|" : "---:|")));
         foreach ((BenchCase c, BenchPeerResult? p, bool first) in Rows(r))
         {
             sb.AppendLine("| " + string.Join(" | ", Cells(c, p, first).Select(x => x.Replace("|", "\\|", StringComparison.Ordinal))) + " |");

@@ -83,6 +83,15 @@ internal abstract class BenchProblem : IDisposable
     public virtual IBenchSubject Torch(int threads)
         => throw new WorkloadUnavailableException("the torch peer runs single conv layers (torch.nn.functional.conv2d); this workload is not one");
 
+    /// <summary>
+    /// FastConv for <paramref name="callers"/> concurrent callers of one shared session (each with its own output), or
+    /// null when the problem is not a session (a single layer's plan is not meant for concurrent calls).
+    /// </summary>
+    public virtual IConcurrentBenchSubject? PlanConcurrent(IBackend backend, string label, int threads, bool exact, int callers) => null;
+
+    /// <summary>ONNX Runtime for <paramref name="callers"/> concurrent callers of one shared InferenceSession, or null.</summary>
+    public virtual IConcurrentBenchSubject? OrtConcurrent(int threads, int callers) => null;
+
     public virtual void Dispose()
     {
     }

@@ -51,6 +51,102 @@ internal static class NetworkWorkloads
         }
     }
 
+    /// <summary>One FastConv session shared by every caller; each caller has its own output buffer and argument arrays.</summary>
+    private sealed class SharedSessionSubject : IConcurrentBenchSubject
+    {
+        private readonly FastConvSession _session;
+        private readonly string[] _inNames;
+        private readonly string[] _outNames;
+        private readonly Tensor[] _inputs;
+        private readonly AlignedBuffer[] _outputs;
+        private readonly Tensor[][] _outputArgs;
+
+        public SharedSessionSubject(string name, string algorithm, string device, FastConvSession session, string input, AlignedBuffer x,
+            string output, TensorShape outputShape, int callers)
+        {
+            (Name, Algorithm, Device, _session) = (name, algorithm, device, session);
+            _inNames = [input];
+            _outNames = [output];
+            _inputs = [x.Tensor];
+            _outputs = [.. Enumerable.Range(0, callers).Select(_ => new AlignedBuffer(outputShape))];
+            _outputArgs = [.. _outputs.Select(o => new[] { o.Tensor })];
+        }
+
+        public string Name { get; }
+        public string? Algorithm { get; }
+        public string Device { get; }
+        public int Callers => _outputs.Length;
+
+        public void Run(int caller) => _session.Run(_inNames, _inputs, _outNames, _outputArgs[caller]);
+
+        public ReadOnlySpan<float> Output(int caller) => _outputs[caller].Span;
+
+        public void Poison(int caller) => _outputs[caller].Poison();
+
+        public void Dispose() => _session.Dispose();
+    }
+
+    /// <summary>One ONNX Runtime InferenceSession shared by every caller (ORT's Run is safe to call concurrently), one IO binding per caller.</summary>
+    private sealed class OrtShared : IConcurrentBenchSubject
+    {
+        private readonly Microsoft.ML.OnnxRuntime.SessionOptions _options;
+        private readonly Microsoft.ML.OnnxRuntime.InferenceSession _session;
+        private readonly Microsoft.ML.OnnxRuntime.OrtValue _x;
+        private readonly AlignedBuffer[] _outputs;
+        private readonly List<IDisposable> _owned = [];
+        private readonly Microsoft.ML.OnnxRuntime.OrtIoBinding[] _bindings;
+        private readonly Microsoft.ML.OnnxRuntime.RunOptions[] _runOptions;
+
+        public OrtShared(byte[] model, int threads, string input, AlignedBuffer x, string output, TensorShape outputShape, int callers)
+        {
+            _options = OrtOneNode.Options(threads);
+            _session = new Microsoft.ML.OnnxRuntime.InferenceSession(model, _options);
+            _x = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(Microsoft.ML.OnnxRuntime.OrtMemoryInfo.DefaultInstance, x.Memory, x.Dims);
+            _outputs = [.. Enumerable.Range(0, callers).Select(_ => new AlignedBuffer(outputShape))];
+            _bindings = new Microsoft.ML.OnnxRuntime.OrtIoBinding[callers];
+            _runOptions = new Microsoft.ML.OnnxRuntime.RunOptions[callers];
+            for (int k = 0; k < callers; k++)
+            {
+                var y = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(Microsoft.ML.OnnxRuntime.OrtMemoryInfo.DefaultInstance, _outputs[k].Memory, _outputs[k].Dims);
+                _owned.Add(y);
+                _bindings[k] = _session.CreateIoBinding();
+                _bindings[k].BindInput(input, _x);
+                _bindings[k].BindOutput(output, y);
+                _runOptions[k] = new Microsoft.ML.OnnxRuntime.RunOptions();
+            }
+        }
+
+        public string Name => "ort";
+        public string? Algorithm => "shared InferenceSession";
+        public string Device => "cpu";
+        public int Callers => _outputs.Length;
+
+        public void Run(int caller) => _session.RunWithBinding(_runOptions[caller], _bindings[caller]);
+
+        public ReadOnlySpan<float> Output(int caller) => _outputs[caller].Span;
+
+        public void Poison(int caller) => _outputs[caller].Poison();
+
+        public void Dispose()
+        {
+            foreach (Microsoft.ML.OnnxRuntime.OrtIoBinding b in _bindings)
+            {
+                b.Dispose();
+            }
+            foreach (Microsoft.ML.OnnxRuntime.RunOptions r in _runOptions)
+            {
+                r.Dispose();
+            }
+            foreach (IDisposable d in _owned)
+            {
+                d.Dispose();
+            }
+            _x.Dispose();
+            _session.Dispose();
+            _options.Dispose();
+        }
+    }
+
     /// <summary>A network problem: the graph, one input U(−1,1) from a seed of the model's name.</summary>
     private sealed class NetworkProblem : BenchProblem
     {
@@ -103,6 +199,30 @@ internal static class NetworkWorkloads
                 .OrderByDescending(g => g.Count()).Take(3).Select(g => $"{g.Key}×{g.Count()}"));
             return new BufferSubject(label, $"session: {algorithms}", BenchDevices.Of(session.BackendName), y,
                 () => session.Run(inNames, ins, outNames, outs), session);
+        }
+
+        public override IConcurrentBenchSubject PlanConcurrent(IBackend backend, string label, int threads, bool exact, int callers)
+        {
+            var session = new FastConvSession(_graph, new Sessions.FastConvSessionOptions { Backend = backend.Name, Threads = threads, Exact = exact });
+            try
+            {
+                string algorithms = string.Join(",", session.NodePlans.Where(p => p.Algorithm.Length > 0).GroupBy(p => p.Algorithm)
+                    .OrderByDescending(g => g.Count()).Take(3).Select(g => $"{g.Key}×{g.Count()}"));
+                return new SharedSessionSubject(label, $"shared session: {algorithms}", BenchDevices.Of(session.BackendName), session, _input.Name, _x, _output, _outputShape, callers);
+            }
+            catch
+            {
+                session.Dispose();
+                throw;
+            }
+        }
+
+        public override IConcurrentBenchSubject OrtConcurrent(int threads, int callers)
+        {
+            byte[] model = _model.StartsWith(ModelLoader.BuiltinPrefix, StringComparison.Ordinal)
+                ? OnnxExport.ToBytes(_graph)
+                : File.ReadAllBytes(_model);
+            return new OrtShared(model, threads, _input.Name, _x, _output, _outputShape, callers);
         }
 
         public override IBenchSubject Ort(int threads)

@@ -86,6 +86,6 @@ internal static class PeerImport
     private static BenchTiming Timing(PeerFile file, PeerFileResult r, double flops, double bytes)
     {
         double s = r.MedianMs * 1e-3;
-        return new BenchTiming(file.Peer, null, r.Samples, 1, r.MedianMs, r.P10Ms, r.P90Ms, r.MinMs, flops / s / 1e9, bytes / s / 1e9, null);
+        return new BenchTiming(file.Peer, null, r.Samples, 1, r.MedianMs, r.P10Ms, r.P90Ms, r.MinMs, flops / s / 1e9, bytes / s / 1e9, null, 1000.0 / r.MedianMs);
     }
 }

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace FastConv.Cli.Commands;
 
 /// <summary>
-/// <c>fastconv bench [WORKLOADS] [--backend B,...] [--vs ort] [--threads 1,2] [--batch 1,8] [--json FILE]
+/// <c>fastconv bench [WORKLOADS] [--backend B,...] [--vs ort] [--threads 1,2] [--batch 1,8] [--concurrency 1,2] [--json FILE]
 /// [--plot FILE.png] [--markdown FILE.md] [--quick]</c>: FastConv against its peers in the same process and
 /// rounds, outputs compared before times (see <see cref="BenchRunner"/>).
 /// </summary>
@@ -23,6 +23,7 @@ public static class BenchCommand
         var vs = new Option<string[]>("--vs") { Description = "Peers, comma-separated or repeated: ort, torch (LibTorch via TorchSharp: conv layers, in a build with -p:FastConvTorch=true), or a backend name (cudnn, reference); none for no peer. Default: ort on the CPU, cudnn on a GPU." };
         var threads = new Option<string[]>("--threads") { Description = "CPU thread counts, comma-separated or repeated (FastConv and ORT get the same). Default: every logical core." };
         var batch = new Option<string[]>("--batch") { Description = "Batch sizes N, comma-separated or repeated. Default: 1." };
+        var concurrency = new Option<string[]>("--concurrency") { Description = "Callers at once, comma-separated or repeated (e.g. 1,2,4): above 1, each network runs on one shared session (ORT: one shared InferenceSession), each caller on its own thread; throughput_per_s in the JSON. Default: 1." };
         var json = new Option<string?>("--json") { Description = "Write every figure, the machine, versions and settings as JSON (schema: docs/bench/bench.schema.json)." };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG: per workload FastConv beside its peers, and a roofline." };
         var markdown = new Option<string?>("--markdown") { Description = "Write the table as Markdown, with the machine and settings in its header." };
@@ -36,7 +37,7 @@ public static class BenchCommand
         Option<string[]> shape = ShapeOption.Create();
         var command = new Command("bench", "Time FastConv against ONNX Runtime (and other peers) in the same process, outputs checked first; table, JSON and plot.")
         {
-            workloads, backend, vs, threads, batch, json, plot, markdown, quick, exact, peerJson, from, layersJson, note, shape,
+            workloads, backend, vs, threads, batch, concurrency, json, plot, markdown, quick, exact, peerJson, from, layersJson, note, shape,
         };
         command.SetAction(parse =>
         {
@@ -71,6 +72,7 @@ public static class BenchCommand
                     Peers = Peers(parse.GetValue(vs)),
                     Threads = Ints(parse.GetValue(threads), "--threads", [Environment.ProcessorCount]),
                     Batches = Ints(parse.GetValue(batch), "--batch", [1]),
+                    Concurrency = Ints(parse.GetValue(concurrency), "--concurrency", [1]),
                     Quick = parse.GetValue(quick),
                     Exact = parse.GetValue(exact),
                 };

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FastConv.Backends;
@@ -41,8 +42,19 @@ public sealed record InfoDevice(int Ordinal, string Name, string Architecture, i
 public sealed record InfoLibrary(string Name, string? Path, string? Version, string? Problem);
 
 [JsonSerializable(typeof(InfoReport))]
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
-internal sealed partial class InfoJsonContext : JsonSerializerContext;
+internal sealed partial class InfoJsonContext : JsonSerializerContext
+{
+    /// <summary>
+    /// Indented snake_case, with apostrophes and non-ASCII text written as they are ("the CPU's features", not
+    /// "CPU\u0027s"): System.Text.Json's default encoder escapes what is unsafe in HTML, and this output is never HTML.
+    /// </summary>
+    public static InfoJsonContext Relaxed { get; } = new(new JsonSerializerOptions
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}
 
 /// <summary><c>fastconv info</c>: CPU, SIMD level (and how to force a lower one), .NET, GPU status and CUDA libraries.</summary>
 public static class InfoCommand
@@ -59,7 +71,7 @@ public static class InfoCommand
             InfoReport report = Collect();
             if (parse.GetValue(json))
             {
-                parse.InvocationConfiguration.Output.WriteLine(JsonSerializer.Serialize(report, InfoJsonContext.Default.InfoReport));
+                parse.InvocationConfiguration.Output.WriteLine(JsonSerializer.Serialize(report, InfoJsonContext.Relaxed.InfoReport));
             }
             else
             {

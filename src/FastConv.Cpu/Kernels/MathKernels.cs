@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using MathNet.Numerics;
 
 namespace FastConv.Cpu.Kernels;
 
@@ -75,7 +74,7 @@ internal static class MathKernels
 /// <summary>Erf: the vector rational fit (<see cref="MathKernels"/>); the scalar path is the reference's double erf.</summary>
 internal readonly struct ErfOperator : IUnaryOperator
 {
-    public float Invoke(float x) => (float)SpecialFunctions.Erf(x);
+    public float Invoke(float x) => (float)ErrorFunction.Erf(x);
     public Vector128<float> Invoke(Vector128<float> x) => MathKernels.Erf(x);
     public Vector256<float> Invoke(Vector256<float> x) => MathKernels.Erf(x);
     public Vector512<float> Invoke(Vector512<float> x) => MathKernels.Erf(x);
@@ -95,7 +94,7 @@ internal readonly struct GeluOperator(bool tanh) : IUnaryOperator
         double v = x;
         return tanh
             ? (float)(v / (1.0 + Math.Exp(-2.0 * Sqrt2OverPi * (v + 0.044715 * v * v * v))))
-            : (float)(0.5 * v * SpecialFunctions.Erfc(-v / Sqrt2));
+            : (float)(0.5 * v * ErrorFunction.Erfc(-v / Sqrt2));
     }
 
     public Vector128<float> Invoke(Vector128<float> x)

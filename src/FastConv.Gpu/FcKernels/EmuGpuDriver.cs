@@ -83,6 +83,7 @@ internal static unsafe class EmuNative
         {
             candidates.Add(Path.Combine(asmDir, LibraryName));
         }
+        candidates.AddRange(PackageCandidates());
         foreach (string path in candidates.Distinct(StringComparer.Ordinal))
         {
             tried.Add(path);
@@ -93,6 +94,24 @@ internal static unsafe class EmuNative
             errors.Add(File.Exists(path) ? $"{path}: exists but could not be loaded" : $"{path}: no such file");
         }
         throw new NativeLibraryNotFoundException(LibraryName, tried, errors);
+    }
+
+    /// <summary>
+    /// Where a program that took FastConv.Gpu as a NuGet package has the library: the package ships it as the native
+    /// asset runtimes/linux-x64/native/libfastconv_emu.so, which a portable build leaves under that folder of the output
+    /// and the host lists among its native search directories (<c>NATIVE_DLL_SEARCH_DIRECTORIES</c>, from the app's
+    /// .deps.json; a linux-x64 build or publish puts it beside the app, the first candidate).
+    /// </summary>
+    internal static IEnumerable<string> PackageCandidates()
+    {
+        yield return Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", LibraryName);
+        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string dirs)
+        {
+            foreach (string dir in dirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                yield return Path.Combine(dir, LibraryName);
+            }
+        }
     }
 
     /// <summary>

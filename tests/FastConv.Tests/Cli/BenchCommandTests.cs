@@ -85,6 +85,113 @@ public sealed class BenchCommandTests
     }
 
     [Test]
+    public void ConcurrentCallersShareOneSessionAndOneInferenceSession()
+    {
+        var runner = new BenchRunner(FastOptions("builtin:lenet5"));
+        using IBackend cpu = BackendRegistry.Create(BackendNames.Cpu, new BackendOptions { Threads = 1 });
+        BenchWorkload lenet = BenchWorkloads.Parse(["builtin:lenet5"])[0];
+        BenchCase c = runner.RunConcurrentCase(lenet, cpu, 1, 1, 2, SomePeak);
+        Assert.Multiple(() =>
+        {
+            Assert.That(c.Status, Is.EqualTo(BenchStatus.Ok), c.Reason);
+            Assert.That(c.Concurrency, Is.EqualTo(2));
+            Assert.That(c.Fastconv!.Algorithm, Does.StartWith("shared session"));
+            Assert.That(c.Fastconv.ThroughputPerS, Is.GreaterThan(0));
+            Assert.That(c.Fastconv.Samples % 2, Is.Zero, "one latency sample per caller per round");
+            Assert.That(c.Peers.Single().Peer, Is.EqualTo("ort"));
+            Assert.That(c.Peers[0].Check, Is.EqualTo("agree"), c.Peers[0].Detail);
+            Assert.That(c.Peers[0].Timing!.ThroughputPerS, Is.GreaterThan(0));
+            Assert.That(c.Peers[0].Timing!.Algorithm, Is.EqualTo("shared InferenceSession"));
+        });
+
+        // One caller keeps the sequential path; its throughput is 1000 / median.
+        BenchCase one = runner.RunCase(lenet, cpu, 1, 1, SomePeak);
+        Assert.That(one.Fastconv!.ThroughputPerS, Is.EqualTo(1000 / one.Fastconv.MedianMs).Within(1e-9));
+
+        // A single layer has no shared session: skipped with the reason.
+        BenchCase layer = runner.RunConcurrentCase(new ConvWorkload(Tiny), cpu, 1, 2, 2, SomePeak);
+        Assert.That(layer.Status, Is.EqualTo(BenchStatus.Skipped));
+        Assert.That(layer.Reason, Does.Contain("shared session"));
+    }
+
+    [Test]
+    public void ACallerWhoseOutputDiffersIsAMismatch()
+    {
+        // Caller 1's output nudged after every call, as a race between callers would: the check after timing must catch it.
+        var runner = new BenchRunner(FastOptions("builtin:lenet5"));
+        using IBackend cpu = BackendRegistry.Create(BackendNames.Cpu, new BackendOptions { Threads = 1 });
+        BenchCase c = runner.RunConcurrentCase(new RacyWorkload(BenchWorkloads.Parse(["builtin:lenet5"])[0]), cpu, 1, 1, 2, SomePeak);
+        Assert.That(c.Status, Is.EqualTo(BenchStatus.Mismatch));
+        Assert.That(c.Reason, Does.Contain("concurrent calls disagree").And.Contain("caller 1"));
+        Assert.That(c.Fastconv, Is.Null);
+    }
+
+    [Test]
+    public void ConcurrencyOptionIsParsed()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["bench", "builtin:lenet5", "--concurrency", "1,0"], new TestConsole(), output);
+        Assert.That(rc, Is.EqualTo(2));
+        Assert.That(output.ToString(), Does.Contain("--concurrency: '0' is not a whole number"));
+    }
+
+    /// <summary>A workload whose concurrent FastConv subject corrupts caller 1's output after each call.</summary>
+    private sealed class RacyWorkload(BenchWorkload inner) : BenchWorkload
+    {
+        public override string Set => inner.Set;
+        public override string Name => inner.Name;
+        public override string Kind => inner.Kind;
+
+        public override BenchLayer? Layer(int batch) => null;
+
+        public override BenchProblem Create(int batch) => new RacyProblem(inner.Create(batch));
+    }
+
+    private sealed class RacyProblem(BenchProblem inner) : BenchProblem
+    {
+        public override string Shape => inner.Shape;
+        public override double Flops => inner.Flops;
+        public override double Bytes => inner.Bytes;
+
+        public override float Tolerance(bool exact) => inner.Tolerance(exact);
+
+        public override IBenchSubject Plan(IBackend backend, string label, int threads, bool exact) => inner.Plan(backend, label, threads, exact);
+
+        public override IBenchSubject Ort(int threads) => inner.Ort(threads);
+
+        public override IConcurrentBenchSubject? PlanConcurrent(IBackend backend, string label, int threads, bool exact, int callers)
+            => new Racy(inner.PlanConcurrent(backend, label, threads, exact, callers)!);
+
+        public override IConcurrentBenchSubject? OrtConcurrent(int threads, int callers) => inner.OrtConcurrent(threads, callers);
+
+        public override void Dispose() => inner.Dispose();
+    }
+
+    private sealed class Racy(IConcurrentBenchSubject inner) : IConcurrentBenchSubject
+    {
+        public string Name => inner.Name;
+        public string? Algorithm => inner.Algorithm;
+        public string Device => inner.Device;
+        public int Callers => inner.Callers;
+
+        public void Run(int caller)
+        {
+            inner.Run(caller);
+            if (caller == 1)
+            {
+                ReadOnlySpan<float> y = inner.Output(caller);
+                System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y), y.Length)[0] += 0.5f;
+            }
+        }
+
+        public ReadOnlySpan<float> Output(int caller) => inner.Output(caller);
+
+        public void Poison(int caller) => inner.Poison(caller);
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    [Test]
     public void UnwrittenElementsFailTheCheck()
     {
         float[] expected = [1f, 2f, 3f];
@@ -171,7 +278,7 @@ public sealed class BenchCommandTests
     [Test]
     public void JsonReportValidatesAgainstItsSchema()
     {
-        var options = FastOptions("test") with { Backends = [BackendNames.Cpu, BackendNames.Cudnn] };
+        var options = FastOptions("test") with { Backends = [BackendNames.Cpu, BackendNames.Cudnn], Concurrency = [1, 2] };
         BenchReport report = new BenchRunner(options).Run([new ConvWorkload(Tiny), .. BenchWorkloads.Parse(["builtin:lenet5"])]);
         string peerPath = Path.Combine(TestContext.CurrentContext.WorkDirectory, "bench-peer-test.json");
         File.WriteAllText(peerPath, """
@@ -193,7 +300,8 @@ public sealed class BenchCommandTests
         // machine with cuDNN built in it would run instead).
         Assert.Multiple(() =>
         {
-            Assert.That(report.Cases.Where(c => c.Status == BenchStatus.Ok).Select(c => c.Kind), Is.EquivalentTo(new[] { "conv", "network" }),
+            Assert.That(report.Cases.Where(c => c.Status == BenchStatus.Ok).Select(c => (c.Kind, c.Concurrency)),
+                Is.EquivalentTo(new[] { ("conv", 1), ("network", 1), ("network", 2) }),
                 string.Join("\n", report.Cases.Select(c => $"{c.Workload}: {c.Status} {c.Reason}")));
             Assert.That(report.Cases.Select(c => c.Status), Does.Contain(BenchStatus.Imported));
             Assert.That(report.Cases.First(c => c.Workload == "test/tiny3x3").Peers.Select(p => p.Peer), Is.EqualTo(new[] { "ort", "pytorch" }));
@@ -212,6 +320,27 @@ public sealed class BenchCommandTests
         JsonNode timedMismatch = JsonNode.Parse(json)!;
         timedMismatch["cases"]![0]!["status"] = "mismatch";
         Assert.That(schema.Evaluate(JsonDocument.Parse(timedMismatch.ToJsonString()).RootElement).IsValid, Is.False);
+
+        // Schema 2 requires the concurrency and every timing's throughput; a /1 document without them is still valid.
+        JsonNode noThroughput = JsonNode.Parse(json)!;
+        noThroughput["cases"]![0]!["fastconv"]!.AsObject().Remove("throughput_per_s");
+        Assert.That(schema.Evaluate(JsonDocument.Parse(noThroughput.ToJsonString()).RootElement).IsValid, Is.False);
+        JsonNode noConcurrency = JsonNode.Parse(json)!;
+        noConcurrency["cases"]![0]!.AsObject().Remove("concurrency");
+        Assert.That(schema.Evaluate(JsonDocument.Parse(noConcurrency.ToJsonString()).RootElement).IsValid, Is.False);
+        JsonNode version1 = JsonNode.Parse(json)!;
+        version1["schema"] = "fastconv-bench/1";
+        version1["settings"]!.AsObject().Remove("concurrency");
+        foreach (JsonNode? c in version1["cases"]!.AsArray())
+        {
+            c!.AsObject().Remove("concurrency");
+            (c["fastconv"] as JsonObject)?.Remove("throughput_per_s");
+            foreach (JsonNode? p in c["peers"]!.AsArray())
+            {
+                (p!["timing"] as JsonObject)?.Remove("throughput_per_s");
+            }
+        }
+        Assert.That(schema.Evaluate(JsonDocument.Parse(version1.ToJsonString()).RootElement).IsValid, Is.True);
 
         // And the JSON reads back into the same report (--from re-renders it).
         Assert.That(BenchReport.FromJson(json).ToJson(), Is.EqualTo(json));

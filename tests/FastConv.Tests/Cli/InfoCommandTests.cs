@@ -26,6 +26,8 @@ public sealed class InfoCommandTests
             Assert.That(usable ? root.GetProperty("gpu_devices").GetArrayLength() > 0 : root.GetProperty("gpu_problem").GetString()!.Length > 0);
             Assert.That(root.GetProperty("libraries").GetArrayLength(), Is.EqualTo(4));
         });
+        // Apostrophes as written, not \u0027 (System.Text.Json's default encoder escapes them for HTML).
+        Assert.That(output.ToString(), Does.Not.Contain("\\u0027").And.Contain("CPU's"));
     }
 
     [Test]

@@ -44,6 +44,84 @@ public sealed class RunCommandTests
     }
 
     [Test]
+    public void RunJsonIsOneDocumentWithModelBackendTimingsInputsAndOutputs()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["run", "builtin:lenet5", "--backend", "cpu", "--threads", "1", "--runs", "3", "--out", _dir, "--json"],
+            new TestConsole(), output, error);
+        Assert.That(rc, Is.Zero, output + "\n" + error);
+        using JsonDocument doc = JsonDocument.Parse(output.ToString()); // the whole of standard output is the document
+        JsonElement root = doc.RootElement;
+        JsonElement o = root.GetProperty("outputs")[0];
+        Assert.Multiple(() =>
+        {
+            Assert.That(root.GetProperty("model").GetString(), Is.EqualTo("builtin:lenet5"));
+            Assert.That(root.GetProperty("backend").GetString(), Is.EqualTo("cpu"));
+            Assert.That(root.GetProperty("threads").GetInt32(), Is.EqualTo(1));
+            Assert.That(root.GetProperty("parameters").GetInt64(), Is.GreaterThan(0));
+            Assert.That(root.GetProperty("timings").GetProperty("plan_ms").GetDouble(), Is.GreaterThan(0));
+            Assert.That(root.GetProperty("timings").GetProperty("first_run_ms").GetDouble(), Is.GreaterThan(0));
+            Assert.That(root.GetProperty("timings").GetProperty("runs").GetInt32(), Is.EqualTo(3));
+            Assert.That(root.GetProperty("timings").GetProperty("median_ms").GetDouble(), Is.GreaterThan(0));
+            Assert.That(root.GetProperty("inputs")[0].GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()), Is.EqualTo(new[] { 1, 1, 32, 32 }));
+            Assert.That(root.GetProperty("inputs")[0].GetProperty("source").GetString(), Does.StartWith("random"));
+            Assert.That(o.GetProperty("name").GetString(), Is.EqualTo("fc3"));
+            Assert.That(o.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()), Is.EqualTo(new[] { 1, 10 }));
+            Assert.That(o.GetProperty("path").GetString(), Is.EqualTo(Path.Combine(_dir, "fc3.npy")));
+            Assert.That(File.Exists(Path.Combine(_dir, "fc3.npy")), Is.True);
+            Assert.That(root.GetProperty("profile").ValueKind, Is.EqualTo(JsonValueKind.Null));
+        });
+    }
+
+    [Test]
+    public void SlowLoadAndPlanShowProgressOnStandardErrorOnly()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        // A zero delay makes every step "slow": the progress lines must go to standard error and leave the JSON alone.
+        int rc = FastConv.Cli.Commands.RunCommand.Execute("builtin:lenet5", [], "cpu", 1, null, 0, output, json: true,
+            progress: new FastConv.Cli.SlowStep(error, interactive: false, TimeSpan.Zero));
+        Assert.That(rc, Is.Zero);
+        Assert.That(error.ToString(), Does.Contain("fastconv: loading builtin:lenet5").And.Contain("fastconv: planning builtin:lenet5 on cpu"));
+        using JsonDocument doc = JsonDocument.Parse(output.ToString());
+        Assert.That(doc.RootElement.GetProperty("backend").GetString(), Is.EqualTo("cpu"));
+
+        // Quick steps under the default delay show nothing.
+        var quiet = new StringWriter();
+        rc = FastConv.Cli.Commands.RunCommand.Execute("builtin:lenet5", [], "cpu", 1, null, 0, new StringWriter(), json: true,
+            progress: new FastConv.Cli.SlowStep(quiet, interactive: false, TimeSpan.FromMinutes(5)));
+        Assert.That(rc, Is.Zero);
+        Assert.That(quiet.ToString(), Is.Empty);
+    }
+
+    [Test]
+    public void SlowStepShowsOnlyStepsPastItsDelay()
+    {
+        var error = new StringWriter();
+        var step = new FastConv.Cli.SlowStep(error, interactive: false, TimeSpan.FromMilliseconds(50));
+        Assert.That(step.Run("planning something slow", () => { Thread.Sleep(600); return 1; }), Is.EqualTo(1));
+        Assert.That(error.ToString(), Is.EqualTo("fastconv: planning something slow…" + Environment.NewLine));
+        var quiet = new StringWriter();
+        Assert.That(new FastConv.Cli.SlowStep(quiet, interactive: false, TimeSpan.FromMinutes(5)).Run("quick", () => 2), Is.EqualTo(2));
+        Assert.That(quiet.ToString(), Is.Empty);
+        Assert.Throws<InvalidOperationException>(() => step.Run<int>("failing", () => throw new InvalidOperationException("boom")), "the work's exception comes through");
+    }
+
+    [Test]
+    public void RunProfileJsonListsEveryNode()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["run", "builtin:mnist", "--backend", "cpu", "--threads", "1", "--profile", "--json"], new TestConsole(), output, new StringWriter());
+        Assert.That(rc, Is.Zero, output.ToString());
+        using JsonDocument doc = JsonDocument.Parse(output.ToString());
+        JsonElement profile = doc.RootElement.GetProperty("profile");
+        Assert.That(profile.GetArrayLength(), Is.EqualTo(doc.RootElement.GetProperty("nodes_optimized").GetInt32()));
+        Assert.That(profile.EnumerateArray().All(n => n.GetProperty("median_ms").GetDouble() >= 0 && n.GetProperty("backend").GetString() == "cpu"), Is.True);
+        Assert.That(doc.RootElement.GetProperty("transfers_per_run").GetProperty("host_to_device").GetInt64(), Is.Zero);
+    }
+
+    [Test]
     public void RunReadsNamedInputsAndTakesTheBatchFromThem()
     {
         Tensor input = TestData.Floats(new Random(3), TensorShape.Of(2, 1, 28, 28));
