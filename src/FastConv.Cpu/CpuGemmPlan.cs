@@ -8,14 +8,16 @@ namespace FastConv.Cpu;
 /// <summary>
 /// Gemm with constant B and C (a fully-connected layer): op(B) packed once for the fast SGEMM, Beta·C
 /// broadcast to [M, N] once and added by the row epilogue while each row piece is in cache; Execute packs
-/// only A (small for FC: M is the batch) and allocates nothing.
+/// only A (small for FC: M is the batch) and allocates nothing. Up to <see cref="PackedGemv.MaxRows"/> rows of A
+/// (batch 1–4) stream the packed B once through <see cref="PackedGemv"/> instead ("packed-gemv").
 /// </summary>
 internal sealed class CpuGemmPlan : IUnaryPlan
 {
     private readonly TensorShape _aShape;
     private readonly GemmParams _p;
     private readonly PackedB _b;
-    private readonly SgemmWorkspace _workspace;
+    private readonly SgemmWorkspace? _workspace;
+    private readonly PackedGemv? _gemv;
     private readonly WorkerPool _pool;
     private readonly AddRows? _addC;
     private readonly int _m;
@@ -31,7 +33,14 @@ internal sealed class CpuGemmPlan : IUnaryPlan
         _m = OutputShape[0];
         int n = OutputShape[1], k = p.TransA ? aShape[0] : aShape[1];
         _b = Sgemm.PackB(context.Simd, p.TransB, k, n, b.Span, p.TransB ? k : n);
-        _workspace = new SgemmWorkspace(context.Simd, _pool.Threads, _m, n, k);
+        if (!p.TransA && _m <= PackedGemv.MaxRows && PackedGemv.Supports(_b.Level))
+        {
+            _gemv = new PackedGemv(_b);
+        }
+        else
+        {
+            _workspace = new SgemmWorkspace(context.Simd, _pool.Threads, _m, n, k);
+        }
         if (c is not null)
         {
             Broadcast.RequireUnidirectional(c.Shape, OutputShape, "C", "Gemm");
@@ -47,10 +56,10 @@ internal sealed class CpuGemmPlan : IUnaryPlan
                 _addC = new AddRows(betaC, n);
             }
         }
-        WorkspaceBytes = _b.Bytes + _workspace.Bytes + (_addC?.Bytes ?? 0);
+        WorkspaceBytes = _b.Bytes + (_workspace?.Bytes ?? _gemv!.Bytes) + (_addC?.Bytes ?? 0);
     }
 
-    public string Algorithm => "packed-sgemm";
+    public string Algorithm => _gemv is null ? "packed-sgemm" : "packed-gemv";
     public long WorkspaceBytes { get; }
     public TensorShape OutputShape { get; }
 
@@ -60,7 +69,12 @@ internal sealed class CpuGemmPlan : IUnaryPlan
         ArgumentNullException.ThrowIfNull(y);
         Reference.RequireShape(x, _aShape, "A", "Gemm", _p);
         Reference.RequireShape(y, OutputShape, "output", "Gemm", _p);
-        Sgemm.Multiply(_workspace, _p.TransA, _m, _p.Alpha, x.Span, _p.TransA ? _m : _b.K, _b, 0f, y.Span, _b.N, _pool, _addC);
+        if (_gemv is not null)
+        {
+            _gemv.Multiply(_m, _p.Alpha, x.Span, _b.K, y.Span, _b.N, _pool, _addC);
+            return;
+        }
+        Sgemm.Multiply(_workspace!, _p.TransA, _m, _p.Alpha, x.Span, _p.TransA ? _m : _b.K, _b, 0f, y.Span, _b.N, _pool, _addC);
     }
 
     public void Dispose()

@@ -43,6 +43,7 @@ internal sealed class CpuPool2dPlan : IUnaryPlan, IParallelJob
     private readonly int _planes;
     private readonly int _chunks;
     private readonly string _op;
+    private readonly SimdLevel _level;
     private Tensor? _x;
     private Tensor? _y;
 
@@ -62,8 +63,20 @@ internal sealed class CpuPool2dPlan : IUnaryPlan, IParallelJob
         _chunks = ElementwiseThreading.Chunks((long)_planes * shape.H * shape.W, _planes, context.Pool);
         OutputShape = shape.OutputShape;
         _inputShape = shape.InputShape;
+        // The widest vector that fits an output row's interior: MNIST's 14-wide and ResNet's 7- and 14-wide planes
+        // would leave a 16-lane vector no block and go scalar.
+        int interior = _g.VectorEnd - _g.InteriorFirst;
+        _level = context.Simd;
+        if (_level == SimdLevel.Avx512 && interior < 16)
+        {
+            _level = SimdLevel.Avx2;
+        }
+        if (_level == SimdLevel.Avx2 && interior < 8)
+        {
+            _level = SimdLevel.Vector128;
+        }
         string path = shape.Params.StrideW is 1 or 2 ? "rows" : "scalar";
-        Algorithm = $"{_op.ToLowerInvariant()}-{path}-{ElementwiseThreading.LevelName(context.Simd)}";
+        Algorithm = $"{_op.ToLowerInvariant()}-{path}-{ElementwiseThreading.LevelName(_level)}";
     }
 
     public string Algorithm { get; }
@@ -111,7 +124,7 @@ internal sealed class CpuPool2dPlan : IUnaryPlan, IParallelJob
 
     private void PlaneOf<TMax>(ref float x, ref float y) where TMax : struct, IFlag
     {
-        switch (_context.Simd)
+        switch (_level)
         {
             case SimdLevel.Avx512: Pool2dKernels.Plane<Float512, TMax>(_g, ref x, ref y); break;
             case SimdLevel.Avx2: Pool2dKernels.Plane<Float256, TMax>(_g, ref x, ref y); break;

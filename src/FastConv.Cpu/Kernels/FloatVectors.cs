@@ -34,6 +34,9 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
     static abstract TSelf Mul(TSelf a, TSelf b);
     static abstract TSelf Div(TSelf a, TSelf b);
 
+    /// <summary><c>a·b + c</c> per lane, fused (one rounding) where the CPU has FMA.</summary>
+    static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
+
     /// <summary><c>a &gt; b ? a : b</c> per lane (b on ties and NaN): the reference's max step, see <see cref="VectorMath"/>.</summary>
     static abstract TSelf RefMax(TSelf a, TSelf b);
 
@@ -88,6 +91,7 @@ internal readonly struct Float128(Vector128<float> v) : IFloatVector<Float128>
     public static Float128 Add(Float128 a, Float128 b) => new(a._v + b._v);
     public static Float128 Sub(Float128 a, Float128 b) => new(a._v - b._v);
     public static Float128 Mul(Float128 a, Float128 b) => new(a._v * b._v);
+    public static Float128 MultiplyAdd(Float128 a, Float128 b, Float128 c) => new(Fma.IsSupported ? Fma.MultiplyAdd(a._v, b._v, c._v) : a._v * b._v + c._v);
     public static Float128 Div(Float128 a, Float128 b) => new(a._v / b._v);
     public static Float128 RefMax(Float128 a, Float128 b) => new(VectorMath.RefMax(a._v, b._v));
     public static Float128 Exp(Float128 a) => new(VectorMath.Exp(a._v));
@@ -135,6 +139,7 @@ internal readonly struct Float256(Vector256<float> v) : IFloatVector<Float256>
     public static Float256 Add(Float256 a, Float256 b) => new(a._v + b._v);
     public static Float256 Sub(Float256 a, Float256 b) => new(a._v - b._v);
     public static Float256 Mul(Float256 a, Float256 b) => new(a._v * b._v);
+    public static Float256 MultiplyAdd(Float256 a, Float256 b, Float256 c) => new(Fma.IsSupported ? Fma.MultiplyAdd(a._v, b._v, c._v) : a._v * b._v + c._v);
     public static Float256 Div(Float256 a, Float256 b) => new(a._v / b._v);
     public static Float256 RefMax(Float256 a, Float256 b) => new(VectorMath.RefMax(a._v, b._v));
     public static Float256 Exp(Float256 a) => new(VectorMath.Exp(a._v));
@@ -182,6 +187,7 @@ internal readonly struct Float512(Vector512<float> v) : IFloatVector<Float512>
     public static Float512 Add(Float512 a, Float512 b) => new(a._v + b._v);
     public static Float512 Sub(Float512 a, Float512 b) => new(a._v - b._v);
     public static Float512 Mul(Float512 a, Float512 b) => new(a._v * b._v);
+    public static Float512 MultiplyAdd(Float512 a, Float512 b, Float512 c) => new(Avx512F.FusedMultiplyAdd(a._v, b._v, c._v));
     public static Float512 Div(Float512 a, Float512 b) => new(a._v / b._v);
     public static Float512 RefMax(Float512 a, Float512 b) => new(VectorMath.RefMax(a._v, b._v));
     public static Float512 Exp(Float512 a) => new(VectorMath.Exp(a._v));

@@ -243,6 +243,8 @@ public abstract class BackendConformanceTests
         [
             (1, 10, 84, true, true), (1, 1000, 512, true, true), (8, 120, 400, true, true), (3, 7, 5, false, false),
             (17, 33, 65, true, false), (2, 1, 1, false, true), (5, 129, 31, false, true), (1, 4096, 256, true, true),
+            // Batch 1-4 FC layers (the cpu's packed-gemv): N off the panel width, K across several KC blocks, B split over threads.
+            (2, 37, 700, true, true), (3, 100, 513, false, false), (4, 1, 1, true, true), (1, 1024, 3136, true, true), (4, 333, 1025, false, true),
         ];
         foreach (var (m, n, k, tb, wc) in cases)
         {
