@@ -157,6 +157,7 @@ internal static class NetworkWorkloads
         private readonly string _output;
         private readonly TensorShape _outputShape;
         private readonly AlignedBuffer _x;
+        private int _tf32Layers;
 
         public NetworkProblem(string model, Graph graph)
         {
@@ -184,8 +185,9 @@ internal static class NetworkWorkloads
         /// A network chains tens of layers, each adding its rounding (and Winograd's larger one) to what it received:
         /// the bound grows with the graph's depth and accumulation lengths (<see cref="OutputCheck.NetworkTolerance"/>),
         /// and holds the difference's norm as well as every element.
+        /// Layers the last planned session runs in TF32 (a GPU's fast precision) loosen it (the runner plans before it asks).
         /// </summary>
-        public override float Tolerance(bool exact) => OutputCheck.NetworkTolerance(_info, exact);
+        public override float Tolerance(bool exact) => OutputCheck.NetworkTolerance(_info, exact, _tf32Layers);
 
         public override bool Normwise => true;
 
@@ -195,8 +197,8 @@ internal static class NetworkWorkloads
             var y = new AlignedBuffer(_outputShape);
             string[] inNames = [_input.Name], outNames = [_output];
             Tensor[] ins = [_x.Tensor], outs = [y.Tensor];
-            string algorithms = string.Join(",", session.NodePlans.Where(p => p.Algorithm.Length > 0).GroupBy(p => p.Algorithm)
-                .OrderByDescending(g => g.Count()).Take(3).Select(g => $"{g.Key}×{g.Count()}"));
+            string algorithms = OutputCheck.TopAlgorithms(session);
+            _tf32Layers = OutputCheck.Tf32Layers(session);
             return new BufferSubject(label, $"session: {algorithms}", BenchDevices.Of(session.BackendName), y,
                 () => session.Run(inNames, ins, outNames, outs), session);
         }
@@ -206,8 +208,8 @@ internal static class NetworkWorkloads
             var session = new FastConvSession(_graph, new Sessions.FastConvSessionOptions { Backend = backend.Name, Threads = threads, Exact = exact });
             try
             {
-                string algorithms = string.Join(",", session.NodePlans.Where(p => p.Algorithm.Length > 0).GroupBy(p => p.Algorithm)
-                    .OrderByDescending(g => g.Count()).Take(3).Select(g => $"{g.Key}×{g.Count()}"));
+                string algorithms = OutputCheck.TopAlgorithms(session);
+                _tf32Layers = OutputCheck.Tf32Layers(session);
                 return new SharedSessionSubject(label, $"shared session: {algorithms}", BenchDevices.Of(session.BackendName), session, _input.Name, _x, _output, _outputShape, callers);
             }
             catch

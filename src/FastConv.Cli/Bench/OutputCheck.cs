@@ -29,6 +29,9 @@ internal static class OutputCheck
     /// <summary>Unit roundoff of fp32.</summary>
     private const double U = 1.0 / (1 << 24);
 
+    /// <summary>Unit roundoff of TF32 (10 stored mantissa bits).</summary>
+    private const double UTf32 = 1.0 / (1 << 11);
+
     /// <summary>
     /// How much more a Winograd F(4×4,3×3) layer adds than a direct one: relative L2 error 1.6e-6 against 8.9e-7
     /// for direct fp32 on a 256-channel layer (measured against fp64; Barabasz et al. 2018 give the same order).
@@ -47,9 +50,18 @@ internal static class OutputCheck
     /// ResNet-18 this is ~1e-4 of the output's norm, where FastConv and ONNX Runtime differ by ~6e-7; a wrong layer,
     /// a dropped residual or a shifted window moves the logits by 1e-2 and more, a thousand times the bound.
     /// </summary>
-    public static float NetworkTolerance(GraphInfo info, bool exact)
+    /// <param name="info">The graph's nodes with their shapes and FLOPs.</param>
+    /// <param name="exact">Whether Winograd was ruled out.</param>
+    /// <param name="tf32Layers">
+    /// Layers that ran on tensor cores in TF32 (a GPU backend's fast precision): TF32 rounds both operands of every
+    /// product to 11 significant bits (u = 2⁻¹¹), so such a layer's relative error is about u_tf32 whatever its length,
+    /// and the layers' errors, independent, add in quadrature: 2·u_tf32·√L more. For ResNet-18 on cuda-emu (14 TF32
+    /// layers) that is 3.7e-3 of the largest output, where the measured difference is 3.4e-4.
+    /// </param>
+    public static float NetworkTolerance(GraphInfo info, bool exact, int tf32Layers = 0)
     {
         ArgumentNullException.ThrowIfNull(info);
+        ArgumentOutOfRangeException.ThrowIfNegative(tf32Layers);
         double sum = 0;
         foreach (NodeInfo n in info.Nodes)
         {
@@ -58,8 +70,17 @@ internal static class OutputCheck
             double term = Math.Sqrt(length) + 4;
             sum += !exact && n.Node.OpType == "Conv" ? WinogradFactor * term : term;
         }
-        return (float)(U * Math.Max(sum, 1));
+        return (float)(U * Math.Max(sum, 1) + 2 * UTf32 * Math.Sqrt(tf32Layers));
     }
+
+    /// <summary>The layers of <paramref name="session"/> whose chosen algorithm computes in TF32 (its name says tf32).</summary>
+    public static int Tf32Layers(Sessions.FastConvSession session)
+        => session.NodePlans.Count(p => p.Algorithm.Contains("tf32", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The three most used algorithms of a session's nodes with their counts, e.g. <c>winograd×12,direct-nchwc×5</c>.</summary>
+    public static string TopAlgorithms(Sessions.FastConvSession session)
+        => string.Join(",", session.NodePlans.Where(p => p.Algorithm.Length > 0).GroupBy(p => p.Algorithm)
+            .OrderByDescending(g => g.Count()).Take(3).Select(g => $"{g.Key}×{g.Count()}"));
 
     /// <summary>Throws unless every |actual − expected| ≤ tolerance·max|expected| (tolerance 0: bit-exact).</summary>
     public static void Agree(string what, ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, float tolerance)

@@ -37,15 +37,29 @@ public static class CheckCommand
         {
             Description = "Run cuda-emu's kernels built with AddressSanitizer (the check runs again in a child process with libasan preloaded): an out-of-bounds access stops it with the report.",
         };
-        var command = new Command("check", "Compare every op of a shape set on each backend with the reference backend; exit 1 on any mismatch.")
+        var model = new Option<string?>("--model")
         {
-            backends, set, dump, seed, batch, asan,
+            Description = "Check a whole model (an .onnx file or builtin:NAME) instead of a shape set: each output on each backend against the reference backend, within the network agreement bound.",
+        };
+        Option<string[]> shape = ShapeOption.Create();
+        var command = new Command("check", "Compare every op of a shape set (or a whole model) on each backend with the reference backend; exit 1 on any mismatch.")
+        {
+            backends, set, dump, seed, batch, asan, model, shape,
         };
         command.SetAction(parse =>
         {
+            string? modelPath = parse.GetValue(model);
             if (parse.GetValue(asan))
             {
                 var again = new List<string> { "check", "--set", parse.GetValue(set) ?? "edges", "--seed", $"{parse.GetValue(seed)}", "--batch", $"{parse.GetValue(batch)}" };
+                if (modelPath is not null)
+                {
+                    again.AddRange(["--model", modelPath]);
+                }
+                foreach (string sh in parse.GetValue(shape) ?? [])
+                {
+                    again.AddRange(["--shape", sh]);
+                }
                 foreach (string b in OptionLists.Split(parse.GetValue(backends)))
                 {
                     again.AddRange(["--backend", b]);
@@ -62,6 +76,15 @@ public static class CheckCommand
                 throw new CommandLineException("check: --backend names no backend; give e.g. --backend cuda,cudnn,cublas.");
             }
             IReadOnlyList<string> names = named.Count > 0 ? named : [BackendNames.Cpu, BackendNames.CudaEmu];
+            if (modelPath is not null)
+            {
+                return ModelCheck.Run(modelPath, ShapeOption.Parse(parse.GetValue(shape)), names, parse.GetValue(seed), parse.GetValue(dump)?.FullName,
+                    parse.InvocationConfiguration.Output);
+            }
+            if (parse.GetValue(shape) is { Length: > 0 })
+            {
+                throw new CommandLineException("check: --shape fixes a model's dynamic dimensions; give the model with --model.");
+            }
             return Run(names, parse.GetValue(set) ?? "edges", parse.GetValue(dump)?.FullName, parse.GetValue(seed), parse.GetValue(batch),
                 parse.InvocationConfiguration.Output);
         });

@@ -153,6 +153,53 @@ public sealed class CheckCommandTests
     }
 
     /// <summary>The reference, except that every conv output's first element is 0.5 off: what a wrong kernel looks like.</summary>
+    [Test]
+    public void AWholeModelAgreesOnEveryBackendWithinTheNetworkBound()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["check", "--model", "builtin:lenet5", "--shape", "input=2x1x32x32", "--backend", "cpu,cuda-emu"], null, output);
+        string text = output.ToString();
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(rc, Is.Zero, text);
+        Assert.That(lines[^1], Is.EqualTo("2 cases, 0 mismatches"), text);
+        Assert.That(lines.Where(l => l.StartsWith("ok ", StringComparison.Ordinal)).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]),
+            Is.EqualTo(new[] { "cpu", "cuda-emu" }), text);
+        Assert.That(lines[0], Does.Contain("[2,10]").And.Contain("bound"), "--shape sets the builtin's batch; the line gives the bound");
+    }
+
+    [Test]
+    public void AWholeModelWithAWrongLayerFailsAndIsDumped()
+    {
+        BackendRegistry.Register("test-off-by-a-bit", _ => new OffByABitBackend());
+        string dir = Path.Combine(Path.GetTempPath(), "fastconv-check-model-dump-" + Environment.ProcessId);
+        try
+        {
+            var output = new StringWriter();
+            int rc = FastConv.Cli.Cli.Run(["check", "--model", "builtin:lenet5", "--backend", "reference,test-off-by-a-bit", "--dump", dir], null, output);
+            string text = output.ToString();
+            Assert.That(rc, Is.EqualTo(1), text);
+            Assert.That(text, Does.Contain("ok       reference ").And.Contain("MISMATCH test-off-by-a-bit ").And.Contain("2 cases, 1 mismatches"), text);
+            Assert.That(Directory.GetFiles(dir, "*.npy", SearchOption.AllDirectories).Select(Path.GetFileName),
+                Is.EquivalentTo(new[] { "input-input.npy", "reference.npy", "output.npy" }), text);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Test]
+    public void AShapeNeedsAModel()
+    {
+        var output = new StringWriter();
+        int rc = FastConv.Cli.Cli.Run(["check", "--set", "edges", "--shape", "input=1x3x8x8"], null, output);
+        Assert.That(rc, Is.Not.Zero, output.ToString());
+        Assert.That(output.ToString(), Does.Contain("--shape fixes a model's dynamic dimensions; give the model with --model"));
+    }
+
     private sealed class OffByABitBackend : IBackend
     {
         private readonly ReferenceBackend _inner = new();
