@@ -30,6 +30,7 @@
 #define FC_ACT_TANH 5
 #define FC_ACT_HARD_SIGMOID 6 // max(0, min(1, alpha*x + beta))
 #define FC_ACT_HARD_SWISH 7   // x * max(0, min(1, x/6 + 1/2))
+#define FC_ACT_SWISH 8        // x * sigmoid(alpha*x); SiLU is alpha = 1
 
 // NaN in gives NaN out for every kind (as the reference): comparisons are written so a NaN falls through.
 __device__ __forceinline__ float fc_activate(float z, int act, float alpha, float beta)
@@ -51,6 +52,7 @@ __device__ __forceinline__ float fc_activate(float z, int act, float alpha, floa
             float v = z / 6.0f + 0.5f;
             return z * (v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v));
         }
+        case FC_ACT_SWISH: return z / (1.0f + expf(-alpha * z));
         default: return z;
     }
 }

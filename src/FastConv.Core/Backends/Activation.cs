@@ -15,6 +15,8 @@ public enum ActivationKind
     HardSigmoid,
     /// <summary><c>x·max(0, min(1, x/6 + 1/2))</c>.</summary>
     HardSwish,
+    /// <summary><c>x·sigmoid(Alpha·x)</c> (ONNX Swish, opset 24); SiLU is Alpha = 1.</summary>
+    Swish,
 }
 
 /// <summary>An activation with its parameters (Alpha and Beta mean what <see cref="ActivationKind"/> says).</summary>
@@ -29,12 +31,14 @@ public readonly record struct Activation(ActivationKind Kind, float Alpha = 0f, 
     public static Activation Tanh => new(ActivationKind.Tanh);
     public static Activation HardSigmoid(float alpha = 0.2f, float beta = 0.5f) => new(ActivationKind.HardSigmoid, alpha, beta);
     public static Activation HardSwish => new(ActivationKind.HardSwish);
+    public static Activation Swish(float alpha = 1f) => new(ActivationKind.Swish, alpha);
 
     public override string ToString() => Kind switch
     {
         ActivationKind.LeakyRelu => $"LeakyRelu({Alpha:R})",
         ActivationKind.Clip => $"Clip({Alpha:R},{Beta:R})",
         ActivationKind.HardSigmoid => $"HardSigmoid({Alpha:R},{Beta:R})",
+        ActivationKind.Swish => $"Swish({Alpha:R})",
         _ => Kind.ToString(),
     };
 }

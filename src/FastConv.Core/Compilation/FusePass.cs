@@ -201,16 +201,40 @@ public static class FusePass
     }
 
     /// <summary>
-    /// HardSwish, HardSigmoid and Gelu written out op by op, as the last node of each spelling is reached (the nodes are
+    /// HardSwish, HardSigmoid, Gelu and Swish written out op by op, as the last node of each spelling is reached (the nodes are
     /// in topological order, so a rewrite's result is there for the next match to read):
     /// <list type="bullet">
     /// <item>HardSigmoid(x, 1/6, ½) ← Clip(x + 3, 0, 6) / 6, or · (1/6);</item>
     /// <item>HardSwish(x) ← x · HardSigmoid(x, 1/6, ½) (so also x · (Clip(x + 3, 0, 6) / 6)), and ← (x · Clip(x + 3, 0, 6)) / 6, or · (1/6);</item>
     /// <item>Gelu(x) ← (x · (Erf(x / √2) + 1)) · ½, and (x · ½) · (Erf(x / √2) + 1); x · (1/√2) for x / √2.</item>
+    /// <item>Swish(x, α) ← x · Sigmoid(x) (α = 1: SiLU) and x · Sigmoid(x · α) for a scalar constant α.</item>
     /// </list>
     /// Each intermediate must have one reader. The results differ from the written-out form by the rounding of the
     /// intermediate steps only.
     /// </summary>
+    /// <summary>
+    /// Whether <paramref name="arg"/> (a Sigmoid's input) is <paramref name="x"/> itself (α = 1) or x · α for a scalar
+    /// constant α read only there (<paramref name="scaled"/> is that Mul).
+    /// </summary>
+    private static bool SwishAlpha(GraphEditor e, string arg, string x, out float alpha, out Node? scaled)
+    {
+        (alpha, scaled) = (1f, null);
+        if (arg == x)
+        {
+            return true;
+        }
+        if (Single(e, arg) is { OpType: "Mul", Inputs.Length: 2 } m)
+        {
+            int c = m.Inputs[0] == x ? 1 : m.Inputs[1] == x ? 0 : -1;
+            if (c >= 0 && Scalar(e, m.Inputs[c]) is { } a)
+            {
+                (alpha, scaled) = ((float)a, m);
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static void RecognizeActivations(Graph g, GraphEditor e, CancellationToken cancellation)
     {
         foreach (Node n in e.Snapshot())
@@ -255,6 +279,17 @@ public static class FusePass
                     {
                         removed.Add(hs);
                         replacement = new Node("HardSwish", n.Name, [x], [n.Outputs[0]], Node.NoAttributes);
+                    }
+                    // x · Sigmoid(x) → Swish(x) (SiLU as PyTorch exports it); x · Sigmoid(α·x) → Swish(x, α).
+                    else if (Single(e, n.Inputs[side]) is { OpType: "Sigmoid" } sg && SwishAlpha(e, sg.Inputs[0], x, out float alpha, out Node? scaling))
+                    {
+                        removed.Add(sg);
+                        if (scaling is not null)
+                        {
+                            removed.Add(scaling);
+                        }
+                        replacement = new Node("Swish", n.Name, [x], [n.Outputs[0]],
+                            new Dictionary<string, AttributeValue> { ["alpha"] = AttributeValue.Of(alpha) });
                     }
                     // (x · (Erf(x/√2) + 1)) · ½ and (x · ½) · (Erf(x/√2) + 1) → Gelu(x).
                     else if (Scalar(e, n.Inputs[side]) is { } half && Near(half, 0.5) && Single(e, n.Inputs[1 - side]) is { OpType: "Mul" } inner)

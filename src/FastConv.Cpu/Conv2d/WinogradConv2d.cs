@@ -573,6 +573,7 @@ internal sealed unsafe class WinogradConv2dPlan : IConv2dPlan
             case ActivationKind.Tanh: OutputFast(new TanhOperator(), res, block, k0, k1, s, m); break;
             case ActivationKind.HardSigmoid: OutputFast(new HardSigmoidOperator(a.Alpha, a.Beta), res, block, k0, k1, s, m); break;
             case ActivationKind.HardSwish: OutputFast(new HardSwishOperator(), res, block, k0, k1, s, m); break;
+            case ActivationKind.Swish: OutputFast(new SwishOperator(a.Alpha), res, block, k0, k1, s, m); break;
             default: throw new InvalidHyperparameterException($"Activation: unknown kind {a.Kind}.");
         }
     }

@@ -48,6 +48,7 @@ public static class ActivationKernels
             case ActivationKind.Tanh: Run(new TanhOperator(), x, y, level); break;
             case ActivationKind.HardSigmoid: Run(new HardSigmoidOperator(activation.Alpha, activation.Beta), x, y, level); break;
             case ActivationKind.HardSwish: Run(new HardSwishOperator(), x, y, level); break;
+            case ActivationKind.Swish: Run(new SwishOperator(activation.Alpha), x, y, level); break;
             default:
                 throw new InvalidHyperparameterException($"Activation: unknown kind {activation.Kind}.");
         }
@@ -290,6 +291,21 @@ internal readonly struct HardSigmoidOperator(float alpha, float beta) : IUnaryOp
 
     private Vector512<double> Core(Vector512<double> v)
         => VectorMath.RefMax(Vector512<double>.Zero, VectorMath.RefMin(Vector512<double>.One, v * (double)alpha + Vector512.Create((double)beta))) + Vector512<double>.Zero;
+}
+
+/// <summary>
+/// <c>x·sigmoid(alpha·x)</c> (Swish; SiLU at alpha = 1): the scalar path is the reference's double formula; the vector
+/// paths reuse <see cref="SigmoidOperator"/>'s float sigmoid (VectorMath.Exp, a few ulp) and one multiply.
+/// </summary>
+internal readonly struct SwishOperator(float alpha) : IUnaryOperator
+{
+    public float Invoke(float x) => (float)(x / (1.0 + Math.Exp(-(double)alpha * x)));
+
+    public Vector128<float> Invoke(Vector128<float> x) => x * new SigmoidOperator().Invoke(x * Vector128.Create(alpha));
+
+    public Vector256<float> Invoke(Vector256<float> x) => x * new SigmoidOperator().Invoke(x * Vector256.Create(alpha));
+
+    public Vector512<float> Invoke(Vector512<float> x) => x * new SigmoidOperator().Invoke(x * Vector512.Create(alpha));
 }
 
 /// <summary><c>x·max(0, min(1, x/6 + 0.5))</c> in double like the reference, rounded once: bit for bit the reference's.</summary>

@@ -78,6 +78,7 @@ public sealed class CpuEpilogue
             case ActivationKind.Tanh: Fused(new TanhOperator(), mul, add, values, residual); break;
             case ActivationKind.HardSigmoid: Fused(new HardSigmoidOperator(a.Alpha, a.Beta), mul, add, values, residual); break;
             case ActivationKind.HardSwish: Fused(new HardSwishOperator(), mul, add, values, residual); break;
+            case ActivationKind.Swish: Fused(new SwishOperator(a.Alpha), mul, add, values, residual); break;
             default: throw new InvalidHyperparameterException($"Activation: unknown kind {a.Kind}.");
         }
     }
@@ -112,6 +113,7 @@ public sealed class CpuEpilogue
             case ActivationKind.Tanh: Blocked(new TanhOperator(), k0, channels, tile, pixels, lanes, residual); break;
             case ActivationKind.HardSigmoid: Blocked(new HardSigmoidOperator(a.Alpha, a.Beta), k0, channels, tile, pixels, lanes, residual); break;
             case ActivationKind.HardSwish: Blocked(new HardSwishOperator(), k0, channels, tile, pixels, lanes, residual); break;
+            case ActivationKind.Swish: Blocked(new SwishOperator(a.Alpha), k0, channels, tile, pixels, lanes, residual); break;
             default: return false;
         }
         return true;

@@ -80,4 +80,20 @@ public static partial class Reference
             ys[i] = (float)(v * Math.Max(0.0, Math.Min(1.0, v / 6.0 + 0.5)));
         }
     }
+
+    /// <summary>
+    /// Swish (ONNX opset 24; SiLU for alpha = 1): <c>y = x / (1 + exp(−alpha·x))</c>, in double from the float alpha,
+    /// rounded once. NaN stays NaN; −∞ gives −0·… = NaN in exact arithmetic, here −∞/∞ = NaN as well.
+    /// </summary>
+    public static void Swish(Tensor x, float alpha, Tensor y)
+    {
+        RequireShape(y, x.Shape, "output", "Swish", $"input {x.Shape}, alpha={alpha:R}");
+        ReadOnlySpan<float> xs = x.Span;
+        Span<float> ys = y.Span;
+        for (int i = 0; i < xs.Length; i++)
+        {
+            double v = xs[i];
+            ys[i] = (float)(v / (1.0 + Math.Exp(-(double)alpha * v)));
+        }
+    }
 }

@@ -7,7 +7,7 @@ public static partial class Reference
 {
     /// <summary>
     /// Applies an activation by calling the reference op it names (so each activation has one definition):
-    /// None copies, Relu, LeakyRelu(Alpha), Clip(Alpha, Beta), Sigmoid, Tanh, HardSigmoid(Alpha, Beta), HardSwish.
+    /// None copies, Relu, LeakyRelu(Alpha), Clip(Alpha, Beta), Sigmoid, Tanh, HardSigmoid(Alpha, Beta), HardSwish, Swish(Alpha).
     /// </summary>
     public static void Activation(Tensor x, Activation activation, Tensor y)
     {
@@ -24,6 +24,7 @@ public static partial class Reference
             case ActivationKind.Tanh: Tanh(x, y); break;
             case ActivationKind.HardSigmoid: HardSigmoid(x, new HardSigmoidParams { Alpha = activation.Alpha, Beta = activation.Beta }, y); break;
             case ActivationKind.HardSwish: HardSwish(x, y); break;
+            case ActivationKind.Swish: Swish(x, activation.Alpha, y); break;
             default: throw new InvalidHyperparameterException($"Activation: unknown kind {activation.Kind}.");
         }
     }

@@ -221,7 +221,7 @@ public sealed class FcKernelBackend : GpuBackendBase
 
     public override IUnaryPlan PlanActivation(Activation activation, TensorShape shape)
     {
-        if (activation.Kind is < ActivationKind.None or > ActivationKind.HardSwish)
+        if (activation.Kind is < ActivationKind.None or > ActivationKind.Swish)
         {
             throw new InvalidHyperparameterException($"Activation: unknown kind {activation.Kind}.");
         }

@@ -161,7 +161,7 @@ public abstract class BackendConformanceTests
         Activation[] all =
         [
             Activation.Relu, Activation.LeakyRelu(0.1f), Activation.Relu6, Activation.Clip(-0.5f, 0.25f), Activation.Sigmoid,
-            Activation.Tanh, Activation.HardSigmoid(), Activation.HardSwish, Activation.None,
+            Activation.Tanh, Activation.HardSigmoid(), Activation.HardSwish, Activation.Swish(), Activation.Swish(1.702f), Activation.None,
         ];
         // Lengths around every vector width and its tails, plus the relu set shrunk (64×24×24).
         int[] lengths = [0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257, 64 * 24 * 24];

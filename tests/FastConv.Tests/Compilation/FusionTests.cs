@@ -11,7 +11,7 @@ using FastConv.Tests.Support;
 namespace FastConv.Tests.Compilation;
 
 /// <summary>
-/// The fuse pass's rewrites of what exporters write out op by op: HardSwish, HardSigmoid and Gelu recognized in the
+/// The fuse pass's rewrites of what exporters write out op by op: HardSwish, HardSigmoid, Gelu and Swish (SiLU) recognized in the
 /// PyTorch and Paddle2ONNX spellings (and then fused into conv epilogues), per-channel constants folded into convs,
 /// element-wise op + activation in one pass. Each is checked for what the graph becomes and, run on cpu, against the
 /// same graph compiled without the rewrites.
@@ -80,6 +80,28 @@ public sealed class FusionTests
         Graph o = Optimized(g);
         Assert.That(Ops(o), Is.EqualTo(new[] { "MaxPool", FastConvOps.FusedBinary }));
         Assert.That(o.Nodes[1].Outputs[0], Is.EqualTo("relu"));
+        AssertSameAsUnfused(g, "x");
+    }
+
+    [TestCase(1f)]
+    [TestCase(1.702f)]
+    public void DecomposedSwishBecomesOneOpAndJoinsTheConvEpilogue(float alpha)
+    {
+        // PyTorch writes SiLU as x · Sigmoid(x); Swish(α) as x · Sigmoid(x · α).
+        var b = new NetworkBuilder("silu", seed: 6);
+        GraphValue x = b.Input("x", TensorShape.Of(2, 3, 9, 9));
+        GraphValue conv = b.Conv2d(x, 8, 3, pad: 1, name: "conv");
+        string arg = conv.Name;
+        if (alpha != 1f)
+        {
+            string a = b.Constant("alpha", GraphConstant.Float32(TensorShape.Of(), [alpha]));
+            arg = b.Node("Mul", [a, conv.Name], name: "scaled").Name;
+        }
+        GraphValue y = b.Node("Mul", [conv.Name, b.Node("Sigmoid", [arg], name: "sigmoid").Name], name: "silu");
+        Graph g = b.Build(y).Graph;
+        Graph o = Optimized(g);
+        Assert.That(Ops(o), Is.EqualTo(new[] { FastConvOps.FusedConv }), string.Join(" ", Ops(o)));
+        Assert.That((o.Nodes[0].GetString("activation", ""), o.Nodes[0].GetFloat("activation_alpha", 0f)), Is.EqualTo(("Swish", alpha)));
         AssertSameAsUnfused(g, "x");
     }
 

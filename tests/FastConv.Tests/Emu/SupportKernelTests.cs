@@ -53,7 +53,7 @@ public sealed unsafe class SupportKernelTests
         Activation[] all =
         [
             Activation.Relu, Activation.LeakyRelu(0.1f), Activation.Relu6, Activation.Clip(-0.5f, 0.25f), Activation.Sigmoid,
-            Activation.Tanh, Activation.HardSigmoid(), Activation.HardSwish,
+            Activation.Tanh, Activation.HardSigmoid(), Activation.HardSwish, Activation.Swish(), Activation.Swish(1.702f),
         ];
         foreach (Activation a in all)
         {
@@ -208,7 +208,7 @@ public sealed unsafe class SupportKernelTests
 
     public static IEnumerable<TestCaseData> Epilogues()
     {
-        Activation[] acts = [Activation.None, Activation.Relu, Activation.Clip(-2f, 5f), Activation.HardSigmoid(), Activation.HardSwish, Activation.Sigmoid];
+        Activation[] acts = [Activation.None, Activation.Relu, Activation.Clip(-2f, 5f), Activation.HardSigmoid(), Activation.HardSwish, Activation.Sigmoid, Activation.Swish()];
         foreach (Activation a in acts)
         {
             yield return new TestCaseData(a).SetName($"ConvEpilogue({a})");

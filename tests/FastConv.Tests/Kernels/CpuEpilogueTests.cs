@@ -15,7 +15,7 @@ public sealed class CpuEpilogueTests
 
     public static IEnumerable<TestCaseData> Cases()
     {
-        Activation[] activations = [Activation.None, Activation.Relu, Activation.Relu6, Activation.LeakyRelu(0.2f), Activation.Sigmoid, Activation.Tanh, Activation.HardSwish, Activation.HardSigmoid()];
+        Activation[] activations = [Activation.None, Activation.Relu, Activation.Relu6, Activation.LeakyRelu(0.2f), Activation.Sigmoid, Activation.Tanh, Activation.HardSwish, Activation.HardSigmoid(), Activation.Swish()];
         foreach (SimdLevel level in ActivationKernelTests.Levels)
         {
             foreach (Activation a in activations)

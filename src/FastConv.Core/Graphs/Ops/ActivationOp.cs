@@ -6,12 +6,13 @@ namespace FastConv.Graphs.Ops;
 
 /// <summary>
 /// The element-wise activations a conv epilogue can also apply (<see cref="ActivationKind"/>): ONNX <c>Relu</c>,
-/// <c>LeakyRelu</c>, <c>Sigmoid</c>, <c>Tanh</c>, <c>HardSigmoid</c>, <c>HardSwish</c> and <c>Clip</c> (constant bounds).
+/// <c>LeakyRelu</c>, <c>Sigmoid</c>, <c>Tanh</c>, <c>HardSigmoid</c>, <c>HardSwish</c>, <c>Swish</c> (opset 24; SiLU, which
+/// exporters write as <c>x·Sigmoid(x)</c>, recognized by the fuse pass) and <c>Clip</c> (constant bounds).
 /// Every backend runs them (<see cref="IBackend.PlanActivation"/>); the fuse pass folds them into a preceding conv.
 /// </summary>
 internal sealed class ActivationOp(string opType) : OpDefinition<IBackend>(opType)
 {
-    public static IReadOnlyList<string> OpTypes { get; } = ["Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Clip"];
+    public static IReadOnlyList<string> OpTypes { get; } = ["Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Swish", "Clip"];
 
     /// <summary>Clip's bounds: attributes min/max before opset 11, optional constant inputs 1 and 2 after.</summary>
     public static ClipParams Clip(Node node, GraphConstant? min, GraphConstant? max)
@@ -35,6 +36,7 @@ internal sealed class ActivationOp(string opType) : OpDefinition<IBackend>(opTyp
             case "Tanh": return Activation.Tanh;
             case "HardSigmoid": return Activation.HardSigmoid(node.GetFloat("alpha", 0.2f), node.GetFloat("beta", 0.5f));
             case "HardSwish": return Activation.HardSwish;
+            case "Swish": return Activation.Swish(node.GetFloat("alpha", 1f));
             case "Clip":
                 ClipParams c = Clip(node, min, max);
                 return Activation.Clip(c.Min, c.Max);
