@@ -89,7 +89,7 @@ public static class Conv2dAlgorithms
 /// </summary>
 public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner,
     IConvTranspose2dPlanner, IResizePlanner, IMatMulPlanner, ITransposePlanner, IPadPlanner, IPReluPlanner, IGeluPlanner, IErfPlanner,
-    IMishPlanner, ILayerNormalizationPlanner, IInstanceNormalizationPlanner, IGroupNormalizationPlanner, IReduceMeanPlanner, IReducePlanner,
+    IMishPlanner, ISoftplusPlanner, ILayerNormalizationPlanner, IInstanceNormalizationPlanner, IGroupNormalizationPlanner, IReduceMeanPlanner, IReducePlanner,
     ISlicePlanner, IExpandPlanner, IGatherPlanner
 {
     private readonly ReferenceBackend _reference = new();
@@ -179,6 +179,8 @@ public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatc
     public IUnaryPlan PlanErf(TensorShape x) => new Elementwise.CpuUnaryOperatorPlan<Kernels.ErfOperator>("Erf", default, x, Context);
 
     public IUnaryPlan PlanMish(TensorShape x) => new Elementwise.CpuUnaryOperatorPlan<Kernels.MishOperator>("Mish", default, x, Context);
+
+    public IUnaryPlan PlanSoftplus(TensorShape x) => new Elementwise.CpuUnaryOperatorPlan<Kernels.SoftplusOperator>("Softplus", default, x, Context);
 
     public IUnaryPlan PlanLayerNormalization(TensorShape x, int axis, float epsilon, Tensor scale, Tensor? bias) =>
         Elementwise.CpuNormalizationPlan.Layer(x, axis, epsilon, scale, bias, Context);

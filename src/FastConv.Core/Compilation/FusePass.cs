@@ -201,13 +201,14 @@ public static class FusePass
     }
 
     /// <summary>
-    /// HardSwish, HardSigmoid, Gelu and Swish written out op by op, as the last node of each spelling is reached (the nodes are
+    /// HardSwish, HardSigmoid, Gelu, Swish and Mish written out op by op, as the last node of each spelling is reached (the nodes are
     /// in topological order, so a rewrite's result is there for the next match to read):
     /// <list type="bullet">
     /// <item>HardSigmoid(x, 1/6, ½) ← Clip(x + 3, 0, 6) / 6, or · (1/6);</item>
     /// <item>HardSwish(x) ← x · HardSigmoid(x, 1/6, ½) (so also x · (Clip(x + 3, 0, 6) / 6)), and ← (x · Clip(x + 3, 0, 6)) / 6, or · (1/6);</item>
     /// <item>Gelu(x) ← (x · (Erf(x / √2) + 1)) · ½, and (x · ½) · (Erf(x / √2) + 1); x · (1/√2) for x / √2.</item>
-    /// <item>Swish(x, α) ← x · Sigmoid(x) (α = 1: SiLU) and x · Sigmoid(x · α) for a scalar constant α.</item>
+    /// <item>Swish(x, α) ← x · Sigmoid(x) (α = 1: SiLU) and x · Sigmoid(x · α) for a scalar constant α;</item>
+    /// <item>Mish(x) ← x · Tanh(Softplus(x)).</item>
     /// </list>
     /// Each intermediate must have one reader. The results differ from the written-out form by the rounding of the
     /// intermediate steps only.
@@ -279,6 +280,13 @@ public static class FusePass
                     {
                         removed.Add(hs);
                         replacement = new Node("HardSwish", n.Name, [x], [n.Outputs[0]], Node.NoAttributes);
+                    }
+                    // x · Tanh(Softplus(x)) → Mish(x) (as exporters write it before opset 18).
+                    else if (Single(e, n.Inputs[side]) is { OpType: "Tanh" } th && Single(e, th.Inputs[0]) is { OpType: "Softplus" } sp && sp.Inputs[0] == x)
+                    {
+                        removed.Add(th);
+                        removed.Add(sp);
+                        replacement = new Node("Mish", n.Name, [x], [n.Outputs[0]], Node.NoAttributes);
                     }
                     // x · Sigmoid(x) → Swish(x) (SiLU as PyTorch exports it); x · Sigmoid(α·x) → Swish(x, α).
                     else if (Single(e, n.Inputs[side]) is { OpType: "Sigmoid" } sg && SwishAlpha(e, sg.Inputs[0], x, out float alpha, out Node? scaling))

@@ -129,6 +129,37 @@ internal readonly struct GeluOperator(bool tanh) : IUnaryOperator
 }
 
 /// <summary>
+/// Softplus: <c>ln(1 + eˣ) = max(x, 0) + log1p(e^−|x|)</c>, the log1p as Goldberg's <c>ln(u)·t/(u − 1)</c> with
+/// u = 1 + t rounded (t where u rounds to 1), so neither large nor very negative x lose accuracy: a few ulps from
+/// <see cref="VectorMath.Exp(Vector512{float})"/> and the runtime's vector log. The scalar path is the reference's.
+/// </summary>
+internal readonly struct SoftplusOperator : IUnaryOperator
+{
+    public float Invoke(float x) => (float)Reference.Softplus((double)x);
+
+    public Vector128<float> Invoke(Vector128<float> x)
+    {
+        Vector128<float> t = VectorMath.Exp(-Vector128.Abs(x)), u = Vector128<float>.One + t, d = u - Vector128<float>.One;
+        Vector128<float> log1p = Vector128.ConditionalSelect(Vector128.Equals(d, Vector128<float>.Zero), t, Vector128.Log(u) * t / d);
+        return Vector128.Max(x, Vector128<float>.Zero) + log1p;
+    }
+
+    public Vector256<float> Invoke(Vector256<float> x)
+    {
+        Vector256<float> t = VectorMath.Exp(-Vector256.Abs(x)), u = Vector256<float>.One + t, d = u - Vector256<float>.One;
+        Vector256<float> log1p = Vector256.ConditionalSelect(Vector256.Equals(d, Vector256<float>.Zero), t, Vector256.Log(u) * t / d);
+        return Vector256.Max(x, Vector256<float>.Zero) + log1p;
+    }
+
+    public Vector512<float> Invoke(Vector512<float> x)
+    {
+        Vector512<float> t = VectorMath.Exp(-Vector512.Abs(x)), u = Vector512<float>.One + t, d = u - Vector512<float>.One;
+        Vector512<float> log1p = Vector512.ConditionalSelect(Vector512.Equals(d, Vector512<float>.Zero), t, Vector512.Log(u) * t / d);
+        return Vector512.Max(x, Vector512<float>.Zero) + log1p;
+    }
+}
+
+/// <summary>
 /// Mish: <c>x·tanh(ln(1 + eˣ)) = x·n/(n + 2)</c> with <c>n = eˣ·(eˣ + 2)</c> (tanh(ln u) = (u² − 1)/(u² + 1)), eˣ from
 /// <see cref="VectorMath"/> with x capped at 20, where n/(n + 2) is 1 in float. No cancellation anywhere, so a few
 /// ulps. The scalar path is the reference's double formula.

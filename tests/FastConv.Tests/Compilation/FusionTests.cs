@@ -105,6 +105,19 @@ public sealed class FusionTests
         AssertSameAsUnfused(g, "x");
     }
 
+    [Test]
+    public void DecomposedMishBecomesMish()
+    {
+        var b = new NetworkBuilder("mish", seed: 7);
+        GraphValue x = b.Input("x", TensorShape.Of(2, 3, 9, 9));
+        GraphValue conv = b.Conv2d(x, 8, 3, pad: 1, name: "conv");
+        string tanh = b.Node("Tanh", [b.Node("Softplus", [conv.Name], name: "softplus").Name], name: "tanh").Name;
+        GraphValue y = b.Node("Mul", [tanh, conv.Name], name: "mish");
+        Graph g = b.Build(y).Graph;
+        Assert.That(Ops(Optimized(g)), Is.EqualTo(new[] { "Conv", "Mish" }));
+        AssertSameAsUnfused(g, "x");
+    }
+
     /// <summary>The graph on cpu with every rewrite and with none: equal within float rounding of the rewritten steps.</summary>
     private static void AssertSameAsUnfused(Graph g, string input)
     {

@@ -182,6 +182,7 @@ public static class OpRegistry
         yield return new GroupNormalizationOp();
         yield return new ErfOp();
         yield return new MishOp();
+        yield return new SoftplusOp();
         yield return new ReduceOp("ReduceSum", ReduceKind.Sum);
         yield return new ReduceOp("ReduceMax", ReduceKind.Max);
         yield return new ReduceOp("ReduceMin", ReduceKind.Min);
