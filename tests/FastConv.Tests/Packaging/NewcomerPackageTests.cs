@@ -7,6 +7,7 @@ using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using FastConv.Backends;
 using FastConv.Sessions;
+using FastConv.Tests.Support;
 
 namespace FastConv.Tests.Packaging;
 
@@ -156,7 +157,7 @@ public sealed class NewcomerPackageTests
     /// <summary>The first <c>csharp</c> block under the README's "Use it as a library" heading.</summary>
     internal static string ReadmeLibraryExample()
     {
-        string readme = File.ReadAllText(Path.Combine(RepoRoot(), "README.md"));
+        string readme = File.ReadAllText(Path.Combine(Repository.Root, "README.md"));
         int section = readme.IndexOf("\n## Use it as a library", StringComparison.Ordinal);
         Assert.That(section, Is.GreaterThan(0), "README.md has no '## Use it as a library' section");
         int next = readme.IndexOf("\n## ", section + 1, StringComparison.Ordinal);
@@ -180,7 +181,7 @@ public sealed class NewcomerPackageTests
                 old.Delete();
             }
         }
-        Dotnet(RepoRoot(), "pack", "FastConv.Libraries.slnf", "-c", configuration, "--no-build", "--nologo");
+        Dotnet(Repository.Root, "pack", "FastConv.Libraries.slnf", "-c", configuration, "--no-build", "--nologo");
         FileInfo[] meta = [.. new DirectoryInfo(PackagesFolder()).GetFiles("FastConv.*.nupkg").Where(f => IsPackageOf(f.Name, "FastConv"))];
         Assert.That(meta, Has.Length.EqualTo(1), $"pack wrote no FastConv.VERSION.nupkg to {PackagesFolder()}");
         return meta[0].Name["FastConv.".Length..^".nupkg".Length];
@@ -191,7 +192,7 @@ public sealed class NewcomerPackageTests
     /// <summary>Whether <paramref name="file"/> is ID.VERSION.(s)nupkg: the id followed by a version, which starts with a digit.</summary>
     private static bool IsPackageOf(string file, string id) => file.Length > id.Length + 1 && file.StartsWith(id + ".", StringComparison.Ordinal) && char.IsDigit(file[id.Length + 1]);
 
-    private static string PackagesFolder() => Path.Combine(RepoRoot(), "artifacts", "packages");
+    private static string PackagesFolder() => Path.Combine(Repository.Root, "artifacts", "packages");
 
     /// <summary>Runs dotnet with <paramref name="args"/> in <paramref name="dir"/>, bounded; fails the test with its output unless it exits 0.</summary>
     private static string Dotnet(string dir, params string[] args)
@@ -223,17 +224,5 @@ public sealed class NewcomerPackageTests
         process.WaitForExit();
         Assert.That(process.ExitCode, Is.Zero, $"dotnet {string.Join(' ', args)} in {dir} failed:\n{output}");
         return output.ToString();
-    }
-
-    private static string RepoRoot()
-    {
-        for (DirectoryInfo? d = new(TestContext.CurrentContext.TestDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "FastConv.sln")))
-            {
-                return d.FullName;
-            }
-        }
-        throw new DirectoryNotFoundException($"no repository root (with FastConv.sln) above {TestContext.CurrentContext.TestDirectory}");
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using NUnit.Framework.Interfaces;
 using NUnit.Framework.Internal;
 using NUnit.Framework.Internal.Builders;
+using FastConv.Tests.Support;
 
 namespace FastConv.Tests.Robustness;
 
@@ -26,7 +27,7 @@ public sealed class RobustnessDocTests
         IReadOnlyList<Row> rows = HostileCases();
         Assert.That(rows, Has.Count.GreaterThanOrEqualTo(200), "issue 16 asks for at least 200 hostile cases");
         string table = Render(rows);
-        string path = Path.Combine(RepoRoot(), "docs", "robustness.md");
+        string path = Path.Combine(Repository.Root, "docs", "robustness.md");
         string doc = File.ReadAllText(path);
         int begin = doc.IndexOf(Begin, StringComparison.Ordinal), end = doc.IndexOf(End, StringComparison.Ordinal);
         Assert.That(begin >= 0 && end > begin, Is.True, $"{path} has no generated section ({Begin} … {End})");
@@ -98,16 +99,4 @@ public sealed class RobustnessDocTests
     }
 
     private static string Cell(string s) => s.Replace("|", "\\|", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
-
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "FastConv.sln")))
-            {
-                return d.FullName;
-            }
-        }
-        throw new DirectoryNotFoundException($"no repository root (with FastConv.sln) above {TestContext.CurrentContext.TestDirectory}");
-    }
 }
