@@ -18,7 +18,7 @@ public sealed record SummaryLayer(string Name, string OpType, IReadOnlyList<int>
 public sealed record PlanReport(string Model, string Backend, IReadOnlyList<PlanPass> Passes, IReadOnlyList<PlanNode> Nodes, int Copies, int Reorders,
     IReadOnlyDictionary<string, long> ArenaBytes);
 
-public sealed record PlanPass(string Name, int Nodes);
+public sealed record PlanPass(string Name, int Nodes, double Ms);
 
 public sealed record PlanNode(string Name, string Op, string Backend, string Algorithm, string Layout);
 
@@ -31,7 +31,7 @@ internal sealed partial class SummaryJsonContext : JsonSerializerContext;
 /// <c>fastconv summary MODEL [--json]</c>: a Keras-style table of the model as loaded (before optimization): each
 /// layer's output shape, learnable parameters and MFLOPs, and the totals; <c>--json</c> gives <c>total_params</c>,
 /// <c>total_flops</c> and a <c>layers</c> array. <c>--plan</c> compiles it for a backend and shows the compiled graph
-/// instead: the passes run with the node count each left, each node's backend, algorithm and layout, the Copy and
+/// instead: the passes run with the node count each left and its time, each node's backend, algorithm and layout, the Copy and
 /// Reorder nodes the passes inserted and each memory space's arena.
 /// </summary>
 public static class SummaryCommand
@@ -92,7 +92,7 @@ public static class SummaryCommand
     {
         ArgumentNullException.ThrowIfNull(session);
         SessionPlan p = session.Plan;
-        return new PlanReport(model, session.BackendName, [.. p.Passes.Select(x => new PlanPass(x.Name, x.Nodes))],
+        return new PlanReport(model, session.BackendName, [.. p.Passes.Select(x => new PlanPass(x.Name, x.Nodes, Math.Round(x.Milliseconds, 3)))],
             [.. p.Nodes.Select(n => new PlanNode(n.Name, n.Op, n.Backend, n.Algorithm, n.Layout))], p.Copies, p.Reorders,
             p.ArenaBytes.ToDictionary(kv => kv.Key.ToString().ToLowerInvariant(), kv => kv.Value));
     }
@@ -103,7 +103,7 @@ public static class SummaryCommand
         ArgumentNullException.ThrowIfNull(console);
         CultureInfo inv = CultureInfo.InvariantCulture;
         console.WriteLine($"Model: {report.Model}, compiled for {report.Backend}");
-        console.WriteLine("Passes: " + string.Join(" → ", report.Passes.Select(p => $"{p.Name} ({p.Nodes.ToString(inv)})")));
+        console.WriteLine("Passes: " + string.Join(" → ", report.Passes.Select(p => $"{p.Name} ({p.Nodes.ToString(inv)}, {p.Ms.ToString("0.#", inv)} ms)")));
         var table = new Table().Border(TableBorder.Simple)
             .AddColumn("Node").AddColumn("Op").AddColumn("Backend").AddColumn("Algorithm").AddColumn("Layout");
         foreach (PlanNode n in report.Nodes)

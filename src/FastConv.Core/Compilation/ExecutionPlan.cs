@@ -110,6 +110,7 @@ public sealed class ExecutionPlan : IDisposable
     {
         ArgumentNullException.ThrowIfNull(compiled);
         ArgumentNullException.ThrowIfNull(backends);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         Graph graph = compiled.Graph;
         MemoryPlan memory = compiled.Memory;
         var byName = backends.ToDictionary(b => b.Name, StringComparer.Ordinal);
@@ -204,7 +205,11 @@ public sealed class ExecutionPlan : IDisposable
             }
             Tensor[] inputs = [.. graph.Inputs.Select(i => Value(i.Name).Host!)];
             Tensor[] outputs = [.. graph.Outputs.Select(o => Value(o).Host ?? throw new InvalidModelException($"graph output '{o}' is left in device memory; the place pass copies outputs to the host."))];
-            graph.Passes.Add(new PassRecord("plans", steps.Count));
+            if (!graph.Passes.Any(p => p.Name == "plans"))
+            {
+                // Once per compiled graph: the session's further execution contexts plan it again, as copies.
+                graph.Passes.Add(new PassRecord("plans", steps.Count, "", System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
+            }
             return new ExecutionPlan(compiled, [.. steps], inputs, outputs, owned, stream, device);
         }
         catch

@@ -81,13 +81,14 @@ public static class GraphCompiler
         return g;
     }
 
-    /// <summary>Runs <paramref name="pass"/> and appends its record (name, nodes left) to the graph's pass list.</summary>
+    /// <summary>Runs <paramref name="pass"/> and appends its record (name, nodes left, time taken) to the graph's pass list.</summary>
     public static void Record(Graph graph, string name, Action pass, string detail = "")
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(pass);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         pass();
-        graph.Passes.Add(new PassRecord(name, graph.Nodes.Count, detail));
+        graph.Passes.Add(new PassRecord(name, graph.Nodes.Count, detail, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
     }
 
     /// <summary>A copy with its own node list and nodes (passes edit both), sharing the immutable constants and attributes.</summary>

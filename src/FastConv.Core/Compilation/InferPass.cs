@@ -149,8 +149,10 @@ public static class InferPass
             }
             g.Inputs[k] = input with { Shape = given };
         }
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         Run(g, maxNodes, cancellation);
-        g.Passes.Add(new PassRecord(Name, g.Nodes.Count, "bound to " + string.Join(", ", g.Inputs.Select(i => $"{i.Name}{i.Shape}"))));
+        g.Passes.Add(new PassRecord(Name, g.Nodes.Count, "bound to " + string.Join(", ", g.Inputs.Select(i => $"{i.Name}{i.Shape}")),
+            System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
         g.Generic = generic;
         return g;
     }

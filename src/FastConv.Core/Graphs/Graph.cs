@@ -112,7 +112,8 @@ public sealed record ValueInfo(string Name, TensorShape Shape, ElementType Type 
 }
 
 /// <summary>One pass over a graph: its name and how many nodes the graph had after it (what <c>summary --plan</c> lists).</summary>
-public sealed record PassRecord(string Name, int Nodes, string Detail = "");
+/// <summary>A pass that ran over a graph: its name, the nodes left after it, a note, and how long it took.</summary>
+public sealed record PassRecord(string Name, int Nodes, string Detail = "", double Milliseconds = 0);
 
 /// <summary>
 /// One op application. <see cref="Inputs"/> may contain the empty string for an omitted optional input

@@ -35,6 +35,7 @@ internal sealed class OnnxImporter
 
     public Graph Import(byte[] bytes, string source)
     {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         _source = source;
         ModelProto model;
         try
@@ -170,9 +171,10 @@ internal sealed class OnnxImporter
         // folding has put constants in place (a Reshape's shape, a Resize's scales).
         // The front of the compile pipeline (src/FastConv.Core/Compilation): import, normalize, infer. Shape inference
         // (with the shape sub-graphs folded) is the infer pass, as for every graph; the graph keeps the shapes.
-        graph.Passes.Add(new PassRecord("import", graph.Nodes.Count));
+        graph.Passes.Add(new PassRecord("import", graph.Nodes.Count, "", System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
+        start = System.Diagnostics.Stopwatch.GetTimestamp();
         OpsetNormalizer.Normalize(graph, _opset, names, _problems);
-        graph.Passes.Add(new PassRecord("normalize", graph.Nodes.Count, $"opset {_opset}"));
+        graph.Passes.Add(new PassRecord("normalize", graph.Nodes.Count, $"opset {_opset}", System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
         if (graph.IsDynamic)
         {
             // Kept as imported, so a session can infer it again for the sizes of each run.
@@ -180,8 +182,9 @@ internal sealed class OnnxImporter
         }
         if (graph.Inputs.All(i => i.IsBound))
         {
+            start = System.Diagnostics.Stopwatch.GetTimestamp();
             InferPass.Run(graph, _problems, _listed, _source);
-            graph.Passes.Add(new PassRecord(InferPass.Name, graph.Nodes.Count, "shape sub-graphs folded"));
+            graph.Passes.Add(new PassRecord(InferPass.Name, graph.Nodes.Count, "shape sub-graphs folded", System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
         }
         else
         {

@@ -22,6 +22,9 @@ public sealed class SummaryPlanTests
         JsonElement root = doc.RootElement;
         Assert.That(root.GetProperty("passes").EnumerateArray().Select(p => p.GetProperty("name").GetString()),
             Is.EqualTo(new[] { "import", "infer", "fold", "fuse", "place", "layout", "memory", "plans" }));
+        // Each pass says how long it took (the compile passes and the plans take measurable time; import of a builtin may not).
+        Assert.That(root.GetProperty("passes").EnumerateArray().Select(p => p.GetProperty("ms").GetDouble()), Has.All.GreaterThanOrEqualTo(0));
+        Assert.That(root.GetProperty("passes").EnumerateArray().Last().GetProperty("ms").GetDouble(), Is.GreaterThan(0));
         JsonElement nodes = root.GetProperty("nodes");
         Assert.That(nodes.GetArrayLength(), Is.EqualTo(root.GetProperty("passes").EnumerateArray().Last().GetProperty("nodes").GetInt32()));
         foreach (JsonElement n in nodes.EnumerateArray())
