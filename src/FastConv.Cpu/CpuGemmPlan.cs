@@ -32,7 +32,7 @@ internal sealed class CpuGemmPlan : IUnaryPlan
         _pool = context.Pool;
         _m = OutputShape[0];
         int n = OutputShape[1], k = p.TransA ? aShape[0] : aShape[1];
-        _b = Sgemm.PackB(context.Simd, p.TransB, k, n, b.Span, p.TransB ? k : n);
+        _b = PlanSharing.Get(b.Memory, (context.Simd, p.TransB, k, n), () => Sgemm.PackB(context.Simd, p.TransB, k, n, b.Span, p.TransB ? k : n));
         if (!p.TransA && _m <= PackedGemv.MaxRows && PackedGemv.Supports(_b.Level))
         {
             _gemv = new PackedGemv(_b);

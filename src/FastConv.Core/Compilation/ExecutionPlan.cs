@@ -101,7 +101,8 @@ public sealed class ExecutionPlan : IDisposable
     }
 
     /// <summary>
-    /// Plans every node of <paramref name="compiled"/> on the backend named in it (one of <paramref name="backends"/>).
+    /// Plans every node of <paramref name="compiled"/> on the backend named in it (one of <paramref name="backends"/>),
+    /// sharing what plans derive from the weights with the graph's other execution plans (<see cref="CompiledGraph.Sharing"/>).
     /// With <paramref name="memoryLimitBytes"/>, the arenas are checked against it before anything is allocated, and the
     /// plans' workspaces as they are made: past it, a <see cref="MemoryLimitExceededException"/> names the biggest
     /// consumers (and nothing planned so far is kept).
@@ -111,6 +112,8 @@ public sealed class ExecutionPlan : IDisposable
         ArgumentNullException.ThrowIfNull(compiled);
         ArgumentNullException.ThrowIfNull(backends);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        // Every context of this graph shares the weights its plans pack (each still has its own arena and scratch).
+        using PlanSharing.Scope sharing = compiled.Sharing.Enter();
         Graph graph = compiled.Graph;
         MemoryPlan memory = compiled.Memory;
         var byName = backends.ToDictionary(b => b.Name, StringComparer.Ordinal);

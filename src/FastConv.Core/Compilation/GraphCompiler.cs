@@ -34,6 +34,9 @@ public sealed class CompiledGraph
     public Graph Graph { get; }
 
     public MemoryPlan Memory { get; }
+
+    /// <summary>What the plans of this graph share across execution contexts (packed weights): see <see cref="PlanSharing"/>.</summary>
+    public PlanSharing Sharing { get; } = new();
 }
 
 /// <summary>
