@@ -416,24 +416,29 @@ internal sealed unsafe class DirectPlan<TV, TOps> : IConv2dPlan
         int cg = shape.InputChannelsPerGroup, kg = shape.OutputChannelsPerGroup, rs = shape.R * shape.S;
         _blocks = (kg + kt - 1) / kt;
 
-        // Pack: [g][block][c][tap][kt], zero past K/g.
-        _packed = GC.AllocateArray<float>(shape.Groups * _blocks * cg * rs * kt, pinned: true);
-        ReadOnlySpan<float> w = weights.Span;
-        for (int g = 0; g < shape.Groups; g++)
+        // Pack: [g][block][c][tap][kt], zero past K/g (once per weights for all of a session's execution contexts).
+        int blocks = _blocks, groups = shape.Groups;
+        _packed = PlanSharing.Get(weights.Memory, ("direct", groups, kg, cg, rs, kt), () =>
         {
-            for (int kk = 0; kk < kg; kk++)
+            float[] packed = GC.AllocateArray<float>(groups * blocks * cg * rs * kt, pinned: true);
+            ReadOnlySpan<float> w = weights.Span;
+            for (int g = 0; g < groups; g++)
             {
-                int b = kk / kt, lane = kk % kt;
-                long blockBase = (long)(g * _blocks + b) * cg * rs * kt;
-                for (int c = 0; c < cg; c++)
+                for (int kk = 0; kk < kg; kk++)
                 {
-                    for (int t = 0; t < rs; t++)
+                    int b = kk / kt, lane = kk % kt;
+                    long blockBase = (long)(g * blocks + b) * cg * rs * kt;
+                    for (int c = 0; c < cg; c++)
                     {
-                        _packed[blockBase + ((long)c * rs + t) * kt + lane] = w[((g * kg + kk) * cg + c) * rs + t];
+                        for (int t = 0; t < rs; t++)
+                        {
+                            packed[blockBase + ((long)c * rs + t) * kt + lane] = w[((g * kg + kk) * cg + c) * rs + t];
+                        }
                     }
                 }
             }
-        }
+            return packed;
+        });
 
         _taps = GC.AllocateArray<int>(rs, pinned: true);
         _layout.TapOffsets.CopyTo(_taps, 0);

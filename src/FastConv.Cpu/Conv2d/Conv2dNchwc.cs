@@ -164,7 +164,8 @@ internal sealed unsafe class NchwcPlan<TV, TOps> : IConv2dPlan
         _kb = Conv2dNchwc.BlocksPerCall(lanes, kg);
         _gc = _kb * lanes;
         _kGroups = (kg + _gc - 1) / _gc;
-        _packed = Conv2dNchwc.PackWeights(shape, weights.Span, _gc);
+        int gc = _gc;
+        _packed = PlanSharing.Get(weights.Memory, ("nchwc", shape.Groups, shape.K, shape.C, shape.R, shape.S, gc), () => Conv2dNchwc.PackWeights(shape, weights.Span, gc));
         _cRange = Conv2dNchwc.ChannelRange(shape, _gc);
 
         Conv2dParams p = shape.Params;
@@ -498,7 +499,8 @@ internal sealed unsafe class NchwcBlockedPlan<TV, TOps> : INchwcConv2d
         _kGroups = (shape.K + _gc - 1) / _gc;
         _kBlocks = (shape.K + lanes - 1) / lanes;
         _cBlocks = (shape.C + lanes - 1) / lanes;
-        _packed = Conv2dNchwc.PackWeights(shape, weights.Span, _gc);
+        int gc = _gc;
+        _packed = PlanSharing.Get(weights.Memory, ("nchwc", shape.Groups, shape.K, shape.C, shape.R, shape.S, gc), () => Conv2dNchwc.PackWeights(shape, weights.Span, gc));
         // Whole channel blocks per range, so every range's offsets are the same relative to its first channel.
         _cRange = Math.Max(lanes, Conv2dNchwc.ChannelRange(shape, _gc) / lanes * lanes);
 

@@ -39,12 +39,15 @@ internal sealed unsafe class GemmConv2dPlan : IConv2dPlan
         _pool = context.Pool;
         int groups = shape.Groups, kg = shape.OutputChannelsPerGroup, crs = shape.InputChannelsPerGroup * shape.R * shape.S;
         int pq = shape.P * shape.Q;
-        ReadOnlySpan<float> w = weights.Span;
-        _weights = new PackedA[groups];
-        for (int g = 0; g < groups; g++)
+        _weights = PlanSharing.Get(weights.Memory, ("gemm-conv", context.Simd, groups, kg, crs), () =>
         {
-            _weights[g] = Sgemm.PackA(context.Simd, false, kg, crs, w.Slice(g * kg * crs, kg * crs), crs);
-        }
+            var packed = new PackedA[groups];
+            for (int g = 0; g < groups; g++)
+            {
+                packed[g] = Sgemm.PackA(context.Simd, false, kg, crs, weights.Span.Slice(g * kg * crs, kg * crs), crs);
+            }
+            return packed;
+        });
         var cpuEpilogue = new CpuEpilogue(shape.K, bias is null ? default : bias.Span, epilogue);
         _epilogue = cpuEpilogue.IsIdentity ? null : new ConvRowEpilogue(cpuEpilogue, pq);
         _addResidual = epilogue.AddResidual;

@@ -159,6 +159,22 @@ internal sealed unsafe class WinogradConv2dPlan : IConv2dPlan
     // The tensors of the run in progress (pinned by Execute for its duration).
     private float* _x, _y, _r;
 
+    private static unsafe PinnedBuffer TransformFilters(ReadOnlySpan<float> w, int m, int points, int k, int c, int mr, int kPad)
+    {
+        float[] u = new float[points * k * c];
+        double[,] gm = m == 4 ? WinogradTransforms.GF4 : WinogradTransforms.GF2;
+        for (int ki = 0; ki < k; ki++)
+        {
+            for (int ci = 0; ci < c; ci++)
+            {
+                WinogradTransforms.Filter(gm, w.Slice((ki * c + ci) * 9, 9), u.AsSpan(ki * c + ci), k * c);
+            }
+        }
+        var packed = new PinnedBuffer((long)points * kPad * c);
+        WinogradGemm.PackU(u, points, k, c, mr, packed.Pointer);
+        return packed;
+    }
+
     public WinogradConv2dPlan(string name, int m, Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context, WinogradSchedule schedule)
     {
         Algorithm = name;
@@ -174,19 +190,10 @@ internal sealed unsafe class WinogradConv2dPlan : IConv2dPlan
         _kBlocks = (_k + _mr - 1) / _mr;
         int kPad = _kBlocks * _mr;
 
-        // U[ξ][k][c] = (G g Gᵀ)[ξ] in double, rounded once; then packed into MR-row micro-panels.
-        float[] u = new float[_points * _k * _c];
-        ReadOnlySpan<float> w = weights.Span;
-        double[,] gm = m == 4 ? WinogradTransforms.GF4 : WinogradTransforms.GF2;
-        for (int ki = 0; ki < _k; ki++)
-        {
-            for (int ci = 0; ci < _c; ci++)
-            {
-                WinogradTransforms.Filter(gm, w.Slice((ki * _c + ci) * 9, 9), u.AsSpan(ki * _c + ci), _k * _c);
-            }
-        }
-        _u = new PinnedBuffer((long)_points * kPad * _c);
-        WinogradGemm.PackU(u, _points, _k, _c, _mr, _u.Pointer);
+        // U[ξ][k][c] = (G g Gᵀ)[ξ] in double, rounded once; then packed into MR-row micro-panels (once per weights
+        // for all of a session's execution contexts).
+        int points = _points, kk = _k, cc = _c, mr = _mr;
+        _u = PlanSharing.Get(weights.Memory, ("winograd", m, _level, kk, cc), () => TransformFilters(weights.Span, m, points, kk, cc, mr, kPad));
 
         ReadOnlySpan<float> b = bias is null ? default : bias.Span;
         _epilogue = new CpuEpilogue(_k, b, epilogue, _level);

@@ -14,17 +14,18 @@ namespace FastConv.Tests.Compilation;
 /// </summary>
 public sealed class PlanSharingTests
 {
-    [Test]
-    public void ContextsOfOneGraphShareThePackedFullyConnectedWeights()
+    [TestCase("mnist", 3, TestName = "mnist: conv2 (direct-nchwc), fc1 and fc2")]
+    [TestCase("resnet18", 21, TestName = "resnet18: 20 convs (Winograd, direct) and the fc")]
+    public void ContextsOfOneGraphShareThePackedWeights(string builtin, int packs)
     {
-        Graph g = Builtins.Create("mnist", batch: 1);
+        Graph g = Builtins.Create(builtin, batch: 1);
         using var cpu = new CpuBackend(new CpuBackendOptions { Threads = 1 });
         IBackend[] backends = [cpu, new ReferenceBackend()];
         CompiledGraph compiled = GraphCompiler.Compile(g, new CompileOptions { Backends = backends, Evaluator = backends[1] });
         Tensor x = TestData.Floats(new Random(3), g.Inputs[0].Shape);
         using ExecutionPlan first = ExecutionPlan.Create(compiled, backends);
         int shared = compiled.Sharing.Count;
-        Assert.That(shared, Is.EqualTo(2), "fc1 and fc2 packed once");
+        Assert.That(shared, Is.EqualTo(packs), "each weight packed once");
         using ExecutionPlan second = ExecutionPlan.Create(compiled, backends);
         Assert.That(compiled.Sharing.Count, Is.EqualTo(shared), "the second context packed nothing new");
 
