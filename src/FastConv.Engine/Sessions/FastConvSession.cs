@@ -335,6 +335,7 @@ public sealed partial class FastConvSession : IDisposable
         {
             string name = _graph.Inputs[i].Name;
             IoBinding.Bound b = binding.Inputs.TryGetValue(name, out IoBinding.Bound v) ? v : throw new InvalidModelException($"input '{name}' is not bound; the model needs {DescribeInputs()}.");
+            b.ThrowIfFreed("input", name);
             names[i] = name;
             shapes[i] = b.Shape;
         }
@@ -343,6 +344,7 @@ public sealed partial class FastConvSession : IDisposable
         {
             foreach (var (name, b) in binding.Outputs)
             {
+                b.ThrowIfFreed("output", name);
                 CheckShape(b.Shape, c.Outputs[OutputIndex(name)].Shape, "output", name);
             }
             long start = Stopwatch.GetTimestamp();

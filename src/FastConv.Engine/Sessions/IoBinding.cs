@@ -14,17 +14,35 @@ public sealed class IoBinding
     internal readonly Dictionary<string, Bound> Inputs = new(StringComparer.Ordinal);
     internal readonly Dictionary<string, Bound> Outputs = new(StringComparer.Ordinal);
 
-    public IoBinding BindInput(string name, Tensor tensor) => Set(Inputs, name, new Bound(tensor.Shape, tensor, 0, false));
+    public IoBinding BindInput(string name, Tensor tensor) => Set(Inputs, name, Host(tensor));
 
-    public IoBinding BindInput(string name, PinnedBuffer buffer) => Set(Inputs, name, new Bound(buffer.Shape, buffer.Tensor, buffer.Address, false));
+    public IoBinding BindInput(string name, PinnedBuffer buffer) => Set(Inputs, name, Pinned(buffer));
 
-    public IoBinding BindInput(string name, DeviceBuffer buffer) => Set(Inputs, name, new Bound(buffer.Shape, null, buffer.Tensor.Address, true));
+    public IoBinding BindInput(string name, DeviceBuffer buffer) => Set(Inputs, name, OnDevice(buffer));
 
-    public IoBinding BindOutput(string name, Tensor tensor) => Set(Outputs, name, new Bound(tensor.Shape, tensor, 0, false));
+    public IoBinding BindOutput(string name, Tensor tensor) => Set(Outputs, name, Host(tensor));
 
-    public IoBinding BindOutput(string name, PinnedBuffer buffer) => Set(Outputs, name, new Bound(buffer.Shape, buffer.Tensor, buffer.Address, false));
+    public IoBinding BindOutput(string name, PinnedBuffer buffer) => Set(Outputs, name, Pinned(buffer));
 
-    public IoBinding BindOutput(string name, DeviceBuffer buffer) => Set(Outputs, name, new Bound(buffer.Shape, null, buffer.Tensor.Address, true));
+    public IoBinding BindOutput(string name, DeviceBuffer buffer) => Set(Outputs, name, OnDevice(buffer));
+
+    private static Bound Host(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        return new Bound(tensor.Shape, tensor, 0, false, null);
+    }
+
+    private static Bound Pinned(PinnedBuffer buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        return new Bound(buffer.Shape, buffer.Tensor, buffer.Address, false, buffer);
+    }
+
+    private static Bound OnDevice(DeviceBuffer buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        return new Bound(buffer.Shape, null, buffer.Tensor.Address, true, buffer);
+    }
 
     private IoBinding Set(Dictionary<string, Bound> map, string name, Bound bound)
     {
@@ -33,14 +51,34 @@ public sealed class IoBinding
         return this;
     }
 
-    /// <summary>One binding: the shape, the host tensor (null on the device) and the address the copy may use directly (0: none).</summary>
-    internal readonly record struct Bound(TensorShape Shape, Tensor? Host, ulong Address, bool OnDevice);
+    /// <summary>
+    /// One binding: the shape, the host tensor (null on the device), the address the copy may use directly (0: none)
+    /// and the buffer that owns that address (checked before each run: a freed buffer is never read or written).
+    /// </summary>
+    internal readonly record struct Bound(TensorShape Shape, Tensor? Host, ulong Address, bool OnDevice, IBoundBuffer? Owner)
+    {
+        public void ThrowIfFreed(string what, string name)
+        {
+            if (Owner is { IsDisposed: true })
+            {
+                throw new ObjectDisposedException(Owner.GetType().Name, $"{what} '{name}' is bound to a buffer that was disposed; bind a live one.");
+            }
+        }
+    }
+}
+
+/// <summary>A buffer an <see cref="IoBinding"/> can point at.</summary>
+public interface IBoundBuffer : IDisposable
+{
+    /// <summary>Whether <see cref="IDisposable.Dispose"/> has freed it.</summary>
+    bool IsDisposed { get; }
 }
 
 /// <summary>Page-locked host memory from a session's device backend, as a tensor; free it with <see cref="Dispose"/> after its last run.</summary>
-public sealed class PinnedBuffer : IDisposable
+public sealed class PinnedBuffer : IBoundBuffer
 {
     private readonly IDeviceBuffer _buffer;
+    private int _disposed;
 
     internal PinnedBuffer(IDeviceBuffer buffer, TensorShape shape)
     {
@@ -56,14 +94,23 @@ public sealed class PinnedBuffer : IDisposable
 
     internal ulong Address => _buffer.Address;
 
-    public void Dispose() => _buffer.Dispose();
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _buffer.Dispose();
+        }
+    }
 }
 
 /// <summary>Device memory from a session's device backend, for inputs and outputs that stay on the device.</summary>
-public sealed class DeviceBuffer : IDisposable
+public sealed class DeviceBuffer : IBoundBuffer
 {
     private readonly IDeviceBuffer _buffer;
     private readonly IDeviceBackend _device;
+    private int _disposed;
 
     internal DeviceBuffer(IDeviceBackend device, IDeviceBuffer buffer, TensorShape shape)
     {
@@ -100,10 +147,19 @@ public sealed class DeviceBuffer : IDisposable
         }
     }
 
-    public void Dispose() => _buffer.Dispose();
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _buffer.Dispose();
+        }
+    }
 
     private void Require(int length)
     {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         if (length != Shape.ElementCount)
         {
             throw new InvalidShapeException($"device buffer {Shape} holds {Shape.ElementCount} floats; {length} given.");

@@ -122,6 +122,14 @@ public sealed class DeviceResidentTests
         session.Run(new IoBinding().BindInput("input", x).BindOutput("softmax", hy));
         Assert.That(hy.ToArray(), Is.EqualTo(expected.ToArray()));
         Assert.That(session.Run(new Dictionary<string, Tensor> { ["input"] = x })["softmax"].ToArray(), Is.EqualTo(expected.ToArray()));
+
+        // A freed buffer is refused before the run touches it (its device pages are gone: a write would fault).
+        DeviceBuffer freed = session.AllocateDevice(expected.Shape);
+        freed.Dispose();
+        var stale = new IoBinding().BindInput("input", x).BindOutput("softmax", freed);
+        Assert.That(() => session.Run(stale), Throws.InstanceOf<ObjectDisposedException>().With.Message.Contains("output 'softmax'"));
+        Assert.That(() => freed.Upload(x.Span[..expected.Length]), Throws.InstanceOf<ObjectDisposedException>());
+        Assert.That(() => new IoBinding().BindInput("input", (DeviceBuffer)null!), Throws.ArgumentNullException);
     }
 
     [Test]
