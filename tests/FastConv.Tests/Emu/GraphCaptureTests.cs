@@ -214,6 +214,31 @@ public sealed class GraphCaptureTests
     }
 
     [Test]
+    public void ContextsCaptureOnTheirOwnStreamsAtOnce()
+    {
+        // Thread-local capture: one context capturing on its thread while another plans (allocates, uploads weights)
+        // or captures on its own must not invalidate either.
+        Graph g = Builtins.Create("mnist", batch: 1);
+        using var plain = new FastConvSession(g, Options(false));
+        using var session = new FastConvSession(g, Options(true) with { MaxConcurrency = 2 });
+        Tensor[] xs = [.. Enumerable.Range(0, 4).Select(i => Random(50 + i, g.Inputs[0].Shape))];
+        float[][] expected = [.. xs.Select(x => plain.Run(new Dictionary<string, Tensor> { ["input"] = x })["softmax"].ToArray())];
+        using var start = new Barrier(2);
+        float[][][] actual = new float[2][][];
+        Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, t =>
+        {
+            start.SignalAndWait();
+            actual[t] = [.. xs.Select(x => session.Run(new Dictionary<string, Tensor> { ["input"] = x })["softmax"].ToArray())];
+        });
+        for (int t = 0; t < 2; t++)
+        {
+            Assert.That(actual[t], Is.EqualTo(expected), $"caller {t}");
+        }
+        Assert.That(session.Graphs!.Captures, Is.EqualTo(session.ExecutionContexts), "one capture per context");
+        Assert.That(session.Graphs.Captures + session.Graphs.Replays, Is.EqualTo(8));
+    }
+
+    [Test]
     public void AHostBackendReportsWhyNothingIsCaptured()
     {
         using var session = new FastConvSession(Builtins.Create("lenet5"), new FastConvSessionOptions { Backend = BackendNames.Cpu, CaptureGraphs = true, Threads = 1 });
