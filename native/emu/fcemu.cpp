@@ -1116,6 +1116,24 @@ int fcemu_launch(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, u
     return FCEMU_SUCCESS;
 }
 
+int fcemu_function_params(void* fn, unsigned* count, const size_t** sizes)
+{
+    if (count == nullptr || sizes == nullptr)
+    {
+        return set_error(FCEMU_ERROR_INVALID_VALUE, "fcemu_function_params: null argument");
+    }
+    for (auto& kv : registry())
+    {
+        if (&kv.second == fn)
+        {
+            *count = kv.second.paramCount;
+            *sizes = kv.second.paramSizes;
+            return FCEMU_SUCCESS;
+        }
+    }
+    return set_error(FCEMU_ERROR_INVALID_VALUE, "fcemu_function_params: the function handle did not come from fcemu_get_function");
+}
+
 const char* fcemu_last_error(void) { return lastError.c_str(); }
 
 } // extern "C"

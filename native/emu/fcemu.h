@@ -34,6 +34,10 @@ FCEMU_API int fcemu_memset_d32(void* p, uint32_t v, size_t count);
 FCEMU_API int fcemu_get_function(const char* name, void** fn);
 FCEMU_API int fcemu_launch(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                  unsigned sharedBytes, void** kernelParams);
+// The kernel's parameter count and each parameter's size in bytes (what cuLaunchKernel learns from the module):
+// stream capture copies the argument values at record time, as the driver does, so a graph replays the values
+// the launch was given, not what its kernelParams point at later.
+FCEMU_API int fcemu_function_params(void* fn, unsigned* count, const size_t** sizes);
 FCEMU_API const char* fcemu_last_error(void);
 
 #ifdef __cplusplus

@@ -48,6 +48,11 @@ public sealed class CudaDriverGpu : IGpuDriver
 {
     private readonly TransferCounter _transfers = new();
 
+    // A copy queued on a capturing stream is recorded, not made: it is tallied for the graph being captured, and the
+    // tally is added to the transfers at each launch of that graph (keyed by the graph's and the executable's handles).
+    private readonly ConcurrentDictionary<nint, TransferCounter> _capturing = new();
+    private readonly ConcurrentDictionary<nint, TransferCounters> _graphTransfers = new();
+
     private static readonly PrimaryContextRegistry<CudaContextHandle> s_contexts = new(CudaDriver.RetainPrimaryContext);
 
     private readonly CudaContextHandle _context;
@@ -163,13 +168,13 @@ public sealed class CudaDriverGpu : IGpuDriver
 
     public void CopyHostToDeviceAsync(ulong destination, nint source, long bytes, nint stream)
     {
-        _transfers.ToDevice(bytes);
+        Counter(stream).ToDevice(bytes);
         CudaDriver.CopyHtoDAsync(destination, source, bytes, stream);
     }
 
     public void CopyDeviceToHostAsync(nint destination, ulong source, long bytes, nint stream)
     {
-        _transfers.ToHost(bytes);
+        Counter(stream).ToHost(bytes);
         CudaDriver.CopyDtoHAsync(destination, source, bytes, stream);
     }
 
@@ -212,6 +217,58 @@ public sealed class CudaDriverGpu : IGpuDriver
 
     public unsafe void Launch(nint function, Dim3 grid, Dim3 block, int dynamicSharedBytes, nint stream, void** kernelParams)
         => CudaDriver.LaunchKernel(function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)dynamicSharedBytes, stream, kernelParams);
+
+    private TransferCounter Counter(nint stream) => !_capturing.IsEmpty && _capturing.TryGetValue(stream, out TransferCounter? c) ? c : _transfers;
+
+    public bool SupportsGraphs => true;
+
+    public void StreamBeginCapture(nint stream)
+    {
+        if (stream == 0)
+        {
+            throw new ArgumentException("The legacy default stream cannot be captured; capture a stream of StreamCreate.", nameof(stream));
+        }
+        CudaDriver.StreamBeginCapture(stream, CudaStreamCaptureMode.ThreadLocal);
+        _capturing[stream] = new TransferCounter();
+    }
+
+    public nint StreamEndCapture(nint stream)
+    {
+        _capturing.TryRemove(stream, out TransferCounter? tally);
+        nint graph = Track(CudaDriver.StreamEndCapture(stream, _context));
+        _graphTransfers[graph] = tally?.Read() ?? default;
+        return graph;
+    }
+
+    public int GraphNodeCount(nint graph) => CudaDriver.GraphNodeCount(GraphHandle(graph));
+
+    public nint GraphInstantiate(nint graph)
+    {
+        nint exec = Track(CudaDriver.GraphInstantiate(GraphHandle(graph), _context));
+        _graphTransfers[exec] = _graphTransfers.GetValueOrDefault(graph);
+        return exec;
+    }
+
+    public void GraphLaunch(nint graphExec, nint stream)
+    {
+        CudaDriver.GraphLaunch(graphExec, stream);
+        _transfers.Add(_graphTransfers.GetValueOrDefault(graphExec));
+    }
+
+    public void GraphExecDestroy(nint graphExec)
+    {
+        _graphTransfers.TryRemove(graphExec, out _);
+        Release(graphExec);
+    }
+
+    public void GraphDestroy(nint graph)
+    {
+        _graphTransfers.TryRemove(graph, out _);
+        Release(graph);
+    }
+
+    private CudaGraphHandle GraphHandle(nint graph) => _handles.TryGetValue(graph, out SafeHandle? h) && h is CudaGraphHandle g ? g
+        : throw new ArgumentException($"0x{graph:x} is not a graph captured by this driver.", nameof(graph));
 
     private nint Track(SafeHandle handle)
     {

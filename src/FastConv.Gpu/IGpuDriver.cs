@@ -153,6 +153,38 @@ public interface IGpuDriver : IDisposable
     /// i-th argument's value. Launch errors from earlier asynchronous work may surface here or at the next sync.
     /// </summary>
     unsafe void Launch(nint function, Dim3 grid, Dim3 block, int dynamicSharedBytes, nint stream, void** kernelParams);
+
+    // ---- graphs (stream capture) -----------------------------------------------------------------------
+
+    /// <summary>Whether this driver can capture streams into graphs (<see cref="StreamBeginCapture"/>).</summary>
+    bool SupportsGraphs => false;
+
+    /// <summary>
+    /// Starts recording <paramref name="stream"/> (not stream 0) in thread-local mode: launches, async copies and memsets
+    /// queued on it are recorded instead of run, until <see cref="StreamEndCapture"/> on the same thread. Synchronizing
+    /// the stream, a synchronous copy or an allocation on this thread meanwhile invalidates the capture.
+    /// </summary>
+    void StreamBeginCapture(nint stream) => throw new GpuNotSupportedException(Name, "CUDA Graph capture");
+
+    /// <summary>Ends the capture and returns the recorded graph; throws when it was invalidated (the stream is usable again either way).</summary>
+    nint StreamEndCapture(nint stream) => throw new GpuNotSupportedException(Name, "CUDA Graph capture");
+
+    /// <summary>How many nodes (kernels, copies, memsets) <paramref name="graph"/> holds.</summary>
+    int GraphNodeCount(nint graph) => throw new GpuNotSupportedException(Name, "CUDA Graph capture");
+
+    /// <summary>An executable snapshot of <paramref name="graph"/>.</summary>
+    nint GraphInstantiate(nint graph) => throw new GpuNotSupportedException(Name, "CUDA Graph capture");
+
+    /// <summary>Queues the whole graph on <paramref name="stream"/> with one call; its host↔device copies count in <see cref="Transfers"/> per launch.</summary>
+    void GraphLaunch(nint graphExec, nint stream) => throw new GpuNotSupportedException(Name, "CUDA Graph capture");
+
+    void GraphExecDestroy(nint graphExec)
+    {
+    }
+
+    void GraphDestroy(nint graph)
+    {
+    }
 }
 
 /// <summary>Counts host↔device copies for a driver (thread-safe): what <see cref="IGpuDriver.Transfers"/> reports.</summary>
@@ -170,6 +202,15 @@ public sealed class TransferCounter
     {
         Interlocked.Increment(ref _toHost);
         Interlocked.Add(ref _toHostBytes, bytes);
+    }
+
+    /// <summary>Adds what a graph launch copies (its copies were recorded, not made, when it was captured).</summary>
+    public void Add(TransferCounters t)
+    {
+        Interlocked.Add(ref _toDevice, t.HostToDevice);
+        Interlocked.Add(ref _toDeviceBytes, t.HostToDeviceBytes);
+        Interlocked.Add(ref _toHost, t.DeviceToHost);
+        Interlocked.Add(ref _toHostBytes, t.DeviceToHostBytes);
     }
 
     public TransferCounters Read() =>

@@ -30,6 +30,9 @@ public enum CuResult
     LaunchTimeout = 702,
     LaunchFailed = 719,
     NotSupported = 801,
+    StreamCaptureUnsupported = 900,
+    StreamCaptureInvalidated = 901,
+    StreamCaptureWrongThread = 908,
     Unknown = 999,
 }
 

@@ -61,7 +61,8 @@ internal sealed record BenchSettingsRecord(
     int MinRounds,
     int MaxRounds,
     double MinSampleMs,
-    IReadOnlyList<int>? Concurrency = null);
+    IReadOnlyList<int>? Concurrency = null,
+    bool Graphs = false);
 
 /// <summary>The measured ceilings for one thread count: the FMA loop and a parallel copy.</summary>
 /// <param name="Threads">The thread count both ceilings were measured on.</param>
@@ -98,6 +99,8 @@ internal static class BenchStatus
 /// <param name="Fastconv">FastConv's timing (null unless checked and timed).</param>
 /// <param name="Peers">Each peer: its check and its timing.</param>
 /// <param name="Concurrency">Callers running at once on one shared session (FastConv) and one shared InferenceSession (ORT); 0 in files before schema 2 (read as 1).</param>
+/// <param name="GraphSavedMs">With --graphs: the median without graph capture (peer <c>no-graphs</c>, the same backend in the same rounds) minus FastConv's median with it.</param>
+/// <param name="Graphs">With --graphs: what capture did, or why it captured nothing.</param>
 internal sealed record BenchCase(
     string Workload,
     string Set,
@@ -115,7 +118,9 @@ internal sealed record BenchCase(
     string? Reason,
     BenchTiming? Fastconv,
     IReadOnlyList<BenchPeerResult> Peers,
-    int Concurrency = 1);
+    int Concurrency = 1,
+    double? GraphSavedMs = null,
+    string? Graphs = null);
 
 /// <summary>The timing of one subject in one case.</summary>
 /// <param name="Subject">"fastconv:cpu", "ort", "pytorch", …</param>

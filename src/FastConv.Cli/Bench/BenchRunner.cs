@@ -37,6 +37,12 @@ internal sealed record BenchOptions
 
     public bool Quick { get; init; }
 
+    /// <summary>
+    /// <c>--graphs</c>: network workloads on GPU backends run with CUDA Graph capture, and the same session without it
+    /// is timed beside them as the peer <see cref="BenchRunner.NoGraphsPeer"/>: the difference is the launch overhead saved.
+    /// </summary>
+    public bool Graphs { get; init; }
+
     /// <summary>True forbids algorithms that change the arithmetic (Winograd on the CPU, TF32 on the GPU); the check tolerance tightens.</summary>
     public bool Exact { get; init; }
 
@@ -114,6 +120,10 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
                     }
                     continue;
                 }
+                if (options.Graphs && backend.Name == BackendNames.CudaEmu && !notes.Any(n => n.StartsWith(EmuGraphNote, StringComparison.Ordinal)))
+                {
+                    notes.Add(EmuGraphNote + " the emulator runs each kernel on the CPU, so --graphs figures there compare two ways of driving the emulator, not a GPU's launch overhead (compiled and emulated, not run on a GPU).");
+                }
                 using (backend)
                 {
                     foreach (BenchWorkload workload in workloads)
@@ -139,7 +149,7 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
             new BenchSettingsRecord(
                 options.Workloads, options.Backends, options.Peers ?? ["default"], options.Threads, options.Batches, options.Quick, options.Exact,
                 options.Warmup.TotalMilliseconds, options.CaseBudget.TotalMilliseconds, options.MinRounds, options.MaxRounds, options.MinSample.TotalMilliseconds,
-                options.Concurrency),
+                options.Concurrency, options.Graphs),
             peaks, cases, skipped, [], notes);
     }
 
@@ -154,6 +164,11 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
     /// <summary>Peers when none were named: ONNX Runtime for the CPU, cuDNN's best algorithm for our GPU kernels.</summary>
     private IReadOnlyList<string> PeersFor(string backend)
         => options.Peers ?? (BenchDevices.Of(backend) == "cpu" ? ["ort"] : backend == BackendNames.Cudnn ? ["ort"] : [BackendNames.Cudnn]);
+
+    /// <summary>The peer <c>--graphs</c> adds: FastConv on the same backend, run step by step.</summary>
+    public const string NoGraphsPeer = "no-graphs";
+
+    private const string EmuGraphNote = "cuda-emu:";
 
     /// <summary>One case: plan, peers, check, then time. Never throws for a problem of the case itself; the status says.</summary>
     internal BenchCase RunCase(BenchWorkload workload, IBackend backend, int threads, int batch, BenchPeak peak)
@@ -178,9 +193,13 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
             try
             {
                 IBenchSubject fast;
+                // Graph capture saves host-side launch work on a GPU backend; the host backends have nothing to capture.
+                bool graphs = options.Graphs && device != "cpu" && problem.CanCaptureGraphs;
                 try
                 {
-                    fast = problem.Plan(backend, $"fastconv:{backend.Name}", threads, options.Exact);
+                    fast = graphs
+                        ? problem.PlanWithGraphs(backend, $"fastconv:{backend.Name}+graphs", threads, options.Exact)
+                        : problem.Plan(backend, $"fastconv:{backend.Name}", threads, options.Exact);
                 }
                 catch (FastConvException e)
                 {
@@ -193,12 +212,14 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
                 float tolerance = problem.Tolerance(options.Exact);
                 fast.Poison();
                 fast.Run();
-                foreach (string peerName in PeersFor(backend.Name))
+                foreach (string peerName in (graphs ? [NoGraphsPeer] : Array.Empty<string>()).Concat(PeersFor(backend.Name)))
                 {
                     IBenchSubject? peer = null;
                     try
                     {
-                        peer = CreatePeer(problem, peerName, threads);
+                        peer = peerName == NoGraphsPeer
+                            ? problem.Plan(backend, $"fastconv:{backend.Name}", threads, options.Exact)
+                            : CreatePeer(problem, peerName, threads);
                         subjects.Add(peer);
                         peer.Poison();
                         peer.Run();
@@ -244,8 +265,12 @@ internal sealed class BenchRunner(BenchOptions options, Func<string, BackendOpti
                 string? reason = anyMismatch
                     ? "outputs disagree (not timed): " + string.Join("; ", peers.Where(p => p.Check == "mismatch").Select(p => p.Detail))
                     : anyAgree ? null : "no peer could check FastConv's output: " + string.Join("; ", peers.Select(p => $"{p.Peer}: {p.Detail}"));
+                double? saved = graphs && fastTiming is not null && peers.FirstOrDefault(p => p.Peer == NoGraphsPeer)?.Timing is { } stepwise
+                    ? stepwise.MedianMs - fastTiming.MedianMs
+                    : null;
                 return new BenchCase(workload.Id, workload.Set, workload.Name, workload.Kind, backend.Name, device, threads, batch, problem.Shape,
-                    problem.Flops, problem.Bytes, problem.Flops / problem.Bytes, status, reason, fastTiming, peers);
+                    problem.Flops, problem.Bytes, problem.Flops / problem.Bytes, status, reason, fastTiming, peers,
+                    GraphSavedMs: saved, Graphs: graphs ? problem.GraphSummary : null);
             }
             catch (FastConvException e)
             {

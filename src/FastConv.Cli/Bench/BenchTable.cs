@@ -103,6 +103,33 @@ internal static class BenchTable
         {
             console.MarkupLine($"[yellow]{Markup.Escape($"backend {s.Backend} skipped: {s.Reason}")}[/]");
         }
+        foreach (string line in GraphLines(report))
+        {
+            console.MarkupLine(Markup.Escape(line));
+        }
+    }
+
+    /// <summary>
+    /// With --graphs, one line per case: the same session step by step and replayed from CUDA Graphs, timed in the same
+    /// rounds, and the difference (the launch overhead saved per call); then the notes that qualify them.
+    /// </summary>
+    internal static IEnumerable<string> GraphLines(BenchReport r)
+    {
+        foreach (BenchCase c in r.Cases.Where(c => c.Graphs is not null))
+        {
+            BenchTiming? without = c.Peers.FirstOrDefault(p => p.Peer == BenchRunner.NoGraphsPeer)?.Timing;
+            string times = c.GraphSavedMs is { } saved && without is not null && c.Fastconv is not null
+                ? $"without {Fmt(without.MedianMs)} ms, with {Fmt(c.Fastconv.MedianMs)} ms: saved {Fmt(saved)} ms per call ({100 * saved / without.MedianMs:F1} %)"
+                : "not timed";
+            yield return $"CUDA Graphs, {c.Workload} N={c.Batch} on {c.Backend}: {times}; {c.Graphs}";
+        }
+        if (r.Settings.Graphs)
+        {
+            foreach (string note in r.Notes.Where(n => n.StartsWith("cuda-emu:", StringComparison.Ordinal)))
+            {
+                yield return "note: " + note;
+            }
+        }
     }
 
     private static string Colour(int column, string text, BenchCase c, BenchPeerResult? p)
@@ -164,6 +191,14 @@ internal static class BenchTable
             foreach (BenchCase c in remarks)
             {
                 sb.AppendLine(Inv, $"- {c.Workload} N={c.Batch} on {c.Backend}: **{c.Status}**: {c.Reason}");
+            }
+        }
+        if (r.Cases.Any(c => c.Graphs is not null))
+        {
+            sb.AppendLine();
+            foreach (string line in GraphLines(r).Where(l => !l.StartsWith("note: ", StringComparison.Ordinal)))
+            {
+                sb.AppendLine("- " + line);
             }
         }
         return sb.ToString();

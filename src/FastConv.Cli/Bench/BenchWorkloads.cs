@@ -83,6 +83,15 @@ internal abstract class BenchProblem : IDisposable
     public virtual IBenchSubject Torch(int threads)
         => throw new WorkloadUnavailableException("the torch peer runs single conv layers (torch.nn.functional.conv2d); this workload is not one");
 
+    /// <summary>Whether <see cref="PlanWithGraphs"/> can capture this problem (whole sessions: the network workloads).</summary>
+    public virtual bool CanCaptureGraphs => false;
+
+    /// <summary>FastConv with CUDA Graph capture on (<c>--graphs</c>); only where <see cref="CanCaptureGraphs"/>.</summary>
+    public virtual IBenchSubject PlanWithGraphs(IBackend backend, string label, int threads, bool exact) => Plan(backend, label, threads, exact);
+
+    /// <summary>What capture did in the last <see cref="PlanWithGraphs"/> subject (read after it was timed).</summary>
+    public virtual string? GraphSummary => null;
+
     /// <summary>
     /// FastConv for <paramref name="callers"/> concurrent callers of one shared session (each with its own output), or
     /// null when the problem is not a session (a single layer's plan is not meant for concurrent calls).

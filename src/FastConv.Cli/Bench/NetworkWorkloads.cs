@@ -191,9 +191,23 @@ internal static class NetworkWorkloads
 
         public override bool Normwise => true;
 
-        public override IBenchSubject Plan(IBackend backend, string label, int threads, bool exact)
+        public override IBenchSubject Plan(IBackend backend, string label, int threads, bool exact) => Plan(backend, label, threads, exact, graphs: false);
+
+        public override bool CanCaptureGraphs => true;
+
+        public override IBenchSubject PlanWithGraphs(IBackend backend, string label, int threads, bool exact) => Plan(backend, label, threads, exact, graphs: true);
+
+        public override string? GraphSummary => _graphs?.ToString();
+
+        private Compilation.GraphCaptureStats? _graphs;
+
+        private IBenchSubject Plan(IBackend backend, string label, int threads, bool exact, bool graphs)
         {
-            var session = new FastConvSession(_graph, new Sessions.FastConvSessionOptions { Backend = backend.Name, Threads = threads, Exact = exact });
+            var session = new FastConvSession(_graph, new Sessions.FastConvSessionOptions { Backend = backend.Name, Threads = threads, Exact = exact, CaptureGraphs = graphs });
+            if (graphs)
+            {
+                _graphs = session.Graphs;
+            }
             var y = new AlignedBuffer(_outputShape);
             string[] inNames = [_input.Name], outNames = [_output];
             Tensor[] ins = [_x.Tensor], outs = [y.Tensor];

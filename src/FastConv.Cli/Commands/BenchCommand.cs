@@ -32,12 +32,13 @@ public static class BenchCommand
         var peerJson = new Option<string[]>("--peer-json") { Description = "Merge a peer's figures from another run (bench/gpu/torch_bench.py --json FILE); may repeat.", AllowMultipleArgumentsPerToken = true };
         var from = new Option<string?>("--from") { Description = "Re-render a report written by --json instead of running (with --peer-json to merge, --plot, --markdown)." };
         var layersJson = new Option<string?>("--layers-json") { Description = "Write the workloads' layers (shapes, FLOPs, bytes) for --batch as JSON and exit: the input of bench/gpu/torch_bench.py." };
+        var graphs = new Option<bool>("--graphs") { Description = "On GPU backends, run network workloads with CUDA Graph capture (captured once, replayed) and time the same session without it beside them (peer no-graphs): the launch overhead saved, in the table and JSON." };
         var note = new Option<string[]>("--note") { Description = "A remark for the report's header (e.g. what else loaded the machine); may repeat." };
 
         Option<string[]> shape = ShapeOption.Create();
         var command = new Command("bench", "Time FastConv against ONNX Runtime (and other peers) in the same process, outputs checked first; table, JSON and plot.")
         {
-            workloads, backend, vs, threads, batch, concurrency, json, plot, markdown, quick, exact, peerJson, from, layersJson, note, shape,
+            workloads, backend, vs, threads, batch, concurrency, json, plot, markdown, quick, exact, peerJson, from, layersJson, note, shape, graphs,
         };
         command.SetAction(parse =>
         {
@@ -75,6 +76,7 @@ public static class BenchCommand
                     Concurrency = Ints(parse.GetValue(concurrency), "--concurrency", [1]),
                     Quick = parse.GetValue(quick),
                     Exact = parse.GetValue(exact),
+                    Graphs = parse.GetValue(graphs),
                 };
                 // Parse the workloads now, so a typo fails before minutes of measuring.
                 _ = BenchWorkloads.Parse(options.Workloads, options.Shapes);

@@ -32,6 +32,7 @@ public sealed class CommandLineException : FastConvException
 /// <param name="Outputs">Each output: shape and the .npy it was written to (null without --out).</param>
 /// <param name="TransfersPerRun">With --profile: copies between host and device one run made.</param>
 /// <param name="Profile">With --profile: every node's backend, algorithm and median time.</param>
+/// <param name="Graphs">With --graphs: what CUDA Graph capture did (graphs, nodes, captures, replays, host steps), or why it captured nothing.</param>
 public sealed record RunReport(
     string Model,
     string Backend,
@@ -46,7 +47,8 @@ public sealed record RunReport(
     IReadOnlyList<RunValue> Inputs,
     IReadOnlyList<RunValue> Outputs,
     TransferCounters? TransfersPerRun,
-    IReadOnlyList<RunProfileNode>? Profile);
+    IReadOnlyList<RunProfileNode>? Profile,
+    string? Graphs = null);
 
 /// <summary>Milliseconds: reading the model, compiling and planning it, the first run, and the timed runs (--runs).</summary>
 /// <param name="LoadMs">Reading the model (or building a builtin).</param>
@@ -99,21 +101,23 @@ public static class RunCommand
         var runs = new Option<int>("--runs") { Description = "Timed runs after the first (the median is printed).", DefaultValueFactory = _ => 0 };
         var profile = new Option<bool>("--profile") { Description = "Also print each node's backend, algorithm and median time over the runs." };
         var json = new Option<bool>("--json") { Description = "Print one JSON document (model, backend, timings, inputs, outputs with shapes and paths) instead of text." };
+        var graphs = new Option<bool>("--graphs") { Description = "On a GPU backend, capture the first run into CUDA Graphs and replay them on the --runs after it (one launch instead of one per kernel)." };
         Option<string[]> shape = ShapeOption.Create();
         Option<string?> memoryLimit = MemoryLimitOption.Create();
         var command = new Command("run", "Run a model once (or --runs times) and write its outputs as .npy files.")
         {
-            model, inputs, backend, threads, outDir, runs, profile, shape, memoryLimit, json,
+            model, inputs, backend, threads, outDir, runs, profile, shape, memoryLimit, json, graphs,
         };
         command.SetAction(parse => Execute(
             parse.GetValue(model)!, parse.GetValue(inputs) ?? [], parse.GetValue(backend)!, parse.GetValue(threads),
             parse.GetValue(outDir), parse.GetValue(runs), parse.InvocationConfiguration.Output, parse.GetValue(profile), ShapeOption.Parse(parse.GetValue(shape)),
-            MemoryLimitOption.Parse(parse.GetValue(memoryLimit)), parse.GetValue(json), SlowStep.ForStandardError(parse.InvocationConfiguration.Error)));
+            MemoryLimitOption.Parse(parse.GetValue(memoryLimit)), parse.GetValue(json), SlowStep.ForStandardError(parse.InvocationConfiguration.Error),
+            parse.GetValue(graphs)));
         return command;
     }
 
     public static int Execute(string model, IReadOnlyList<string> inputArgs, string backend, int? threads, string? outDir, int runs, TextWriter output, bool profile = false,
-        IReadOnlyDictionary<string, TensorShape>? shapes = null, long? memoryLimit = null, bool json = false, SlowStep? progress = null)
+        IReadOnlyDictionary<string, TensorShape>? shapes = null, long? memoryLimit = null, bool json = false, SlowStep? progress = null, bool graphs = false)
     {
         progress ??= new SlowStep(TextWriter.Null, interactive: false);
         // With --json, standard output carries the JSON document alone: the text lines go nowhere.
@@ -182,7 +186,7 @@ public static class RunCommand
         double loadMs = clock.Elapsed.TotalMilliseconds;
         clock.Restart();
         using FastConvSession session = progress.Run($"planning {model} on {backend}",
-            () => new FastConvSession(graph, new FastConvSessionOptions { Backend = backend, Threads = threads, MemoryLimitBytes = memoryLimit }));
+            () => new FastConvSession(graph, new FastConvSessionOptions { Backend = backend, Threads = threads, MemoryLimitBytes = memoryLimit, CaptureGraphs = graphs }));
         double planMs = clock.Elapsed.TotalMilliseconds;
         string skipped = session.BackendSkipped.Count > 0 ? $" (skipped {string.Join("; ", session.BackendSkipped)})" : "";
         GraphInfo loaded = GraphInfo.Analyze(graph);
@@ -262,6 +266,10 @@ public static class RunCommand
             (medianMs, minMs, cpuMs) = (times[runs / 2], times[0], cpuPerRun);
         }
         text.WriteLine(timing);
+        if (session.Graphs is { } captured)
+        {
+            text.WriteLine($"CUDA Graphs: {captured}");
+        }
         TransferCounters? transfers = null;
         List<RunProfileNode>? profileNodes = null;
         if (profile)
@@ -315,7 +323,8 @@ public static class RunCommand
             var report = new RunReport(model, session.BackendName, session.BackendSkipped, threads, loaded.Nodes.Count, session.Info.Nodes.Count,
                 loaded.TotalParameters, loaded.TotalFlops / 1e9,
                 session.Plan.ArenaBytes.ToDictionary(a => a.Key.ToString().ToLowerInvariant(), a => a.Value, StringComparer.Ordinal),
-                new RunTimings(loadMs, planMs, firstMs, runs, medianMs, minMs, cpuMs), inputReports, outputReports, transfers, profileNodes);
+                new RunTimings(loadMs, planMs, firstMs, runs, medianMs, minMs, cpuMs), inputReports, outputReports, transfers, profileNodes,
+                session.Graphs?.ToString());
             output.WriteLine(JsonSerializer.Serialize(report, RunJsonContext.Relaxed.RunReport));
         }
         return 0;

@@ -23,8 +23,10 @@ public sealed class ExecutionPlan : IDisposable
 
     private readonly TransferStep?[] _inputTransfers;
     private readonly TransferStep?[] _outputTransfers;
+    private readonly CapturedRun? _graphs;
 
-    private ExecutionPlan(CompiledGraph compiled, Step[] steps, Tensor[] inputs, Tensor[] outputs, List<IDisposable> owned, IDeviceStream? stream, IDeviceBackend? device)
+    private ExecutionPlan(CompiledGraph compiled, Step[] steps, Tensor[] inputs, Tensor[] outputs, List<IDisposable> owned, IDeviceStream? stream, IDeviceBackend? device,
+        GraphCaptureStats? graphs)
     {
         Compiled = compiled;
         _steps = steps;
@@ -41,6 +43,13 @@ public sealed class ExecutionPlan : IDisposable
         TransfersPerRun = steps.OfType<TransferStep>().Aggregate(default(TransferCounters), (t, s) => s.ToDevice
             ? t with { HostToDevice = t.HostToDevice + 1, HostToDeviceBytes = t.HostToDeviceBytes + s.Bytes }
             : t with { DeviceToHost = t.DeviceToHost + 1, DeviceToHostBytes = t.DeviceToHostBytes + s.Bytes });
+        if (graphs is not null)
+        {
+            graphs.NotCaptured = device is null || stream is null ? "every node runs on the host"
+                : device is not IGraphCaptureBackend { SupportsGraphs: true } ? $"backend '{device.Name}' cannot capture graphs"
+                : null;
+            _graphs = graphs.NotCaptured is null ? new CapturedRun(steps, device!, (IGraphCaptureBackend)device!, stream!.Handle, graphs) : null;
+        }
     }
 
     public CompiledGraph Compiled { get; }
@@ -107,7 +116,12 @@ public sealed class ExecutionPlan : IDisposable
     /// plans' workspaces as they are made: past it, a <see cref="MemoryLimitExceededException"/> names the biggest
     /// consumers (and nothing planned so far is kept).
     /// </summary>
-    public static ExecutionPlan Create(CompiledGraph compiled, IReadOnlyList<IBackend> backends, CancellationToken cancellation = default, long? memoryLimitBytes = null)
+    /// <remarks>
+    /// With <paramref name="graphs"/>, runs on a device backend that can capture are recorded into graphs on the first
+    /// run and replayed afterwards (<see cref="CapturedRun"/>); what happened is counted there.
+    /// </remarks>
+    public static ExecutionPlan Create(CompiledGraph compiled, IReadOnlyList<IBackend> backends, CancellationToken cancellation = default, long? memoryLimitBytes = null,
+        GraphCaptureStats? graphs = null)
     {
         ArgumentNullException.ThrowIfNull(compiled);
         ArgumentNullException.ThrowIfNull(backends);
@@ -213,7 +227,7 @@ public sealed class ExecutionPlan : IDisposable
                 // Once per compiled graph: the session's further execution contexts plan it again, as copies.
                 graph.Passes.Add(new PassRecord("plans", steps.Count, "", System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds));
             }
-            return new ExecutionPlan(compiled, [.. steps], inputs, outputs, owned, stream, device);
+            return new ExecutionPlan(compiled, [.. steps], inputs, outputs, owned, stream, device, graphs);
         }
         catch
         {
@@ -252,6 +266,12 @@ public sealed class ExecutionPlan : IDisposable
     public void Execute()
     {
         Device?.MakeCurrent();
+        if (_graphs is not null)
+        {
+            _graphs.Execute(default);
+            _stream!.Synchronize();
+            return;
+        }
         foreach (Step s in _steps)
         {
             s.Execute();
@@ -273,6 +293,11 @@ public sealed class ExecutionPlan : IDisposable
         Device?.MakeCurrent();
         try
         {
+            if (_graphs is not null)
+            {
+                _graphs.Execute(cancellation);
+                return;
+            }
             foreach (Step s in _steps)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -298,6 +323,7 @@ public sealed class ExecutionPlan : IDisposable
         {
             // A dead device must not keep the memory from going back.
         }
+        _graphs?.Dispose();
         foreach (Step s in _steps)
         {
             s.Dispose();

@@ -95,6 +95,9 @@ internal sealed class TransferStep(string node, string backend, IDeviceBackend d
 
     public bool OnDevice { get; set; }
 
+    /// <summary>While its segment is captured into a graph: the copy down is recorded and the wait is left to the run (a capturing stream cannot be waited on).</summary>
+    public bool InCapture { get; set; }
+
     public override void Execute()
     {
         if (bytes == 0)
@@ -122,7 +125,10 @@ internal sealed class TransferStep(string node, string backend, IDeviceBackend d
         {
             device.CopyToHost(Override != 0 ? (nint)Override : to.HostPointer, from.Device, bytes, stream);
             // What comes down is read by host code next (a node that fell back to the host, or the caller): wait for it.
-            device.Synchronize(stream);
+            if (!InCapture)
+            {
+                device.Synchronize(stream);
+            }
         }
     }
 }

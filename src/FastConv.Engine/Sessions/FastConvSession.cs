@@ -232,6 +232,9 @@ public sealed partial class FastConvSession : IDisposable
         }
     }
 
+    /// <summary>What graph capture did for the latest planned shapes (<see cref="FastConvSessionOptions.CaptureGraphs"/>); null when it is off.</summary>
+    public GraphCaptureStats? Graphs => Current.Graphs;
+
     /// <summary>Execution contexts made so far for the latest planned shapes (at most <see cref="FastConvSessionOptions.MaxConcurrency"/>).</summary>
     public int ExecutionContexts => Current.Contexts;
 
@@ -699,8 +702,9 @@ public sealed partial class FastConvSession : IDisposable
             MaxNodes = Options.MaxNodes,
             Cancellation = Options.Cancellation,
         });
-        ExecutionPlan MakeContext() => ExecutionPlan.Create(compiled, _backends, Options.Cancellation, Options.MemoryLimitBytes);
-        var c = new Compiled(compiled, MakeContext(), MakeContext, Options.MaxConcurrency);
+        GraphCaptureStats? graphs = Options.CaptureGraphs ? new GraphCaptureStats() : null;
+        ExecutionPlan MakeContext() => ExecutionPlan.Create(compiled, _backends, Options.Cancellation, Options.MemoryLimitBytes, graphs);
+        var c = new Compiled(compiled, MakeContext(), MakeContext, Options.MaxConcurrency) { Graphs = graphs };
         if (_logger is not null)
         {
             LogPlanned(_logger, graph.Name, string.Join(", ", c.Inputs.Select(i => $"{i.Name}{i.Shape}")), Stopwatch.GetElapsedTime(start).TotalMilliseconds,
@@ -785,6 +789,7 @@ public sealed partial class FastConvSession : IDisposable
         public SessionPlan Plan { get; }
         public int ArenaFloats { get; }
         public TransferCounters TransfersPerRun { get; }
+        public GraphCaptureStats? Graphs { get; init; }
         public int Contexts => Volatile.Read(ref _created);
 
         /// <summary>Takes a lease unless the plan is already freed.</summary>

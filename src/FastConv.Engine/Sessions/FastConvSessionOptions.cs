@@ -44,6 +44,14 @@ public sealed record FastConvSessionOptions
     /// </summary>
     public int MaxConcurrency { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// On a GPU backend, record each execution context's first run of a plan into CUDA Graphs (one per run of device
+    /// steps between nodes that fell back to the host) and replay them on later runs: one launch instead of one per
+    /// kernel. Each input-shape plan of a dynamic model captures its own; an IO binding to other addresses than the
+    /// captured ones captures again. No effect on host backends. <see cref="FastConvSession.Graphs"/> says what it did.
+    /// </summary>
+    public bool CaptureGraphs { get; init; }
+
     /// <summary>Where the session says what it did: the backend chosen and why, each plan made (shapes, time, nodes per backend, arenas).</summary>
     public ILogger? Logger { get; init; }
 

@@ -1,4 +1,5 @@
 using FastConv.Backends;
+using FastConv.Compilation;
 using FastConv.Ops;
 
 namespace FastConv.Gpu.Backends;
@@ -6,9 +7,10 @@ namespace FastConv.Gpu.Backends;
 /// <summary>
 /// What the GPU backends (<c>cuda</c>, <c>cuda-emu</c>, <c>cudnn</c>, <c>cublas</c>) share as device backends: their
 /// plans read and write device memory, so a session gives them a device arena and a stream of its own, a page-locked
-/// host arena for what crosses, and runs its Copy nodes through their driver — which counts every transfer.
+/// host arena for what crosses, and runs its Copy nodes through their driver — which counts every transfer. With
+/// graph capture on, a session records a run's work on its stream into a CUDA Graph through the driver and replays it.
 /// </summary>
-public abstract class GpuBackendBase : IDeviceBackend
+public abstract class GpuBackendBase : IDeviceBackend, IGraphCaptureBackend
 {
     /// <summary>The device, the backend's own stream (plan-time uploads), cuBLAS and the kernel loader its plans share (set by the constructor).</summary>
     public GpuBackendContext Context { get; private protected set; } = null!;
@@ -48,6 +50,12 @@ public abstract class GpuBackendBase : IDeviceBackend
     public void Synchronize(nint stream) => Device.Driver.StreamSynchronize(stream);
 
     public void MakeCurrent() => Device.Driver.MakeCurrent();
+
+    public bool SupportsGraphs => Device.Driver.SupportsGraphs;
+
+    public void BeginCapture(nint stream) => Device.Driver.StreamBeginCapture(stream);
+
+    public IDeviceGraph EndCapture(nint stream) => GpuGraph.EndCapture(Device.Driver, stream);
 
     public abstract IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue);
     public abstract IUnaryPlan PlanPool2d(Pool2dShape shape, bool max);

@@ -41,6 +41,7 @@ internal static unsafe class EmuNative
     public static delegate* unmanaged<byte*, void**, int> GetFunction;
     public static delegate* unmanaged<void*, uint, uint, uint, uint, uint, uint, uint, void**, int> Launch;
     public static delegate* unmanaged<byte*> LastError;
+    public static delegate* unmanaged<void*, uint*, nuint**, int> FunctionParams;
 
     private static readonly Lock s_gate = new();
     private static bool s_loaded;
@@ -62,6 +63,7 @@ internal static unsafe class EmuNative
             GetFunction = (delegate* unmanaged<byte*, void**, int>)NativeLibrary.GetExport(lib, "fcemu_get_function");
             Launch = (delegate* unmanaged<void*, uint, uint, uint, uint, uint, uint, uint, void**, int>)NativeLibrary.GetExport(lib, "fcemu_launch");
             LastError = (delegate* unmanaged<byte*>)NativeLibrary.GetExport(lib, "fcemu_last_error");
+            FunctionParams = (delegate* unmanaged<void*, uint*, nuint**, int>)NativeLibrary.GetExport(lib, "fcemu_function_params");
             s_loaded = true;
         }
     }
@@ -146,7 +148,7 @@ internal static unsafe class EmuNative
 
     /// <summary>The entry points <see cref="EnsureLoaded"/> binds.</summary>
     internal static IReadOnlyList<string> Exports { get; } =
-        ["fcemu_init", "fcemu_mem_alloc", "fcemu_mem_free", "fcemu_memcpy", "fcemu_memset_d32", "fcemu_get_function", "fcemu_launch", "fcemu_last_error"];
+        ["fcemu_init", "fcemu_mem_alloc", "fcemu_mem_free", "fcemu_memcpy", "fcemu_memset_d32", "fcemu_get_function", "fcemu_launch", "fcemu_last_error", "fcemu_function_params"];
 
     public static void Check(int code, string api)
     {
@@ -196,8 +198,40 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
     private readonly Dictionary<nint, Queue<PendingCopy>> _queued = [];
     private int _h2dSync, _h2dAsync, _d2hSync, _d2hAsync, _pageableAsync;
     private readonly List<nint> _h2dAsyncStreams = [];
+    private long _streamOperations;
 
     private readonly record struct PendingCopy(nint Destination, nint Source, long Bytes, nint Host);
+
+    // Stream capture, as the driver does it in thread-local mode: a capturing stream records its launches (with
+    // their argument values copied, as cuLaunchKernel copies them), async copies and memsets instead of running them;
+    // an unsafe call from the capturing thread invalidates the capture. Graphs and their executable snapshots are
+    // node lists, replayed in order through the same paths a direct call takes (so a replay's copies are queued and
+    // counted like any others).
+    private readonly Dictionary<nint, Capture> _captures = [];
+    private readonly Dictionary<nint, GraphNode[]> _graphs = [];
+    private readonly Dictionary<nint, GraphNode[]> _execs = [];
+
+    private sealed class Capture(int thread)
+    {
+        public int Thread { get; } = thread;
+        public List<GraphNode> Nodes { get; } = [];
+        public string? Invalidated { get; set; }
+    }
+
+    private enum CopyKind
+    {
+        HostToDevice,
+        DeviceToHost,
+        DeviceToDevice,
+    }
+
+    private abstract record GraphNode;
+
+    private sealed record KernelNode(nint Function, Dim3 Grid, Dim3 Block, int SharedBytes, byte[] Arguments, int[] Offsets) : GraphNode;
+
+    private sealed record CopyNode(nint Destination, nint Source, long Bytes, CopyKind Kind) : GraphNode;
+
+    private sealed record MemsetNode(ulong Destination, uint Value, long Count) : GraphNode;
 
     /// <summary>Loads the emulator and sets its thread order; throws <see cref="NativeLibraryNotFoundException"/> without the library.</summary>
     public EmuGpuDriver(EmuThreadOrder? order = null, ulong? seed = null)
@@ -244,11 +278,16 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
     {
     }
 
-    public void Synchronize() => FlushAll();
+    public void Synchronize()
+    {
+        Unsafe("cuCtxSynchronize");
+        FlushAll();
+    }
 
     public ulong MemAlloc(long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        Unsafe("cuMemAlloc");
         void* p;
         int rc = EmuNative.MemAlloc(&p, (nuint)bytes);
         if (rc == 2)
@@ -262,14 +301,20 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
     // cuMemFree synchronizes the device; cuMemFreeAsync frees once the stream's earlier work is done.
     public void MemFree(ulong pointer)
     {
+        Unsafe("cuMemFree");
         FlushAll();
         EmuNative.Check(EmuNative.MemFree((void*)pointer), "fcemu_mem_free");
     }
 
-    public ulong MemAllocAsync(long bytes, nint stream) => MemAlloc(bytes);
+    public ulong MemAllocAsync(long bytes, nint stream)
+    {
+        NotInCapture(stream, "cuMemAllocAsync");
+        return MemAlloc(bytes);
+    }
 
     public void MemFreeAsync(ulong pointer, nint stream)
     {
+        NotInCapture(stream, "cuMemFreeAsync");
         Flush(stream);
         EmuNative.Check(EmuNative.MemFree((void*)pointer), "fcemu_mem_free");
     }
@@ -316,8 +361,16 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
 
     public TransferCounters Transfers => _transfers.Read();
 
+    /// <summary>
+    /// Stream-ordered operations performed so far — kernel launches, async copies, memsets — whether called directly or
+    /// replayed from a graph (recording one into a capture does not count): a graph of a run should hold exactly the
+    /// operations the uncaptured run makes, and its replay make them all again.
+    /// </summary>
+    public long StreamOperations => Interlocked.Read(ref _streamOperations);
+
     public void CopyHostToDevice(ulong destination, nint source, long bytes)
     {
+        Unsafe("cuMemcpyHtoD");
         _transfers.ToDevice(bytes);
         Interlocked.Increment(ref _h2dSync);
         Copy((void*)destination, (void*)source, bytes);
@@ -325,15 +378,25 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
 
     public void CopyDeviceToHost(nint destination, ulong source, long bytes)
     {
+        Unsafe("cuMemcpyDtoH");
         _transfers.ToHost(bytes);
         Interlocked.Increment(ref _d2hSync);
         Copy((void*)destination, (void*)source, bytes);
     }
 
-    public void CopyDeviceToDevice(ulong destination, ulong source, long bytes) => Copy((void*)destination, (void*)source, bytes);
+    public void CopyDeviceToDevice(ulong destination, ulong source, long bytes)
+    {
+        Unsafe("cuMemcpyDtoD");
+        Copy((void*)destination, (void*)source, bytes);
+    }
 
     public void CopyHostToDeviceAsync(ulong destination, nint source, long bytes, nint stream)
     {
+        if (Record(stream, "cuMemcpyHtoDAsync", source, bytes, () => new CopyNode((nint)destination, source, bytes, CopyKind.HostToDevice)))
+        {
+            return;
+        }
+        Interlocked.Increment(ref _streamOperations);
         _transfers.ToDevice(bytes);
         lock (_gate)
         {
@@ -345,6 +408,11 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
 
     public void CopyDeviceToHostAsync(nint destination, ulong source, long bytes, nint stream)
     {
+        if (Record(stream, "cuMemcpyDtoHAsync", destination, bytes, () => new CopyNode(destination, (nint)source, bytes, CopyKind.DeviceToHost)))
+        {
+            return;
+        }
+        Interlocked.Increment(ref _streamOperations);
         _transfers.ToHost(bytes);
         Interlocked.Increment(ref _d2hAsync);
         QueueOrCopy(destination, (nint)source, bytes, destination, stream);
@@ -352,6 +420,11 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
 
     public void CopyDeviceToDeviceAsync(ulong destination, ulong source, long bytes, nint stream)
     {
+        if (Record(stream, "cuMemcpyDtoDAsync", 0, 0, () => new CopyNode((nint)destination, (nint)source, bytes, CopyKind.DeviceToDevice)))
+        {
+            return;
+        }
+        Interlocked.Increment(ref _streamOperations);
         Flush(stream);
         Copy((void*)destination, (void*)source, bytes);
     }
@@ -425,16 +498,43 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
 
     public void MemsetD32Async(ulong destination, uint value, long count, nint stream)
     {
+        if (Record(stream, "cuMemsetD32Async", 0, 0, () => new MemsetNode(destination, value, count)))
+        {
+            return;
+        }
+        Interlocked.Increment(ref _streamOperations);
         Flush(stream);
         EmuNative.Check(EmuNative.MemsetD32((void*)destination, value, (nuint)count), "fcemu_memset_d32");
     }
 
     public nint StreamCreate() => NewHandle();
-    public void StreamDestroy(nint stream) => Flush(stream);
-    public void StreamSynchronize(nint stream) => Flush(stream);
-    public void StreamWaitEvent(nint stream, nint evt)
+    public void StreamDestroy(nint stream)
     {
+        lock (_gate)
+        {
+            _captures.Remove(stream);
+        }
+        Flush(stream);
     }
+
+    public void StreamSynchronize(nint stream)
+    {
+        lock (_gate)
+        {
+            if (_captures.TryGetValue(stream, out Capture? c))
+            {
+                // The driver refuses and invalidates the capture: a capturing stream runs nothing, so there is nothing to wait for.
+                c.Invalidated ??= "cuStreamSynchronize was called on the capturing stream";
+                throw new EmulatorException("cuStreamSynchronize", (int)CuResult.StreamCaptureUnsupported,
+                    $"stream 0x{stream:x} is capturing a graph: synchronizing it is not permitted (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) and invalidates the capture");
+            }
+        }
+        Flush(stream);
+    }
+
+    // Launches run when queued, so an event is complete when recorded and waiting on it orders nothing more; in a
+    // capture the driver would add a dependency edge, which the emulator does not model (it records a linear list).
+    public void StreamWaitEvent(nint stream, nint evt) => NotInCapture(stream, "cuStreamWaitEvent");
 
     public nint EventCreate(bool timing)
     {
@@ -458,6 +558,7 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
     // when it is recorded: its time is the host's clock then, and a stream that waits on it waits for nothing more.
     public void EventRecord(nint evt, nint stream)
     {
+        NotInCapture(stream, "cuEventRecord");
         Flush(stream);
         lock (_gate)
         {
@@ -503,8 +604,245 @@ public sealed unsafe class EmuGpuDriver : IGpuDriver
 
     public void Launch(nint function, Dim3 grid, Dim3 block, int dynamicSharedBytes, nint stream, void** kernelParams)
     {
+        if (Record(stream, "cuLaunchKernel", 0, 0, () => KernelNodeOf(function, grid, block, dynamicSharedBytes, kernelParams)))
+        {
+            return;
+        }
+        Interlocked.Increment(ref _streamOperations);
         Flush(stream);
         EmuNative.Check(EmuNative.Launch((void*)function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)dynamicSharedBytes, kernelParams), "fcemu_launch");
+    }
+
+    public bool SupportsGraphs => true;
+
+    public void StreamBeginCapture(nint stream)
+    {
+        if (stream == 0)
+        {
+            throw new EmulatorException("cuStreamBeginCapture", (int)CuResult.StreamCaptureUnsupported, "the legacy default stream cannot be captured");
+        }
+        lock (_gate)
+        {
+            if (_captures.ContainsKey(stream))
+            {
+                throw new EmulatorException("cuStreamBeginCapture", (int)CuResult.InvalidValue, $"stream 0x{stream:x} is already capturing");
+            }
+            _captures[stream] = new Capture(Environment.CurrentManagedThreadId);
+        }
+        // Work queued before the capture began is not part of it: it runs first, as it would on the device.
+        Flush(stream);
+    }
+
+    public nint StreamEndCapture(nint stream)
+    {
+        Capture c;
+        lock (_gate)
+        {
+            if (!_captures.Remove(stream, out c!))
+            {
+                throw new EmulatorException("cuStreamEndCapture", (int)CuResult.InvalidValue, $"stream 0x{stream:x} is not capturing");
+            }
+        }
+        if (c.Thread != Environment.CurrentManagedThreadId)
+        {
+            throw new EmulatorException("cuStreamEndCapture", (int)CuResult.StreamCaptureWrongThread,
+                "a thread-local capture must end on the thread that began it (CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD)");
+        }
+        if (c.Invalidated is { } why)
+        {
+            throw new EmulatorException("cuStreamEndCapture", (int)CuResult.StreamCaptureInvalidated, $"the capture was invalidated (CUDA_ERROR_STREAM_CAPTURE_INVALIDATED): {why}");
+        }
+        nint graph = NewHandle();
+        lock (_gate)
+        {
+            _graphs[graph] = [.. c.Nodes];
+        }
+        return graph;
+    }
+
+    public int GraphNodeCount(nint graph)
+    {
+        lock (_gate)
+        {
+            return Nodes(_graphs, graph, "cuGraphGetNodes").Length;
+        }
+    }
+
+    public nint GraphInstantiate(nint graph)
+    {
+        nint exec = NewHandle();
+        lock (_gate)
+        {
+            _execs[exec] = Nodes(_graphs, graph, "cuGraphInstantiateWithFlags");
+        }
+        return exec;
+    }
+
+    /// <summary>
+    /// Replays the executable graph's nodes in captured order on <paramref name="stream"/>: launches run (after the
+    /// stream's queued copies), copies from page-locked memory are queued and counted as direct async copies are.
+    /// </summary>
+    public void GraphLaunch(nint graphExec, nint stream)
+    {
+        GraphNode[] nodes;
+        lock (_gate)
+        {
+            nodes = Nodes(_execs, graphExec, "cuGraphLaunch");
+        }
+        NotInCapture(stream, "cuGraphLaunch");
+        int most = 1;
+        foreach (GraphNode node in nodes)
+        {
+            most = node is KernelNode kn ? Math.Max(most, kn.Offsets.Length) : most;
+        }
+        void** p = stackalloc void*[most];
+        foreach (GraphNode node in nodes)
+        {
+            switch (node)
+            {
+                case KernelNode k:
+                    fixed (byte* args = k.Arguments)
+                    {
+                        for (int i = 0; i < k.Offsets.Length; i++)
+                        {
+                            p[i] = args + k.Offsets[i];
+                        }
+                        Launch(k.Function, k.Grid, k.Block, k.SharedBytes, stream, p);
+                    }
+                    break;
+                case CopyNode { Kind: CopyKind.HostToDevice } c:
+                    CopyHostToDeviceAsync((ulong)c.Destination, c.Source, c.Bytes, stream);
+                    break;
+                case CopyNode { Kind: CopyKind.DeviceToHost } c:
+                    CopyDeviceToHostAsync(c.Destination, (ulong)c.Source, c.Bytes, stream);
+                    break;
+                case CopyNode c:
+                    CopyDeviceToDeviceAsync((ulong)c.Destination, (ulong)c.Source, c.Bytes, stream);
+                    break;
+                case MemsetNode m:
+                    MemsetD32Async(m.Destination, m.Value, m.Count, stream);
+                    break;
+            }
+        }
+    }
+
+    public void GraphExecDestroy(nint graphExec)
+    {
+        lock (_gate)
+        {
+            _execs.Remove(graphExec);
+        }
+    }
+
+    public void GraphDestroy(nint graph)
+    {
+        lock (_gate)
+        {
+            _graphs.Remove(graph);
+        }
+    }
+
+    /// <summary>Graphs captured and executables instantiated that are not destroyed yet (tests check nothing leaks).</summary>
+    public (int Graphs, int Executables) LiveGraphs
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return (_graphs.Count, _execs.Count);
+            }
+        }
+    }
+
+    private static GraphNode[] Nodes(Dictionary<nint, GraphNode[]> map, nint handle, string api) => map.TryGetValue(handle, out GraphNode[]? nodes) ? nodes
+        : throw new EmulatorException(api, (int)CuResult.InvalidHandle, $"0x{handle:x} is not a live graph of this driver");
+
+    /// <summary>
+    /// When <paramref name="stream"/> is capturing: records <paramref name="node"/> instead of running it and returns
+    /// true. A copy from or to pageable host memory (<paramref name="host"/>) is refused: the driver stages those
+    /// synchronously, which a graph cannot replay.
+    /// </summary>
+    private bool Record(nint stream, string api, nint host, long bytes, Func<GraphNode> node)
+    {
+        lock (_gate)
+        {
+            if (_captures.Count == 0 || !_captures.TryGetValue(stream, out Capture? c))
+            {
+                return false;
+            }
+            if (c.Invalidated is not null)
+            {
+                throw new EmulatorException(api, (int)CuResult.StreamCaptureInvalidated, $"stream 0x{stream:x}'s capture was invalidated: {c.Invalidated}");
+            }
+            if (host != 0 && !IsPinned(host, bytes))
+            {
+                c.Invalidated = $"{api} with pageable host memory 0x{host:x}";
+                throw new EmulatorException(api, (int)CuResult.StreamCaptureUnsupported,
+                    $"a copy between the device and pageable host memory (0x{host:x}, {bytes} bytes) cannot be captured into a graph; use page-locked memory. The capture is invalidated");
+            }
+            c.Nodes.Add(node());
+            return true;
+        }
+    }
+
+    /// <summary>What is not modelled in a capture (event records and waits, stream-ordered allocation, nested graph launches) is refused on a capturing stream.</summary>
+    private void NotInCapture(nint stream, string api)
+    {
+        lock (_gate)
+        {
+            if (_captures.TryGetValue(stream, out Capture? c))
+            {
+                c.Invalidated ??= $"{api} on the capturing stream";
+                throw new EmulatorException(api, (int)CuResult.NotSupported,
+                    $"{api} on a capturing stream is not emulated (the emulator records launches, async copies and memsets only); the capture is invalidated");
+            }
+        }
+    }
+
+    /// <summary>A call that is not stream-ordered (a synchronous copy, an allocation, a device-wide sync) from a thread that is capturing: the driver refuses it in thread-local mode and invalidates the capture.</summary>
+    private void Unsafe(string api)
+    {
+        lock (_gate)
+        {
+            if (_captures.Count == 0)
+            {
+                return;
+            }
+            int thread = Environment.CurrentManagedThreadId;
+            foreach ((nint stream, Capture c) in _captures)
+            {
+                if (c.Thread == thread)
+                {
+                    c.Invalidated ??= $"{api} was called by the capturing thread";
+                    throw new EmulatorException(api, (int)CuResult.StreamCaptureUnsupported,
+                        $"{api} is not permitted while this thread captures stream 0x{stream:x} (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, thread-local mode); the capture is invalidated");
+                }
+            }
+        }
+    }
+
+    /// <summary>The launch as a kernel node: its argument values copied now (as the driver copies them), each at an 8-byte-aligned offset.</summary>
+    private static KernelNode KernelNodeOf(nint function, Dim3 grid, Dim3 block, int sharedBytes, void** kernelParams)
+    {
+        uint count;
+        nuint* sizes;
+        EmuNative.Check(EmuNative.FunctionParams((void*)function, &count, &sizes), "fcemu_function_params");
+        var offsets = new int[count];
+        int total = 0;
+        for (int i = 0; i < count; i++)
+        {
+            offsets[i] = total;
+            total += (int)((sizes[i] + 7) & ~(nuint)7);
+        }
+        byte[] args = new byte[Math.Max(total, 1)];
+        fixed (byte* a = args)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                Buffer.MemoryCopy(kernelParams[i], a + offsets[i], (long)sizes[i], (long)sizes[i]);
+            }
+        }
+        return new KernelNode(function, grid, block, sharedBytes, args, offsets);
     }
 
     private nint NewHandle() => (nint)Interlocked.Increment(ref _nextHandle);
