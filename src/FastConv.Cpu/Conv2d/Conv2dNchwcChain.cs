@@ -1,0 +1,299 @@
+using System.Runtime.Intrinsics;
+using FastConv.Backends;
+using FastConv.Cpu.Kernels;
+using FastConv.Cpu.Threading;
+using FastConv.Ops;
+
+namespace FastConv.Cpu.Conv2d;
+
+/// <summary>
+/// Conv plans for a node the layout pass left in NCHWc (<see cref="CpuLayoutPolicy"/>): input, output and residual are
+/// blocked buffers [N][⌈C/L⌉][H][W][L]. Dense convs run the blocked direct kernel (<see cref="Conv2dNchwcBlocked"/>),
+/// depthwise ones <see cref="DepthwiseNchwcPlan{TV, TOps}"/>; anything else (a grouped conv, an activation with no
+/// blocked epilogue, a block that is not this level's width) runs its NCHW plan between two reorders inside the plan,
+/// correct but paying what the chain was meant to save, which is why the policy does not ask for those.
+/// </summary>
+internal static class Conv2dNchwcChain
+{
+    /// <summary>Whether the blocked layout has a native kernel for a conv of these groups and channels: dense, or depthwise (one output per channel).</summary>
+    public static bool HasBlockedKernel(int groups, int c, int k) => groups == 1 || IsDepthwise(groups, c, k);
+
+    public static bool IsDepthwise(int groups, int c, int k) => groups > 1 && groups == c && k == c;
+
+    public static IConv2dPlan Plan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, TensorLayout layout, CpuContext context, Func<IConv2dPlan> nchw)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(epilogue);
+        ArgumentNullException.ThrowIfNull(nchw);
+        shape.Validate(weights.Shape, bias?.Shape);
+        epilogue.Validate(shape.K, shape.ToString());
+        int lanes = NchwcLayout.Lanes(context.Simd);
+        if (layout.Block == lanes && lanes > 1 && CpuEpilogue.HasBlockedForm(epilogue.Activation))
+        {
+            if (shape.Groups == 1)
+            {
+                return new NchwcConvPlan(Conv2dNchwcBlocked.Create(shape, weights, bias, epilogue, context));
+            }
+            if (IsDepthwise(shape.Groups, shape.C, shape.K))
+            {
+                return context.Simd switch
+                {
+                    SimdLevel.Avx512 => new DepthwiseNchwcPlan<Vector512<float>, ConvVec512>(shape, weights, bias, epilogue, context),
+                    SimdLevel.Avx2 => new DepthwiseNchwcPlan<Vector256<float>, ConvVec256>(shape, weights, bias, epilogue, context),
+                    _ => new DepthwiseNchwcPlan<Vector128<float>, ConvVec128>(shape, weights, bias, epilogue, context),
+                };
+            }
+        }
+        return new NchwcAdapterPlan(nchw(), layout, context);
+    }
+
+    /// <summary>Throws unless <paramref name="t"/> is the blocked buffer of logical N×C×H×W at <paramref name="lanes"/> lanes.</summary>
+    public static void RequireBlocked(Tensor t, int n, int c, int h, int w, int lanes, string what, Conv2dShape s)
+    {
+        ArgumentNullException.ThrowIfNull(t);
+        TensorShape x = t.Shape;
+        if (x.Rank != 5 || x[0] != n || x[1] != (c + lanes - 1) / lanes || x[2] != h || x[3] != w || x[4] != lanes)
+        {
+            throw new InvalidShapeException($"Conv2d (NCHW{lanes}c): {what} has shape {x}, expected [{n}, {(c + lanes - 1) / lanes}, {h}, {w}, {lanes}] (N×{c}×{h}×{w} blocked); {s}.");
+        }
+    }
+
+    public static void RequireAll(Conv2dShape s, int lanes, bool addResidual, Tensor x, Tensor y, Tensor? residual)
+    {
+        RequireBlocked(x, s.N, s.C, s.H, s.W, lanes, "input", s);
+        RequireBlocked(y, s.N, s.K, s.P, s.Q, lanes, "output", s);
+        if (addResidual != residual is not null)
+        {
+            throw new InvalidShapeException($"Conv2d: the epilogue {(addResidual ? "adds a residual but none was given" : "adds no residual but one was given")}; {s}.");
+        }
+        if (residual is not null)
+        {
+            RequireBlocked(residual, s.N, s.K, s.P, s.Q, lanes, "residual", s);
+        }
+    }
+}
+
+/// <summary>A dense conv on NCHWc buffers: the blocked direct kernel, as an <see cref="IConv2dPlan"/> of the graph.</summary>
+internal sealed class NchwcConvPlan(INchwcConv2d conv) : IConv2dPlan
+{
+    public Conv2dShape Shape => conv.Shape;
+    public string Algorithm { get; } = $"{Conv2dNchwc.AlgorithmName}/NCHW{conv.Lanes}c";
+    public long WorkspaceBytes => conv.WorkspaceBytes;
+    public TensorShape OutputShape => conv.Shape.OutputShape;
+
+    public void Execute(Tensor x, Tensor y, Tensor? residual = null)
+    {
+        Conv2dNchwcChain.RequireAll(conv.Shape, conv.Lanes, residual is not null, x, y, residual);
+        conv.Execute(x.Span, y.Span, residual is null ? default : residual.Span);
+    }
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>
+/// Depthwise convolution (groups = C = K) on NCHWc: one vector is one pixel of L channels, so every tap is a vector
+/// load of the input times the tap's L weights; no transposes and no lane waste whatever the plane (a 7×7 plane fills
+/// every lane). A task is (image, channel block, run of output rows); border pixels clip their taps, interior ones
+/// run 4 at a time so 4 independent accumulators hide the FMA latency. The epilogue (bias, scale, residual,
+/// activation) runs on each finished row while it is in L1. Sums the same R·S products per output as the reference.
+/// </summary>
+internal sealed unsafe class DepthwiseNchwcPlan<TV, TOps> : IConv2dPlan, IParallelJob
+    where TV : unmanaged
+    where TOps : IConvVec<TV>
+{
+    private readonly CpuContext _context;
+    private readonly CpuEpilogue _epilogue;
+    private readonly PinnedBuffer _weights;   // [cb][r·S + s][L], zero past C
+    private readonly int _blocks, _rowChunks, _rowsPerChunk;
+    private readonly int _qa, _qb;            // output columns whose taps all lie inside the row: [_qa, _qb)
+    private float* _x, _y, _residual;
+
+    public DepthwiseNchwcPlan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context)
+    {
+        Shape = shape;
+        _context = context;
+        int lanes = TOps.Count, rs = shape.R * shape.S;
+        _blocks = (shape.C + lanes - 1) / lanes;
+        _epilogue = new CpuEpilogue(shape.K, bias is null ? default : bias.Span, epilogue, context.Simd);
+        _weights = new PinnedBuffer((long)_blocks * rs * lanes);
+        var packed = new Span<float>(_weights.Pointer, checked((int)_weights.Length));
+        packed.Clear();
+        ReadOnlySpan<float> w = weights.Span;
+        for (int c = 0; c < shape.C; c++)
+        {
+            for (int t = 0; t < rs; t++)
+            {
+                packed[(c / lanes * rs + t) * lanes + c % lanes] = w[c * rs + t];
+            }
+        }
+        Conv2dParams p = shape.Params;
+        int span = (shape.S - 1) * p.DilationW;
+        _qa = Math.Min(shape.Q, (p.Padding.Left + p.StrideW - 1) / p.StrideW);
+        int last = shape.W - 1 - span + p.Padding.Left;
+        _qb = Math.Clamp(last < 0 ? 0 : last / p.StrideW + 1, _qa, shape.Q);
+        int tasks = shape.N * _blocks;
+        // Enough row runs for every thread twice over when there are few channel blocks (a 32-channel stem layer).
+        _rowChunks = Math.Clamp((2 * context.Pool.Threads + tasks - 1) / tasks, 1, shape.P);
+        _rowsPerChunk = (shape.P + _rowChunks - 1) / _rowChunks;
+        _rowChunks = (shape.P + _rowsPerChunk - 1) / _rowsPerChunk;
+        Algorithm = $"depthwise-nchwc/NCHW{lanes}c";
+    }
+
+    public Conv2dShape Shape { get; }
+    public string Algorithm { get; }
+    public long WorkspaceBytes => _weights.Bytes;
+    public TensorShape OutputShape => Shape.OutputShape;
+
+    public void Execute(Tensor x, Tensor y, Tensor? residual = null)
+    {
+        Conv2dNchwcChain.RequireAll(Shape, TOps.Count, _epilogue.AddResidual, x, y, residual);
+        fixed (float* px = x.Span, py = y.Span, pr = residual is null ? default : residual.Span)
+        {
+            _x = px;
+            _y = py;
+            _residual = pr;
+            try
+            {
+                _context.Pool.For(Shape.N * _blocks * _rowChunks, this);
+            }
+            finally
+            {
+                _x = _y = _residual = null;
+            }
+        }
+    }
+
+    public void Run(int index)
+    {
+        Conv2dShape s = Shape;
+        Conv2dParams p = s.Params;
+        int lanes = TOps.Count, rs = s.R * s.S;
+        int chunk = index % _rowChunks, plane = index / _rowChunks, cb = plane % _blocks;
+        float* x = _x + (long)plane * s.H * s.W * lanes;
+        long outPlane = (long)plane * s.P * s.Q * lanes;
+        float* w = _weights.Pointer + (long)cb * rs * lanes;
+        int p0 = chunk * _rowsPerChunk, p1 = Math.Min(s.P, p0 + _rowsPerChunk);
+        int dh = p.DilationH, dw = p.DilationW, sw = p.StrideW;
+        long colStep = (long)sw * lanes, tapStep = (long)dw * lanes;
+        for (int op = p0; op < p1; op++)
+        {
+            int ih0 = op * p.StrideH - p.Padding.Top;
+            // Taps r whose row lies inside the image: ih0 + r·dh in [0, H).
+            int r0 = ih0 >= 0 ? 0 : (-ih0 + dh - 1) / dh;
+            int r1 = Math.Min(s.R, ih0 >= s.H ? 0 : (s.H - 1 - ih0) / dh + 1);
+            float* yrow = _y + outPlane + (long)op * s.Q * lanes;
+            for (int q = 0; q < _qa; q++)
+            {
+                Border(x, w, s, ih0, r0, r1, q, yrow);
+            }
+            int q4 = _qa;
+            for (; q4 + 4 <= _qb; q4 += 4)
+            {
+                TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
+                for (int r = r0; r < r1; r++)
+                {
+                    float* src = x + ((long)(ih0 + r * dh) * s.W + q4 * sw - p.Padding.Left) * lanes;
+                    float* wr = w + (long)r * s.S * lanes;
+                    for (int t = 0; t < s.S; t++)
+                    {
+                        TV wv = TOps.Load(wr + t * lanes);
+                        float* at = src + t * tapStep;
+                        a0 = TOps.Fma(TOps.Load(at), wv, a0);
+                        a1 = TOps.Fma(TOps.Load(at + colStep), wv, a1);
+                        a2 = TOps.Fma(TOps.Load(at + 2 * colStep), wv, a2);
+                        a3 = TOps.Fma(TOps.Load(at + 3 * colStep), wv, a3);
+                    }
+                }
+                float* d = yrow + (long)q4 * lanes;
+                TOps.Store(d, a0);
+                TOps.Store(d + lanes, a1);
+                TOps.Store(d + 2 * lanes, a2);
+                TOps.Store(d + 3 * lanes, a3);
+            }
+            for (int q = q4; q < s.Q; q++)
+            {
+                Border(x, w, s, ih0, r0, r1, q, yrow);
+            }
+        }
+        if (!_epilogue.IsIdentity && p1 > p0)
+        {
+            // The run's rows are contiguous: one epilogue pass over all of them (they are still in L1/L2).
+            int k0 = cb * lanes;
+            long first = outPlane + (long)p0 * s.Q * lanes;
+            _epilogue.TryApplyBlocked(k0, Math.Min(lanes, s.K - k0), _y + first, (p1 - p0) * s.Q, lanes, _residual == null ? null : _residual + first);
+        }
+    }
+
+    /// <summary>One output pixel with each tap checked against the row (the left and right borders, and the interior's tail).</summary>
+    private static void Border(float* x, float* w, Conv2dShape s, int ih0, int r0, int r1, int q, float* yrow)
+    {
+        Conv2dParams p = s.Params;
+        int lanes = TOps.Count;
+        int iw0 = q * p.StrideW - p.Padding.Left;
+        TV acc = TOps.Zero;
+        for (int r = r0; r < r1; r++)
+        {
+            float* row = x + (long)(ih0 + r * p.DilationH) * s.W * lanes;
+            for (int t = 0; t < s.S; t++)
+            {
+                int iw = iw0 + t * p.DilationW;
+                if ((uint)iw < (uint)s.W)
+                {
+                    acc = TOps.Fma(TOps.Load(row + (long)iw * lanes), TOps.Load(w + ((long)r * s.S + t) * lanes), acc);
+                }
+            }
+        }
+        TOps.Store(yrow + (long)q * lanes, acc);
+    }
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>
+/// A conv with no blocked kernel inside a blocked chain: reorders its input (and residual) to NCHW, runs the NCHW plan,
+/// and reorders the result back. Correct for any conv; the policy keeps such convs NCHW instead when it can tell.
+/// </summary>
+internal sealed class NchwcAdapterPlan : IConv2dPlan
+{
+    private readonly IConv2dPlan _inner;
+    private readonly TensorLayout _layout;
+    private readonly CpuContext _context;
+    private readonly Tensor _x, _y;
+    private readonly Tensor? _residual;
+
+    public NchwcAdapterPlan(IConv2dPlan inner, TensorLayout layout, CpuContext context)
+    {
+        _inner = inner;
+        _layout = layout;
+        _context = context;
+        Conv2dShape s = inner.Shape;
+        _x = Tensor.Allocate(s.InputShape);
+        _y = Tensor.Allocate(s.OutputShape);
+        _residual = Tensor.Allocate(s.OutputShape);
+    }
+
+    public Conv2dShape Shape => _inner.Shape;
+    public string Algorithm => $"{_inner.Algorithm}+reorders/{_layout}";
+    public long WorkspaceBytes => _inner.WorkspaceBytes + 4L * (_x.Shape.ElementCount + 2L * _y.Shape.ElementCount);
+    public TensorShape OutputShape => _inner.OutputShape;
+
+    public void Execute(Tensor x, Tensor y, Tensor? residual = null)
+    {
+        Conv2dShape s = Shape;
+        int lanes = _layout.Block;
+        Conv2dNchwcChain.RequireAll(s, lanes, residual is not null, x, y, residual);
+        NchwcLayout.ToNchw(x.Span, s.N, s.C, s.H, s.W, lanes, _x.Span);
+        if (residual is not null)
+        {
+            NchwcLayout.ToNchw(residual.Span, s.N, s.K, s.P, s.Q, lanes, _residual!.Span);
+        }
+        _inner.Execute(_x, _y, residual is null ? null : _residual);
+        NchwcLayout.FromNchw(_y.Span, s.N, s.K, s.P, s.Q, lanes, y.Span);
+    }
+
+    public void Dispose() => _inner.Dispose();
+}
