@@ -115,6 +115,8 @@ public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatc
 
     public bool Applies(Graphs.Graph graph) => _layout.Applies(graph, Name);
 
+    public bool Follows(string opType, OpContext context) => _layout.Follows(opType, context);
+
     public IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, TensorLayout layout) =>
         layout.IsBlocked
             ? Conv2d.Conv2dNchwcChain.Plan(shape, weights, bias, epilogue, layout, Context, () => PlanConv2d(shape, weights, bias, epilogue))

@@ -92,6 +92,12 @@ public interface ILayoutPolicy
     /// faster), rather than leaving islands that cost two reorders each. Default: yes.
     /// </summary>
     bool Applies(Graphs.Graph graph) => true;
+
+    /// <summary>
+    /// Whether the node runs in whichever layout its first input has, NCHW or this backend's blocked one (it has a
+    /// kernel for both, as pooling does), so it neither starts a blocked chain nor ends one. Default: no.
+    /// </summary>
+    bool Follows(string opType, Graphs.Ops.OpContext context) => false;
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using FastConv.Backends;
 using FastConv.Cpu.Kernels;
@@ -108,6 +109,7 @@ internal sealed unsafe class DepthwiseNchwcPlan<TV, TOps> : IConv2dPlan, IParall
     private readonly PinnedBuffer _weights;   // [cb][r·S + s][L], zero past C
     private readonly int _blocks, _rowChunks, _rowsPerChunk;
     private readonly int _qa, _qb;            // output columns whose taps all lie inside the row: [_qa, _qb)
+    private readonly bool _threeByThree;      // 3×3, dilation 1, stride 1 or 2 (MobileNet's): the register-reuse rows
     private float* _x, _y, _residual;
 
     public DepthwiseNchwcPlan(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, CpuContext context)
@@ -138,6 +140,7 @@ internal sealed unsafe class DepthwiseNchwcPlan<TV, TOps> : IConv2dPlan, IParall
         _rowChunks = Math.Clamp((2 * context.Pool.Threads + tasks - 1) / tasks, 1, shape.P);
         _rowsPerChunk = (shape.P + _rowChunks - 1) / _rowChunks;
         _rowChunks = (shape.P + _rowsPerChunk - 1) / _rowsPerChunk;
+        _threeByThree = shape.R == 3 && shape.S == 3 && p.DilationH == 1 && p.DilationW == 1 && p.StrideW is 1 or 2;
         Algorithm = $"depthwise-nchwc/NCHW{lanes}c";
     }
 
@@ -189,6 +192,11 @@ internal sealed unsafe class DepthwiseNchwcPlan<TV, TOps> : IConv2dPlan, IParall
                 Border(x, w, s, ih0, r0, r1, q, yrow);
             }
             int q4 = _qa;
+            if (_threeByThree && r0 == 0 && r1 == 3)
+            {
+                q4 = sw == 1 ? Row3x3Stride1(x + (long)ih0 * s.W * lanes, s.W, w, yrow, q4, _qb)
+                    : Row3x3Stride2(x + (long)ih0 * s.W * lanes, s.W, w, yrow, q4, _qb);
+            }
             for (; q4 + 4 <= _qb; q4 += 4)
             {
                 TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
@@ -223,6 +231,82 @@ internal sealed unsafe class DepthwiseNchwcPlan<TV, TOps> : IConv2dPlan, IParall
             int k0 = cb * lanes;
             long first = outPlane + (long)p0 * s.Q * lanes;
             _epilogue.TryApplyBlocked(k0, Math.Min(lanes, s.K - k0), _y + first, (p1 - p0) * s.Q, lanes, _residual == null ? null : _residual + first);
+        }
+    }
+
+    /// <summary>
+    /// Interior pixels of a 3×3 stride-1 row whose three input rows all lie inside the image, 4 at a time: the 9 tap
+    /// weights stay in registers and each input vector is loaded once for the 3 outputs that read it (6 loads per row
+    /// of taps for 4 outputs, not 12). Returns the first column not done.
+    /// </summary>
+    private int Row3x3Stride1(float* row0, int w, float* wt, float* yrow, int q, int qb)
+    {
+        int lanes = TOps.Count, padLeft = Shape.Params.Padding.Left;
+        long rowStep = (long)w * lanes;
+        TV w0 = TOps.Load(wt), w1 = TOps.Load(wt + lanes), w2 = TOps.Load(wt + 2 * lanes);
+        TV w3 = TOps.Load(wt + 3 * lanes), w4 = TOps.Load(wt + 4 * lanes), w5 = TOps.Load(wt + 5 * lanes);
+        TV w6 = TOps.Load(wt + 6 * lanes), w7 = TOps.Load(wt + 7 * lanes), w8 = TOps.Load(wt + 8 * lanes);
+        for (; q + 4 <= qb; q += 4)
+        {
+            float* a = row0 + (long)(q - padLeft) * lanes;
+            TV o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
+            Taps(a, w0, w1, w2, ref o0, ref o1, ref o2, ref o3);
+            Taps(a + rowStep, w3, w4, w5, ref o0, ref o1, ref o2, ref o3);
+            Taps(a + 2 * rowStep, w6, w7, w8, ref o0, ref o1, ref o2, ref o3);
+            float* d = yrow + (long)q * lanes;
+            TOps.Store(d, o0);
+            TOps.Store(d + lanes, o1);
+            TOps.Store(d + 2 * lanes, o2);
+            TOps.Store(d + 3 * lanes, o3);
+        }
+        return q;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Taps(float* p, TV k0, TV k1, TV k2, ref TV o0, ref TV o1, ref TV o2, ref TV o3)
+        {
+            int l = TOps.Count;
+            TV v0 = TOps.Load(p), v1 = TOps.Load(p + l), v2 = TOps.Load(p + 2 * l);
+            TV v3 = TOps.Load(p + 3 * l), v4 = TOps.Load(p + 4 * l), v5 = TOps.Load(p + 5 * l);
+            o0 = TOps.Fma(v2, k2, TOps.Fma(v1, k1, TOps.Fma(v0, k0, o0)));
+            o1 = TOps.Fma(v3, k2, TOps.Fma(v2, k1, TOps.Fma(v1, k0, o1)));
+            o2 = TOps.Fma(v4, k2, TOps.Fma(v3, k1, TOps.Fma(v2, k0, o2)));
+            o3 = TOps.Fma(v5, k2, TOps.Fma(v4, k1, TOps.Fma(v3, k0, o3)));
+        }
+    }
+
+    /// <summary>As <see cref="Row3x3Stride1"/> at stride 2: 9 loads per row of taps for 4 outputs (neighbours share one column).</summary>
+    private int Row3x3Stride2(float* row0, int w, float* wt, float* yrow, int q, int qb)
+    {
+        int lanes = TOps.Count, padLeft = Shape.Params.Padding.Left;
+        long rowStep = (long)w * lanes;
+        TV w0 = TOps.Load(wt), w1 = TOps.Load(wt + lanes), w2 = TOps.Load(wt + 2 * lanes);
+        TV w3 = TOps.Load(wt + 3 * lanes), w4 = TOps.Load(wt + 4 * lanes), w5 = TOps.Load(wt + 5 * lanes);
+        TV w6 = TOps.Load(wt + 6 * lanes), w7 = TOps.Load(wt + 7 * lanes), w8 = TOps.Load(wt + 8 * lanes);
+        for (; q + 4 <= qb; q += 4)
+        {
+            float* a = row0 + (long)(2 * q - padLeft) * lanes;
+            TV o0 = TOps.Zero, o1 = TOps.Zero, o2 = TOps.Zero, o3 = TOps.Zero;
+            Taps(a, w0, w1, w2, ref o0, ref o1, ref o2, ref o3);
+            Taps(a + rowStep, w3, w4, w5, ref o0, ref o1, ref o2, ref o3);
+            Taps(a + 2 * rowStep, w6, w7, w8, ref o0, ref o1, ref o2, ref o3);
+            float* d = yrow + (long)q * lanes;
+            TOps.Store(d, o0);
+            TOps.Store(d + lanes, o1);
+            TOps.Store(d + 2 * lanes, o2);
+            TOps.Store(d + 3 * lanes, o3);
+        }
+        return q;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Taps(float* p, TV k0, TV k1, TV k2, ref TV o0, ref TV o1, ref TV o2, ref TV o3)
+        {
+            int l = TOps.Count;
+            TV v0 = TOps.Load(p), v1 = TOps.Load(p + l), v2 = TOps.Load(p + 2 * l), v3 = TOps.Load(p + 3 * l), v4 = TOps.Load(p + 4 * l);
+            TV v5 = TOps.Load(p + 5 * l), v6 = TOps.Load(p + 6 * l), v7 = TOps.Load(p + 7 * l), v8 = TOps.Load(p + 8 * l);
+            o0 = TOps.Fma(v2, k2, TOps.Fma(v1, k1, TOps.Fma(v0, k0, o0)));
+            o1 = TOps.Fma(v4, k2, TOps.Fma(v3, k1, TOps.Fma(v2, k0, o1)));
+            o2 = TOps.Fma(v6, k2, TOps.Fma(v5, k1, TOps.Fma(v4, k0, o2)));
+            o3 = TOps.Fma(v8, k2, TOps.Fma(v7, k1, TOps.Fma(v6, k0, o3)));
         }
     }
 

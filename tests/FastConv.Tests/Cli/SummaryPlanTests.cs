@@ -41,7 +41,8 @@ public sealed class SummaryPlanTests
 
     /// <summary>
     /// MobileNet-v1 on cpu runs in the blocked layout (no Winograd layers, so the Auto policy blocks it): every conv
-    /// and the global pool in NCHW16c (AVX-512) or NCHW8c (AVX2), one reorder at the input and one before Flatten.
+    /// after the RGB stem and the global pool in NCHW16c (AVX-512) or NCHW8c (AVX2), one reorder after the stem and one
+    /// before Flatten.
     /// </summary>
     [Test]
     public void PlanJsonShowsABlockedChainWithReordersOnlyAtItsEnds()
@@ -58,10 +59,11 @@ public sealed class SummaryPlanTests
         Assert.That(root.GetProperty("reorders").GetInt32(), Is.EqualTo(2));
         JsonElement[] nodes = [.. root.GetProperty("nodes").EnumerateArray()];
         string[] ops = [.. nodes.Select(n => n.GetProperty("op").GetString()!)];
-        Assert.That(nodes.Where(n => n.GetProperty("op").GetString() is "FastConv.FusedConv" or "GlobalAveragePool").Select(n => n.GetProperty("layout").GetString()),
+        Assert.That(nodes.Skip(1).Where(n => n.GetProperty("op").GetString() is "FastConv.FusedConv" or "GlobalAveragePool").Select(n => n.GetProperty("layout").GetString()),
             Is.All.EqualTo(blocked));
-        // The chain's ends: the first node reorders the input, and the only other reorder sits right after the global pool.
-        Assert.That(ops[0], Is.EqualTo("FastConv.Reorder"));
+        // The chain's ends: the RGB stem runs NCHW and its output is reordered; the only other reorder follows the global pool.
+        Assert.That(nodes[0].GetProperty("layout").GetString(), Is.EqualTo("NCHW"));
+        Assert.That(ops[1], Is.EqualTo("FastConv.Reorder"));
         int last = Array.LastIndexOf(ops, "FastConv.Reorder");
         Assert.That(ops[last - 1], Is.EqualTo("GlobalAveragePool"));
         Assert.That(nodes[last].GetProperty("layout").GetString(), Is.EqualTo("NCHW"));

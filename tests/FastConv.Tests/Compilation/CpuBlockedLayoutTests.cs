@@ -109,13 +109,20 @@ public sealed class CpuBlockedLayoutTests
 
     private static int Block(SimdLevel level) => level == SimdLevel.Avx512 ? 16 : 8;
 
-    /// <summary>How many reorders each net needs with the policy on: one in, one out, and one per crossing of an op with no blocked kernel.</summary>
+    /// <summary>
+    /// How many reorders each net needs with the policy on: one after the RGB stem (it stays NCHW), one before the
+    /// classifier, and one per crossing of an op with no blocked kernel.
+    /// </summary>
     private static int ExpectedReorders(string net, SimdLevel level) => net switch
     {
-        // 24 + 8 channels are whole 8-blocks but not 16-blocks: on AVX-512 cat2 reads two NCHW inputs, then avg needs NCHW16c again.
-        "concat" => level == SimdLevel.Avx512 ? 5 : 2,
+        // The stem's output into a and c; d's pool follows the NCHW stem, so d reads a second reorder. 24 + 8 channels
+        // are whole 8-blocks but not 16-blocks: on AVX-512 cat2 reads two NCHW inputs and the pools after it stay NCHW.
+        "concat" => level == SimdLevel.Avx512 ? 4 : 3,
         // The grouped conv is NCHW: out before it, in after it.
         "odd" => 4,
+        // 8-channel convs are below one 16-block: on AVX-512 only block2.conv2 starts the chain, and the Add reads
+        // the NCHW shortcut reordered.
+        "mini-resnet" => level == SimdLevel.Avx512 ? 3 : 2,
         _ => 2,
     };
 
@@ -146,7 +153,9 @@ public sealed class CpuBlockedLayoutTests
         string blocked = $"NCHW{Block(level)}c";
         Node[] convs = [.. g.Nodes.Where(n => n.OpType is "Conv" or FastConvOps.FusedConv && n.GetInt("group", 1) is var gr && (gr == 1 || gr == g.Values[n.Inputs[0]].Shape[1]))];
         Assert.That(convs, Is.Not.Empty);
-        Assert.That(convs.Select(n => g.Values[n.Outputs[0]].Layout.ToString()), Is.All.EqualTo(blocked), $"{name}: every dense or depthwise conv runs blocked");
+        Assert.That(convs.Select(n => (n.Name, g.Values[n.Outputs[0]].Layout.ToString())),
+            Is.EqualTo(convs.Select(n => (n.Name, g.Values[n.Inputs[0]].Shape[1] >= Block(level) ? blocked : "NCHW"))),
+            $"{name}: every dense or depthwise conv of at least one block of input channels runs blocked, the others NCHW");
         Assert.That(g.Nodes.Where(n => n.Backend != BackendNames.Cpu), Is.Empty, "no node falls back to the reference");
 
         // Blocking moves values, it does not change which products are summed (direct-nchwc instead of Winograd
