@@ -64,17 +64,16 @@ internal sealed class CpuLayoutPolicy
     public TensorLayout Layout => _layout;
 
     /// <summary>Reads <see cref="EnvironmentVariable"/>; unset means Auto. A bad value is an error naming the accepted ones.</summary>
-    public static CpuBlockedLayout DefaultMode()
+    public static CpuBlockedLayout DefaultMode() => Parse(Environment.GetEnvironmentVariable(EnvironmentVariable));
+
+    /// <summary>A value of <see cref="EnvironmentVariable"/>: unset or <c>auto</c>, <c>1</c>/<c>on</c>/<c>true</c>, <c>0</c>/<c>off</c>/<c>false</c>.</summary>
+    public static CpuBlockedLayout Parse(string? value) => value?.Trim().ToLowerInvariant() switch
     {
-        string? v = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        return v?.Trim().ToLowerInvariant() switch
-        {
-            null or "" or "auto" => CpuBlockedLayout.Auto,
-            "1" or "on" or "true" => CpuBlockedLayout.On,
-            "0" or "off" or "false" => CpuBlockedLayout.Off,
-            _ => throw new InvalidHyperparameterException($"{EnvironmentVariable}='{v}' is not a setting; use auto, 1/on/true or 0/off/false."),
-        };
-    }
+        null or "" or "auto" => CpuBlockedLayout.Auto,
+        "1" or "on" or "true" => CpuBlockedLayout.On,
+        "0" or "off" or "false" => CpuBlockedLayout.Off,
+        _ => throw new InvalidSettingException(EnvironmentVariable, $"{EnvironmentVariable}='{value}' is not a setting; use auto (or unset it), 1/on/true or 0/off/false."),
+    };
 
     /// <summary>Whether <paramref name="graph"/> is blocked at all (Auto: unless Winograd-shaped convs carry most of its conv FLOPs).</summary>
     public bool Applies(Graph graph, string backend)

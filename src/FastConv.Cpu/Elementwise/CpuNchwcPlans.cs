@@ -194,7 +194,7 @@ internal sealed unsafe class NchwcGlobalPoolPlan<TV, TOps> : IUnaryPlan, IParall
     where TV : unmanaged
     where TOps : IConvVec<TV>
 {
-    private readonly TensorShape _input;
+    private readonly TensorShape _input, _blockedInput, _blockedOutput;
     private readonly bool _max;
     private readonly CpuContext _context;
     private readonly int _planes, _hw;
@@ -214,6 +214,9 @@ internal sealed unsafe class NchwcGlobalPoolPlan<TV, TOps> : IUnaryPlan, IParall
         _planes = input[0] * ((input[1] + TOps.Count - 1) / TOps.Count);
         _hw = input[2] * input[3];
         OutputShape = TensorShape.Of(input[0], input[1], 1, 1);
+        // Shapes built once: Execute allocates nothing.
+        _blockedInput = TensorLayout.Blocked(TOps.Count).PhysicalShape(input);
+        _blockedOutput = TensorLayout.Blocked(TOps.Count).PhysicalShape(OutputShape);
         Algorithm = $"{op.ToLowerInvariant()}-nchwc/NCHW{TOps.Count}c";
     }
 
@@ -226,10 +229,9 @@ internal sealed unsafe class NchwcGlobalPoolPlan<TV, TOps> : IUnaryPlan, IParall
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
         int lanes = TOps.Count;
-        TensorLayout layout = TensorLayout.Blocked(lanes);
-        if (x.Shape != layout.PhysicalShape(_input) || y.Shape != layout.PhysicalShape(OutputShape))
+        if (x.Shape != _blockedInput || y.Shape != _blockedOutput)
         {
-            throw new InvalidShapeException($"{Algorithm}: got input {x.Shape} and output {y.Shape}, expected {layout.PhysicalShape(_input)} and {layout.PhysicalShape(OutputShape)} (input {_input} in {layout}).");
+            throw new InvalidShapeException($"{Algorithm}: got input {x.Shape} and output {y.Shape}, expected {_blockedInput} and {_blockedOutput} (input {_input} in NCHW{lanes}c).");
         }
         fixed (float* px = x.Span, py = y.Span)
         {
@@ -313,7 +315,7 @@ internal sealed unsafe class NchwcGlobalPoolPlan<TV, TOps> : IUnaryPlan, IParall
 /// </summary>
 internal sealed unsafe class NchwcReorderPlan : IUnaryPlan, IParallelJob
 {
-    private readonly TensorShape _shape;
+    private readonly TensorShape _shape, _blocked;
     private readonly bool _toBlocked;
     private readonly int _lanes, _blocks, _hw, _chunks, _chunkPixels;
     private readonly CpuContext _context;
@@ -331,6 +333,7 @@ internal sealed unsafe class NchwcReorderPlan : IUnaryPlan, IParallelJob
         _lanes = Math.Max(from.Block, to.Block);
         _blocks = (shape[1] + _lanes - 1) / _lanes;
         _hw = shape[2] * shape[3];
+        _blocked = TensorLayout.Blocked(_lanes).PhysicalShape(shape);
         _context = context;
         // Pixel runs as well as blocks, so a 3-channel image (one block) still splits across the threads.
         int tasks = shape[0] * _blocks;
@@ -349,8 +352,7 @@ internal sealed unsafe class NchwcReorderPlan : IUnaryPlan, IParallelJob
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
-        TensorShape blocked = TensorLayout.Blocked(_lanes).PhysicalShape(_shape);
-        TensorShape xs = _toBlocked ? _shape : blocked, ys = _toBlocked ? blocked : _shape;
+        TensorShape xs = _toBlocked ? _shape : _blocked, ys = _toBlocked ? _blocked : _shape;
         if (x.Shape != xs || y.Shape != ys)
         {
             throw new InvalidShapeException($"Reorder: got input {x.Shape} and output {y.Shape}, expected {xs} and {ys}.");

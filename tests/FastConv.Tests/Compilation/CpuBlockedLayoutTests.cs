@@ -207,6 +207,22 @@ public sealed class CpuBlockedLayoutTests
         }
     }
 
+    [TestCase(null, CpuBlockedLayout.Auto)]
+    [TestCase(" Auto ", CpuBlockedLayout.Auto)]
+    [TestCase("1", CpuBlockedLayout.On)]
+    [TestCase("on", CpuBlockedLayout.On)]
+    [TestCase("0", CpuBlockedLayout.Off)]
+    [TestCase("FALSE", CpuBlockedLayout.Off)]
+    public void TheSwitchReadsItsValues(string? value, CpuBlockedLayout mode) => Assert.That(CpuLayoutPolicy.Parse(value), Is.EqualTo(mode));
+
+    [Test]
+    public void ABadSwitchValueIsASettingError()
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => CpuLayoutPolicy.Parse("maybe"));
+        Assert.That(e!.Setting, Is.EqualTo("FASTCONV_NCHWC"));
+        Assert.That(e.Message, Does.Contain("'maybe'").And.Contain("auto"));
+    }
+
     public static IEnumerable<TestCaseData> DepthwiseCases()
     {
         foreach (SimdLevel level in Levels)
