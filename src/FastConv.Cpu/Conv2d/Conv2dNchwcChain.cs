@@ -45,7 +45,7 @@ internal static class Conv2dNchwcChain
                 };
             }
         }
-        return new NchwcAdapterPlan(nchw(), layout, context);
+        return new NchwcAdapterPlan(nchw(), layout, epilogue.AddResidual);
     }
 
     /// <summary>Throws unless <paramref name="t"/> is the blocked buffer of logical N×C×H×W at <paramref name="lanes"/> lanes.</summary>
@@ -345,37 +345,35 @@ internal sealed class NchwcAdapterPlan : IConv2dPlan
 {
     private readonly IConv2dPlan _inner;
     private readonly TensorLayout _layout;
-    private readonly CpuContext _context;
     private readonly Tensor _x, _y;
     private readonly Tensor? _residual;
 
-    public NchwcAdapterPlan(IConv2dPlan inner, TensorLayout layout, CpuContext context)
+    public NchwcAdapterPlan(IConv2dPlan inner, TensorLayout layout, bool addResidual)
     {
         _inner = inner;
         _layout = layout;
-        _context = context;
         Conv2dShape s = inner.Shape;
         _x = Tensor.Allocate(s.InputShape);
         _y = Tensor.Allocate(s.OutputShape);
-        _residual = Tensor.Allocate(s.OutputShape);
+        _residual = addResidual ? Tensor.Allocate(s.OutputShape) : null;
     }
 
     public Conv2dShape Shape => _inner.Shape;
     public string Algorithm => $"{_inner.Algorithm}+reorders/{_layout}";
-    public long WorkspaceBytes => _inner.WorkspaceBytes + 4L * (_x.Shape.ElementCount + 2L * _y.Shape.ElementCount);
+    public long WorkspaceBytes => _inner.WorkspaceBytes + 4L * ((long)_x.Length + _y.Length + (_residual?.Length ?? 0));
     public TensorShape OutputShape => _inner.OutputShape;
 
     public void Execute(Tensor x, Tensor y, Tensor? residual = null)
     {
         Conv2dShape s = Shape;
         int lanes = _layout.Block;
-        Conv2dNchwcChain.RequireAll(s, lanes, residual is not null, x, y, residual);
+        Conv2dNchwcChain.RequireAll(s, lanes, _residual is not null, x, y, residual);
         NchwcLayout.ToNchw(x.Span, s.N, s.C, s.H, s.W, lanes, _x.Span);
         if (residual is not null)
         {
             NchwcLayout.ToNchw(residual.Span, s.N, s.K, s.P, s.Q, lanes, _residual!.Span);
         }
-        _inner.Execute(_x, _y, residual is null ? null : _residual);
+        _inner.Execute(_x, _y, _residual);
         NchwcLayout.FromNchw(_y.Span, s.N, s.K, s.P, s.Q, lanes, y.Span);
     }
 

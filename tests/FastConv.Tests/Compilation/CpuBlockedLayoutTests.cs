@@ -259,6 +259,31 @@ public sealed class CpuBlockedLayoutTests
         Compare.Close(expected, actual, $"{level} {s} epilogue {epilogueKind}", 1e-5f, 1e-5f);
     }
 
+    /// <summary>
+    /// A conv with no blocked kernel (grouped, not depthwise) planned for a blocked chain runs its NCHW plan between
+    /// reorders inside the plan: still the reference's result, residual included.
+    /// </summary>
+    [Test]
+    public void GroupedConvInABlockedChainRunsItsNchwPlanBetweenReorders([ValueSource(nameof(Levels))] SimdLevel level, [Values] bool residual)
+    {
+        RequireLevel(level);
+        var s = new Conv2dShape(2, 24, 9, 11, 40, 3, 3, Conv2dParams.Create(pad: 1, groups: 4));
+        var rng = new Random(residual ? 7 : 8);
+        Tensor x = TestData.Floats(rng, s.InputShape), w = TestData.Floats(rng, TensorShape.Of(s.K, s.C / 4, s.R, s.S)), bias = TestData.Floats(rng, TensorShape.Of(s.K));
+        Tensor? r = residual ? TestData.Floats(rng, s.OutputShape) : null;
+        var epilogue = new ConvEpilogue { AddResidual = residual, Activation = Activation.Relu };
+        using var reference = new ReferenceBackend();
+        using CpuBackend cpu = Cpu(level, CpuBlockedLayout.On);
+        TensorLayout layout = TensorLayout.Blocked(Block(level));
+        using IConv2dPlan slow = reference.PlanConv2d(s, w, bias, epilogue), fast = cpu.PlanConv2d(s, w, bias, epilogue, layout);
+        Assert.That(fast.Algorithm, Does.EndWith($"+reorders/{layout}"));
+        Tensor expected = TestData.Poisoned(s.OutputShape);
+        slow.Execute(x, expected, r);
+        Tensor actual = RunBlocked(cpu, layout, s.InputShape, s.OutputShape, x, r, (bx, by, br) => fast.Execute(bx, by, br));
+        Compare.Close(expected, actual, $"{level} {s} residual {residual}", 1e-5f, 1e-5f);
+        Assert.Throws<InvalidShapeException>(() => fast.Execute(x, Tensor.Allocate(layout.PhysicalShape(s.OutputShape)), r), "an NCHW input to a blocked plan is refused");
+    }
+
     public static IEnumerable<TestCaseData> PoolCases()
     {
         Pool2dParams[] ps =
