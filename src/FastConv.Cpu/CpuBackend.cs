@@ -92,10 +92,10 @@ public static class Conv2dAlgorithms
 /// themselves), weights packed at plan time, no allocation when a plan executes. It implements the planner of every op
 /// FastConv defines (docs/op-coverage.md), so no node of a float32 model falls back to the reference.
 /// </summary>
-public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner,
+public sealed class CpuBackend : IBackend, ILayoutPolicy, IBlockedLayoutPlanner, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner,
     IConvTranspose2dPlanner, IResizePlanner, IMatMulPlanner, ITransposePlanner, IPadPlanner, IPReluPlanner, IGeluPlanner, IErfPlanner,
     IMishPlanner, ILayerNormalizationPlanner, IInstanceNormalizationPlanner, IGroupNormalizationPlanner, IReduceMeanPlanner, IReducePlanner,
-    ISlicePlanner, IExpandPlanner, IGatherPlanner, ILayoutPolicy, IBlockedLayoutPlanner
+    ISlicePlanner, IExpandPlanner, IGatherPlanner
 {
     private readonly ReferenceBackend _reference = new();
     private readonly CpuLayoutPolicy _layout;
