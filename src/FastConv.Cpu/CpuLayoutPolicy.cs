@@ -31,13 +31,14 @@ public enum CpuBlockedLayout
 /// op without a blocked kernel (Resize, BatchNormalization left unfused, Softmax, Gemm); each is one chain end.
 /// Winograd has no blocked form yet, so a 3×3 stride-1 conv in a blocked chain runs the blocked direct kernel; where
 /// such convs carry most of a graph's conv FLOPs (ResNet-18, VGG) that loses more than the chain saves (measured:
-/// ResNet-18 at 1 thread 54–58 ms blocked against 39–49 ms NCHW with Winograd, same runs as ONNX Runtime), so
+/// ResNet-18 at 1 thread 53–58 ms blocked against 32–49 ms NCHW with Winograd, ONNX Runtime 36–56 ms in the same
+/// runs), so
 /// <see cref="CpuBlockedLayout.Auto"/> keeps those graphs NCHW whole instead of leaving Winograd islands that would
 /// cost two reorders each.
 /// </para>
 /// Off: <see cref="CpuBackendOptions.BlockedLayout"/> = <see cref="CpuBlockedLayout.Off"/>, <c>FASTCONV_NCHWC=0</c>, a
-/// forced conv algorithm (the caller asked for one NCHW kernel), or a SIMD level below AVX2 (4-lane blocks do not pay
-/// for the reorders).
+/// forced conv algorithm (the caller asked for one NCHW kernel), or a SIMD level below AVX2 (not measured there: the
+/// blocked kernels were built and timed for 8- and 16-lane blocks).
 /// </summary>
 internal sealed class CpuLayoutPolicy
 {
