@@ -34,6 +34,11 @@ public sealed record CpuBackendOptions
     public SimdLevel? Simd { get; init; }
     /// <summary>Force one conv algorithm by name (tests and benchmarks); null picks the best that supports the shape.</summary>
     public string? ConvAlgorithm { get; init; }
+    /// <summary>
+    /// Whether sessions run conv chains in the channel-blocked layout (<see cref="CpuLayoutPolicy"/>); null reads
+    /// <c>FASTCONV_NCHWC</c> (unset: Auto). Off keeps every node NCHW (the A/B switch).
+    /// </summary>
+    public CpuBlockedLayout? BlockedLayout { get; init; }
 }
 
 /// <summary>What a CPU plan needs from its backend: the SIMD level, the worker pool, the options.</summary>
@@ -87,19 +92,44 @@ public static class Conv2dAlgorithms
 /// themselves), weights packed at plan time, no allocation when a plan executes. It implements the planner of every op
 /// FastConv defines (docs/op-coverage.md), so no node of a float32 model falls back to the reference.
 /// </summary>
-public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner,
+public sealed class CpuBackend : IBackend, ILayoutPolicy, IBlockedLayoutPlanner, IBinaryPlanner, IConcatPlanner, IBatchNormalizationPlanner, ISqrtPlanner, IReorderPlanner,
     IConvTranspose2dPlanner, IResizePlanner, IMatMulPlanner, ITransposePlanner, IPadPlanner, IPReluPlanner, IGeluPlanner, IErfPlanner,
     IMishPlanner, ISoftplusPlanner, ILayerNormalizationPlanner, IInstanceNormalizationPlanner, IGroupNormalizationPlanner, IReduceMeanPlanner, IReducePlanner,
     ISlicePlanner, IExpandPlanner, IGatherPlanner
 {
     private readonly ReferenceBackend _reference = new();
+    private readonly CpuLayoutPolicy _layout;
 
     public CpuBackend(CpuBackendOptions? options = null)
     {
         Options = options ?? new CpuBackendOptions();
         SimdLevel level = Options.Simd is { } s && s < CpuFeatures.Current ? s : CpuFeatures.Current;
         Context = new CpuContext(level, WorkerPool.ForThreads(Options.Threads), Options);
+        _layout = new CpuLayoutPolicy(Context);
     }
+
+    /// <summary>The blocked layout the layout pass gets for this backend's chains (NCHW when the policy is off).</summary>
+    public TensorLayout BlockedLayout => _layout.Layout;
+
+    public TensorLayout Preferred(string opType, OpContext context) => _layout.Preferred(opType, context);
+
+    public bool Applies(Graphs.Graph graph) => _layout.Applies(graph, Name);
+
+    public bool Follows(string opType, OpContext context) => _layout.Follows(opType, context);
+
+    public IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, TensorLayout layout) =>
+        layout.IsBlocked
+            ? Conv2d.Conv2dNchwcChain.Plan(shape, weights, bias, epilogue, layout, Context, () => PlanConv2d(shape, weights, bias, epilogue))
+            : PlanConv2d(shape, weights, bias, epilogue);
+
+    public IUnaryPlan PlanPool2d(Pool2dShape shape, bool max, TensorLayout layout) =>
+        layout.IsBlocked ? Elementwise.CpuNchwcPlans.Pool2d(shape, max, layout, Context) : PlanPool2d(shape, max);
+
+    public IUnaryPlan PlanGlobalPool(TensorShape input, bool max, TensorLayout layout) =>
+        layout.IsBlocked ? Elementwise.CpuNchwcPlans.GlobalPool(input, max, layout, Context) : PlanGlobalPool(input, max);
+
+    public INaryPlan PlanConcat(IReadOnlyList<TensorShape> inputs, int axis, TensorLayout layout) =>
+        layout.IsBlocked ? Elementwise.CpuNchwcPlans.Concat(inputs, axis, layout) : PlanConcat(inputs, axis);
 
     public string Name => BackendNames.Cpu;
     public CpuBackendOptions Options { get; }
@@ -158,8 +188,9 @@ public sealed class CpuBackend : IBackend, IBinaryPlanner, IConcatPlanner, IBatc
 
     public IUnaryPlan PlanSqrt(TensorShape x) => new Elementwise.CpuSqrtPlan(x);
 
-    /// <summary>Reorders with the reference's loops: a plain copy, not yet vectorized (no cpu kernel asks for a blocked layout yet).</summary>
-    public IUnaryPlan PlanReorder(TensorShape shape, TensorLayout from, TensorLayout to) => _reference.PlanReorder(shape, from, to);
+    /// <summary>NCHW ↔ NCHWc with register transposes; other pairs (NCHWc of two block sizes) with the reference's loops.</summary>
+    public IUnaryPlan PlanReorder(TensorShape shape, TensorLayout from, TensorLayout to) =>
+        from.IsBlocked != to.IsBlocked && shape.Rank == 4 ? new Elementwise.NchwcReorderPlan(shape, from, to, Context) : _reference.PlanReorder(shape, from, to);
 
     public IUnaryPlan PlanConvTranspose2d(ConvTranspose2dShape shape, Tensor weights, Tensor? bias) => new Conv2d.ConvTranspose2dGemmPlan(shape, weights, bias, Context);
 

@@ -85,6 +85,36 @@ public interface ILayoutPolicy
     /// on this backend (<see cref="TensorLayout.Nchw"/> when it has no blocked kernel for it).
     /// </summary>
     TensorLayout Preferred(string opType, Graphs.Ops.OpContext context);
+
+    /// <summary>
+    /// Whether the backend blocks <paramref name="graph"/> at all, asked once before <see cref="Preferred"/>: a policy
+    /// keeps a whole graph NCHW where its blocked chains would not pay (where the NCHW kernels they displace are
+    /// faster), rather than leaving islands that cost two reorders each. Default: yes.
+    /// </summary>
+    bool Applies(Graphs.Graph graph) => true;
+
+    /// <summary>
+    /// Whether the node runs in whichever layout its first input has, NCHW or this backend's blocked one (it has a
+    /// kernel for both, as pooling does), so it neither starts a blocked chain nor ends one. Default: no.
+    /// </summary>
+    bool Follows(string opType, Graphs.Ops.OpContext context) => false;
+}
+
+/// <summary>
+/// How a backend with an <see cref="ILayoutPolicy"/> plans the nodes it asked to run blocked: the same problems as the
+/// plain planners, with input and output in the given blocked layout (NCHWc; a residual in it too). The layout pass
+/// gives such a node blocked buffers, so its plan must know at plan time (packed weights differ per layout).
+/// </summary>
+public interface IBlockedLayoutPlanner
+{
+    IConv2dPlan PlanConv2d(Conv2dShape shape, Tensor weights, Tensor? bias, ConvEpilogue epilogue, TensorLayout layout);
+
+    IUnaryPlan PlanPool2d(Pool2dShape shape, bool max, TensorLayout layout);
+
+    IUnaryPlan PlanGlobalPool(TensorShape input, bool max, TensorLayout layout);
+
+    /// <summary>Concat along channels (axis 1) of 4-D inputs whose channel counts are whole blocks.</summary>
+    INaryPlan PlanConcat(IReadOnlyList<TensorShape> inputs, int axis, TensorLayout layout);
 }
 
 /// <summary>A planned op with two run-time inputs and one output.</summary>

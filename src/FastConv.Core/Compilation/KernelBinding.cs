@@ -64,6 +64,13 @@ public sealed class KernelBinding
     /// <summary>The layout of input <paramref name="i"/> (or of the outputs, which the layout pass made the same).</summary>
     public TensorLayout Layout(int i = 0) => _layout(i);
 
+    /// <summary>
+    /// The backend's blocked planner when input 0 is in a blocked layout (the layout pass put it there because the
+    /// backend's <see cref="ILayoutPolicy"/> asked), null when it is NCHW; a backend that asked without one is refused.
+    /// </summary>
+    public IBlockedLayoutPlanner? BlockedPlanner() => !Layout(0).IsBlocked ? null
+        : Backend as IBlockedLayoutPlanner ?? throw new UnsupportedModelException([$"{Name}: backend '{Backend.Name}' asked for {Layout(0)} but has no blocked planner ({nameof(IBlockedLayoutPlanner)})."]);
+
     /// <summary>The values of constant input <paramref name="i"/>, which the node requires to be a constant.</summary>
     public Tensor Constant(int i, string what) => Context.RequireConstant(i, what).ToTensor();
 

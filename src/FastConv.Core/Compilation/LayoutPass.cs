@@ -7,10 +7,12 @@ namespace FastConv.Compilation;
 /// <summary>
 /// The layout pass: chooses NCHW or a channel-blocked NCHWc for every 4-D value, as ONNX Runtime's NCHWc transformer
 /// does. A node takes the layout its backend asks for (<see cref="ILayoutPolicy"/>; NCHW when it has none); a node that
-/// works element by element (<see cref="OpDefinition.IsLayoutAgnostic"/>) keeps the layout of its first input, so a
+/// works element by element (<see cref="OpDefinition.IsLayoutAgnostic"/>), or that its backend runs in either layout
+/// (<see cref="ILayoutPolicy.Follows"/>: pooling), keeps the layout of its first input, so a
 /// chain conv → add → relu → conv stays blocked. Where a reader needs another layout than its input has, a
 /// <see cref="FastConvOps.Reorder"/> node is inserted (one per value and layout, shared by its readers); graph
-/// outputs leave in NCHW. The values' <see cref="ValueInfo.Layout"/> records the result for the memory pass.
+/// outputs leave in NCHW. A policy may decline a whole graph (<see cref="ILayoutPolicy.Applies"/>). The values'
+/// <see cref="ValueInfo.Layout"/> records the result for the memory pass.
 /// </summary>
 public static class LayoutPass
 {
@@ -21,9 +23,10 @@ public static class LayoutPass
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(backends);
         var byName = backends.ToDictionary(b => b.Name, StringComparer.Ordinal);
-        if (!backends.Any(b => b is ILayoutPolicy))
+        var blocking = new HashSet<string>(backends.Where(b => b is ILayoutPolicy p && p.Applies(graph)).Select(b => b.Name), StringComparer.Ordinal);
+        if (blocking.Count == 0)
         {
-            return; // no backend of this session has a blocked kernel: everything stays NCHW
+            return; // no backend of this session blocks this graph: everything stays NCHW
         }
         var names = new HashSet<string>(graph.Values.Keys.Concat(graph.Constants.Keys), StringComparer.Ordinal);
         var reorders = new Dictionary<(string, TensorLayout), string>();
@@ -34,9 +37,11 @@ public static class LayoutPass
             OpContext context = OpContext.For(node, graph);
             OpDefinition definition = OpRegistry.Get(node);
             IBackend backend = byName[node.Backend ?? throw new InvalidModelException($"{node.Describe()}: not placed; run the place pass before the layout pass.")];
-            TensorLayout preferred = backend is ILayoutPolicy policy && node.OpType != FastConvOps.Reorder ? policy.Preferred(node.OpType, context) : TensorLayout.Nchw;
+            ILayoutPolicy? policy = backend is ILayoutPolicy p && blocking.Contains(backend.Name) && node.OpType != FastConvOps.Reorder ? p : null;
+            TensorLayout preferred = policy?.Preferred(node.OpType, context) ?? TensorLayout.Nchw;
+            bool follows = definition.IsLayoutAgnostic(context) || policy is not null && policy.Follows(node.OpType, context);
             TensorLayout want = preferred.IsBlocked ? preferred
-                : definition.IsLayoutAgnostic(context) && FirstActivation(node, graph) is { } first ? graph.Values[first].Layout
+                : follows && FirstActivation(node, graph) is { } first ? graph.Values[first].Layout
                 : TensorLayout.Nchw;
             for (int i = 0; i < node.Inputs.Length; i++)
             {

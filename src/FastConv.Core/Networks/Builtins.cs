@@ -4,12 +4,13 @@ namespace FastConv.Networks;
 
 /// <summary>
 /// The built-in networks, <c>builtin:NAME</c>, with seeded He-uniform weights (seed 0 unless given), so a fresh
-/// clone can run a real CNN with no file: <c>lenet5</c>, <c>mnist</c>, <c>vgg16</c>, <c>resnet18</c>.
+/// clone can run a real CNN with no file: <c>lenet5</c>, <c>mnist</c>, <c>vgg16</c>, <c>resnet18</c>, <c>mobilenetv1</c>,
+/// <c>mobilenetv2</c>.
 /// Layer names follow torchvision's <c>state_dict</c> where there is one.
 /// </summary>
 public static class Builtins
 {
-    public static IReadOnlyList<string> Names { get; } = ["lenet5", "mnist", "vgg16", "resnet18"];
+    public static IReadOnlyList<string> Names { get; } = ["lenet5", "mnist", "vgg16", "resnet18", "mobilenetv1", "mobilenetv2"];
 
     /// <summary>The name of every builtin's one input.</summary>
     public const string InputName = "input";
@@ -19,7 +20,7 @@ public static class Builtins
     {
         "lenet5" => TensorShape.Of(1, 32, 32),
         "mnist" => TensorShape.Of(1, 28, 28),
-        "vgg16" or "resnet18" => TensorShape.Of(3, 224, 224),
+        "vgg16" or "resnet18" or "mobilenetv1" or "mobilenetv2" => TensorShape.Of(3, 224, 224),
         _ => throw new ModelNotFoundException($"unknown builtin network '{name}'; known: {string.Join(", ", Names.Select(n => ModelLoader.BuiltinPrefix + n))}."),
     };
 
@@ -65,6 +66,8 @@ public static class Builtins
             "mnist" => Mnist(batch, seed),
             "vgg16" => Vgg16(batch, seed),
             "resnet18" => ResNet18(batch, seed),
+            "mobilenetv1" => MobileNetV1(batch, seed),
+            "mobilenetv2" => MobileNetV2(batch, seed),
             _ => throw new ModelNotFoundException($"unknown builtin network '{name}'; known: {string.Join(", ", Names.Select(n => ModelLoader.BuiltinPrefix + n))}."),
         };
     }
@@ -162,6 +165,70 @@ public static class Builtins
         x = b.GlobalAvgPool(x, "avgpool");
         x = b.Flatten(x, name: "flatten");
         x = b.Linear(x, 1000, name: "fc");
+        return b.Build(x);
+    }
+
+    /// <summary>
+    /// MobileNet-v1 (1.0, 224) on 3×224×224: conv3×3/2-32 + BN + ReLU, thirteen depthwise-separable blocks (depthwise
+    /// 3×3 + BN + ReLU, pointwise 1×1 + BN + ReLU; 64 to 1024 channels, stride 2 at 128, 256, 512 and 1024), global
+    /// average pool, FC 1000 (4,231,976 parameters).
+    /// </summary>
+    public static Network MobileNetV1(int batch = 1, int seed = 0)
+    {
+        var b = new NetworkBuilder("mobilenetv1", seed);
+        GraphValue x = b.Input(InputName, WithBatch(batch, "mobilenetv1"));
+        x = b.Relu(b.BatchNorm(b.Conv2d(x, 32, 3, stride: 2, pad: 1, bias: false, name: "conv0"), name: "bn0"), "relu0");
+        (int Width, int Stride)[] blocks = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)];
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            int c = x.Shape[1];
+            x = b.Conv2d(x, c, 3, blocks[i].Stride, pad: 1, groups: c, bias: false, name: $"block{i + 1}.dw");
+            x = b.Relu(b.BatchNorm(x, name: $"block{i + 1}.dw_bn"), $"block{i + 1}.dw_relu");
+            x = b.Conv2d(x, blocks[i].Width, 1, bias: false, name: $"block{i + 1}.pw");
+            x = b.Relu(b.BatchNorm(x, name: $"block{i + 1}.pw_bn"), $"block{i + 1}.pw_relu");
+        }
+        x = b.GlobalAvgPool(x, "avgpool");
+        x = b.Flatten(x, name: "flatten");
+        x = b.Linear(x, 1000, name: "fc");
+        return b.Build(x);
+    }
+
+    /// <summary>
+    /// MobileNet-v2 (1.0, 224) in torchvision's layout on 3×224×224: conv3×3/2-32 + BN + ReLU6, seventeen inverted
+    /// residual blocks (1×1 expansion ×6 but the first, depthwise 3×3, linear 1×1 projection, the input added back
+    /// where stride is 1 and widths match; widths 16, 24, 32, 64, 96, 160, 320), conv1×1-1280 + BN + ReLU6, global
+    /// average pool, FC 1000 (3,504,872 parameters). Its 24- and 144-channel layers are not whole 16-channel blocks.
+    /// </summary>
+    public static Network MobileNetV2(int batch = 1, int seed = 0)
+    {
+        var b = new NetworkBuilder("mobilenetv2", seed);
+        GraphValue Relu6(GraphValue v, string name) => b.Clip(v, 0f, 6f, name);
+        GraphValue x = b.Input(InputName, WithBatch(batch, "mobilenetv2"));
+        x = Relu6(b.BatchNorm(b.Conv2d(x, 32, 3, stride: 2, pad: 1, bias: false, name: "features.0.0"), name: "features.0.1"), "features.0.2");
+        (int Expand, int Width, int Repeat, int Stride)[] settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
+        int index = 1;
+        foreach ((int t, int width, int repeat, int stride) in settings)
+        {
+            for (int i = 0; i < repeat; i++, index++)
+            {
+                string p = $"features.{index}";
+                int c = x.Shape[1], s = i == 0 ? stride : 1;
+                GraphValue y = x;
+                if (t != 1)
+                {
+                    y = Relu6(b.BatchNorm(b.Conv2d(y, c * t, 1, bias: false, name: $"{p}.expand"), name: $"{p}.expand_bn"), $"{p}.expand_relu");
+                }
+                int hidden = y.Shape[1];
+                y = b.Conv2d(y, hidden, 3, s, pad: 1, groups: hidden, bias: false, name: $"{p}.dw");
+                y = Relu6(b.BatchNorm(y, name: $"{p}.dw_bn"), $"{p}.dw_relu");
+                y = b.BatchNorm(b.Conv2d(y, width, 1, bias: false, name: $"{p}.project"), name: $"{p}.project_bn");
+                x = s == 1 && c == width ? b.Add(y, x, $"{p}.add") : y;
+            }
+        }
+        x = Relu6(b.BatchNorm(b.Conv2d(x, 1280, 1, bias: false, name: "features.18.0"), name: "features.18.1"), "features.18.2");
+        x = b.GlobalAvgPool(x, "avgpool");
+        x = b.Flatten(x, name: "flatten");
+        x = b.Linear(x, 1000, name: "classifier.1");
         return b.Build(x);
     }
 

@@ -441,6 +441,9 @@ internal interface INchwcConv2d
     /// <summary>Lanes per channel block of both layouts.</summary>
     int Lanes { get; }
 
+    /// <summary>Bytes of packed weights and scratch the plan holds.</summary>
+    long WorkspaceBytes { get; }
+
     /// <summary>x: NCHWc input, y: NCHWc output, residual: NCHWc like y (only when the epilogue adds one).</summary>
     void Execute(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> residual);
 }
@@ -549,6 +552,8 @@ internal sealed unsafe class NchwcBlockedPlan<TV, TOps> : INchwcConv2d
     public Conv2dShape Shape { get; }
 
     public int Lanes => TOps.Count;
+
+    public long WorkspaceBytes => _packed.Bytes + 4L * (_scratch.Length + _pix.Length + _offsets.Length) + _tiles.Sum(t => t.Bytes);
 
     public void Execute(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> residual)
     {

@@ -30,6 +30,11 @@ internal unsafe interface IConvVec<TV>
     static abstract TV Fma(TV a, TV b, TV c);
 
     static abstract TV Add(TV a, TV b);
+
+    /// <summary>Lane-wise maximum (pooling).</summary>
+    static abstract TV Max(TV a, TV b);
+
+    static abstract TV Multiply(TV a, TV b);
 }
 
 internal unsafe struct ConvVec512 : IConvVec<Vector512<float>>
@@ -46,6 +51,10 @@ internal unsafe struct ConvVec512 : IConvVec<Vector512<float>>
     public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
 }
 
 internal unsafe struct ConvVec256 : IConvVec<Vector256<float>>
@@ -62,6 +71,10 @@ internal unsafe struct ConvVec256 : IConvVec<Vector256<float>>
     public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
 }
 
 internal unsafe struct ConvVec128 : IConvVec<Vector128<float>>
@@ -78,6 +91,10 @@ internal unsafe struct ConvVec128 : IConvVec<Vector128<float>>
     public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
 }
 
 /// <summary>The scalar baseline: a "vector" of one lane.</summary>
@@ -95,6 +112,10 @@ internal unsafe struct ConvVecScalar : IConvVec<float>
     public static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Add(float a, float b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Max(float a, float b) => MathF.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Multiply(float a, float b) => a * b;
 }
 
 /// <summary>Helpers shared by the conv kernels.</summary>

@@ -83,6 +83,10 @@ public sealed class CpuEpilogue
         }
     }
 
+    /// <summary>Whether <see cref="TryApplyBlocked(int, int, float*, int, int, float*)"/> has a form for <paramref name="a"/>.</summary>
+    public static bool HasBlockedForm(Activation a) => a.Kind is ActivationKind.None or ActivationKind.Relu or ActivationKind.LeakyRelu
+        or ActivationKind.Clip or ActivationKind.Sigmoid or ActivationKind.Tanh or ActivationKind.HardSigmoid or ActivationKind.HardSwish;
+
     /// <summary>
     /// Finishes a channel-blocked tile in place — [pixels][lanes], lane l holding output channel k0 + l for
     /// l &lt; <paramref name="channels"/> — with per-lane multiply-add vectors and the activation at full width, so

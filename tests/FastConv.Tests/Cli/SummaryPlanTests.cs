@@ -42,6 +42,36 @@ public sealed class SummaryPlanTests
         Assert.That(root.GetProperty("arena_bytes").GetProperty("host").GetInt64(), Is.GreaterThan(64L * 112 * 112 * 4));
     }
 
+    /// <summary>
+    /// MobileNet-v1 on cpu runs in the blocked layout (no Winograd layers, so the Auto policy blocks it): every conv
+    /// after the RGB stem and the global pool in NCHW16c (AVX-512) or NCHW8c (AVX2), one reorder after the stem and one
+    /// before Flatten.
+    /// </summary>
+    [Test]
+    public void PlanJsonShowsABlockedChainWithReordersOnlyAtItsEnds()
+    {
+        if (FastConv.Cpu.CpuFeatures.Current < FastConv.Cpu.SimdLevel.Avx2 || Environment.GetEnvironmentVariable("FASTCONV_NCHWC") is { Length: > 0 })
+        {
+            Assert.Ignore("the blocked layout needs AVX2 and FASTCONV_NCHWC unset (Auto).");
+        }
+        string blocked = FastConv.Cpu.CpuFeatures.Current >= FastConv.Cpu.SimdLevel.Avx512 ? "NCHW16c" : "NCHW8c";
+        var (rc, text) = Cli("summary", "builtin:mobilenetv1", "--plan", "--json", "--backend", "cpu", "--threads", "1");
+        Assert.That(rc, Is.Zero, text);
+        using var doc = JsonDocument.Parse(text);
+        JsonElement root = doc.RootElement;
+        Assert.That(root.GetProperty("reorders").GetInt32(), Is.EqualTo(2));
+        JsonElement[] nodes = [.. root.GetProperty("nodes").EnumerateArray()];
+        string[] ops = [.. nodes.Select(n => n.GetProperty("op").GetString()!)];
+        Assert.That(nodes.Skip(1).Where(n => n.GetProperty("op").GetString() is "FastConv.FusedConv" or "GlobalAveragePool").Select(n => n.GetProperty("layout").GetString()),
+            Is.All.EqualTo(blocked));
+        // The chain's ends: the RGB stem runs NCHW and its output is reordered; the only other reorder follows the global pool.
+        Assert.That(nodes[0].GetProperty("layout").GetString(), Is.EqualTo("NCHW"));
+        Assert.That(ops[1], Is.EqualTo("FastConv.Reorder"));
+        int last = Array.LastIndexOf(ops, "FastConv.Reorder");
+        Assert.That(ops[last - 1], Is.EqualTo("GlobalAveragePool"));
+        Assert.That(nodes[last].GetProperty("layout").GetString(), Is.EqualTo("NCHW"));
+    }
+
     [Test]
     public void ShapeFixesTheBatchOfABuiltinForSummaryAndRun()
     {

@@ -54,6 +54,6 @@ internal sealed class ConcatOp() : OpDefinition<IConcatPlanner>("Concat")
         int[] present = [.. Enumerable.Range(0, binding.Node.Inputs.Length).Where(binding.Node.HasInput)];
         TensorShape[] shapes = [.. present.Select(i => binding.InputShape(i))];
         int axis = AttributeReader.Int(binding.Node, "axis", 0);
-        return binding.Nary(planner.PlanConcat(shapes, axis), present);
+        return binding.Nary(binding.BlockedPlanner() is { } blocked ? blocked.PlanConcat(shapes, axis, binding.Layout(0)) : planner.PlanConcat(shapes, axis), present);
     }
 }

@@ -90,7 +90,9 @@ internal sealed class ConvOp(string opType) : OpDefinition<IBackend>(opType)
             residual = binding.Context.Has(3) ? 3 : null;
             epilogue = new ConvEpilogue { AddResidual = residual is not null, Activation = FusedActivation(binding.Node) };
         }
-        IConv2dPlan plan = backend.PlanConv2d(shape, binding.Constant(1, "W"), binding.OptionalConstant(2), epilogue);
+        IConv2dPlan plan = binding.BlockedPlanner() is { } blocked
+            ? blocked.PlanConv2d(shape, binding.Constant(1, "W"), binding.OptionalConstant(2), epilogue, binding.Layout(0))
+            : backend.PlanConv2d(shape, binding.Constant(1, "W"), binding.OptionalConstant(2), epilogue);
         return binding.Conv(plan, residual);
     }
 

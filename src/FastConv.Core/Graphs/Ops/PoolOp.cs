@@ -47,7 +47,9 @@ internal sealed class PoolOp(string opType) : OpDefinition<IBackend>(opType)
     }
 
     protected override Step Plan(IBackend backend, KernelBinding binding) =>
-        binding.Unary(backend.PlanPool2d(Shape(binding.Context), OpType == "MaxPool"));
+        binding.Unary(binding.BlockedPlanner() is { } blocked
+            ? blocked.PlanPool2d(Shape(binding.Context), OpType == "MaxPool", binding.Layout(0))
+            : backend.PlanPool2d(Shape(binding.Context), OpType == "MaxPool"));
 
     private Pool2dShape Shape(OpContext context)
     {
@@ -69,5 +71,7 @@ internal sealed class GlobalPoolOp(string opType) : OpDefinition<IBackend>(opTyp
     public override long Flops(OpContext context, TensorShape[] outputs) => context.Shape(0, "X").ElementCount;
 
     protected override Step Plan(IBackend backend, KernelBinding binding) =>
-        binding.Unary(backend.PlanGlobalPool(binding.InputShape(0, "X"), OpType == "GlobalMaxPool"));
+        binding.Unary(binding.BlockedPlanner() is { } blocked
+            ? blocked.PlanGlobalPool(binding.InputShape(0, "X"), OpType == "GlobalMaxPool", binding.Layout(0))
+            : backend.PlanGlobalPool(binding.InputShape(0, "X"), OpType == "GlobalMaxPool"));
 }
