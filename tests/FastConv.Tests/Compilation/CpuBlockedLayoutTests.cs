@@ -186,6 +186,19 @@ public sealed class CpuBlockedLayoutTests
         Assert.That(Reorders(Builtins.Build("vgg16")), Is.Zero);
         Assert.That(Reorders(Builtins.Build("mobilenetv1")), Is.EqualTo(2));
         Assert.That(Reorders(Builtins.Build("mobilenetv2")), Is.EqualTo(2));
+        // Chains that end often stay NCHW: the DBNet head's Resize and ConvTranspose readers, MobileNetV3's
+        // squeeze-excite Muls and a conv whose output is the graph's (forced on, each end is a reorder).
+        int Ends(string name, CpuBlockedLayout mode)
+        {
+            using CpuBackend c = Cpu(level, mode);
+            Graph g = FastConv.Onnx.OnnxModel.Load(OnnxTestNets.Get(name).Model);
+            return GraphCompiler.Compile(g, new CompileOptions { Backends = [c, reference] }).Graph.Nodes.Count(n => n.OpType == FastConvOps.Reorder);
+        }
+        foreach (string name in (string[])["dbnet-head", "mobilenetv3", "svtr-attention"])
+        {
+            Assert.That(Ends(name, CpuBlockedLayout.On), Is.GreaterThan(0), $"{name} has blocked chains when forced");
+            Assert.That(Ends(name, CpuBlockedLayout.Auto), Is.Zero, $"{name} stays NCHW under Auto");
+        }
     }
 
     [Test]
