@@ -27,24 +27,31 @@ public sealed class PlanningScaleTests
         return b.ToBytes();
     }
 
-    private static double PlanSeconds(byte[] model)
+    /// <summary>Seconds to import the model's bytes, and seconds to compile and plan the imported graph on cpu.</summary>
+    private static (double Import, double Plan) Seconds(byte[] model)
     {
-        var clock = Stopwatch.StartNew();
-        using var session = new FastConvSession(OnnxModel.Load(model), new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
-        double seconds = clock.Elapsed.TotalSeconds;
+        long start = Stopwatch.GetTimestamp();
+        Graph graph = OnnxModel.Load(model);
+        double import = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        start = Stopwatch.GetTimestamp();
+        using var session = new FastConvSession(graph, new FastConvSessionOptions { Backend = BackendNames.Cpu, Threads = 1 });
+        double plan = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var y = new float[8];
         session.Run([-1f, 2, -3, 4, -5, 6, -7, 8], y);
         Assert.That(y, Is.EqualTo(new[] { 0f, 2, 0, 4, 0, 6, 0, 8 }));
-        return seconds;
+        return (import, plan);
     }
 
     [Test]
     public void ImportAndPlanScaleLinearlyWithChainLength()
     {
         byte[] small = ReluChain(10_000), large = ReluChain(100_000);
-        PlanSeconds(small); // warm up the code paths (JIT), so the small run is not charged for them
-        double tSmall = PlanSeconds(small), tLarge = PlanSeconds(large);
-        TestContext.Out.WriteLine($"import + plan: 10,000 nodes {tSmall:F3} s, 100,000 nodes {tLarge:F3} s, ratio {tLarge / tSmall:F1} (linear 10, quadratic 100)");
+        Seconds(small); // warm up the code paths (JIT), so the small run is not charged for them
+        var (importSmall, planSmall) = Seconds(small);
+        var (importLarge, planLarge) = Seconds(large);
+        double tSmall = importSmall + planSmall, tLarge = importLarge + planLarge;
+        TestContext.Out.WriteLine($"import + plan: 10,000 nodes {importSmall:F3} + {planSmall:F3} s, 100,000 nodes {importLarge:F3} + {planLarge:F3} s, " +
+            $"ratio {tLarge / tSmall:F1} (linear 10, quadratic 100)");
         Assert.That(tLarge / tSmall, Is.LessThan(30), $"10,000 nodes {tSmall:F3} s, 100,000 nodes {tLarge:F3} s");
     }
 
