@@ -13,7 +13,8 @@ namespace FastConv.Cpu;
 /// and B matrices found through the broadcast batch strides computed at plan time; an operand whose batch is
 /// broadcast is simply read again. Narrow products (N ≤ 32, as attention's probabilities times V with a head
 /// width of 8 to 32) waste most of a packed micro-tile, so they take a row kernel instead — each output row the sum of
-/// B's rows scaled by A's elements, one vector FMA per (k, vector of N) — split across the pool by (batch, row block).
+/// B's rows scaled by A's elements, one vector FMA per (k, vector of N), four rows at a time so each load of B serves
+/// four FMAs — split across the pool by (batch, row block).
 /// Execute allocates nothing.
 /// </summary>
 internal sealed class CpuMatMulPlan : IBinaryPlan, IParallelJob
@@ -23,6 +24,9 @@ internal sealed class CpuMatMulPlan : IBinaryPlan, IParallelJob
 
     /// <summary>Output rows per work item of the row kernel.</summary>
     private const int RowBlock = 16;
+
+    /// <summary>Rows the row kernel computes together, sharing each load of B.</summary>
+    private const int RowGroup = 4;
 
     private readonly TensorShape _a, _b;
     private readonly int[] _aOffsets, _bOffsets;  // per output batch: the start of A's and B's matrix
@@ -109,40 +113,95 @@ internal sealed class CpuMatMulPlan : IBinaryPlan, IParallelJob
             int batch = item / _blocksPerMatrix, m0 = item % _blocksPerMatrix * RowBlock, m1 = Math.Min(m0 + RowBlock, _m);
             ref float ab = ref Unsafe.Add(ref a, _aOffsets[batch]);
             ref float bb = ref Unsafe.Add(ref b, _bOffsets[batch]);
-            for (int m = m0; m < m1; m++)
+            int m = m0;
+            for (; m + RowGroup <= m1; m += RowGroup)
+            {
+                RowGroupVectors(ref Unsafe.Add(ref ab, (nint)m * _k), ref bb, ref Unsafe.Add(ref y, ((nint)batch * _m + m) * _n), vn);
+                for (int r = 0; r < RowGroup; r++)
+                {
+                    ScalarTail(ref Unsafe.Add(ref ab, (nint)(m + r) * _k), ref bb, ref Unsafe.Add(ref y, ((nint)batch * _m + m + r) * _n), vn);
+                }
+            }
+            for (; m < m1; m++)
             {
                 ref float ar = ref Unsafe.Add(ref ab, (nint)m * _k);
                 ref float yr = ref Unsafe.Add(ref y, ((nint)batch * _m + m) * _n);
                 // y[m, j] = Σ_k a[m, k]·b[k, j]: whole vectors of N first, then the scalar tail.
                 for (int j = 0; j < vn; j += Vector<float>.Count)
                 {
-                    // Four partial sums over k (k mod 4) so the adds do not wait on each other, then combined.
+                    // Four partial sums over k (k mod 4) so the FMAs do not wait on each other, then combined.
                     Vector<float> acc0 = Vector<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
                     int k = 0;
                     for (; k + 4 <= _k; k += 4)
                     {
                         ref float bk = ref Unsafe.Add(ref bb, (nint)k * _n + j);
-                        acc0 += new Vector<float>(Unsafe.Add(ref ar, k)) * Vector.LoadUnsafe(ref bk);
-                        acc1 += new Vector<float>(Unsafe.Add(ref ar, k + 1)) * Vector.LoadUnsafe(ref bk, (nuint)_n);
-                        acc2 += new Vector<float>(Unsafe.Add(ref ar, k + 2)) * Vector.LoadUnsafe(ref bk, (nuint)(2 * _n));
-                        acc3 += new Vector<float>(Unsafe.Add(ref ar, k + 3)) * Vector.LoadUnsafe(ref bk, (nuint)(3 * _n));
+                        acc0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k)), Vector.LoadUnsafe(ref bk), acc0);
+                        acc1 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k + 1)), Vector.LoadUnsafe(ref bk, (nuint)_n), acc1);
+                        acc2 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k + 2)), Vector.LoadUnsafe(ref bk, (nuint)(2 * _n)), acc2);
+                        acc3 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k + 3)), Vector.LoadUnsafe(ref bk, (nuint)(3 * _n)), acc3);
                     }
                     for (; k < _k; k++)
                     {
-                        acc0 += new Vector<float>(Unsafe.Add(ref ar, k)) * Vector.LoadUnsafe(ref bb, (nuint)((nint)k * _n + j));
+                        acc0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k)), Vector.LoadUnsafe(ref bb, (nuint)((nint)k * _n + j)), acc0);
                     }
                     ((acc0 + acc1) + (acc2 + acc3)).StoreUnsafe(ref yr, (nuint)j);
                 }
-                for (int j = vn; j < _n; j++)
-                {
-                    float acc = 0;
-                    for (int k = 0; k < _k; k++)
-                    {
-                        acc += Unsafe.Add(ref ar, k) * Unsafe.Add(ref bb, (nint)k * _n + j);
-                    }
-                    Unsafe.Add(ref yr, j) = acc;
-                }
+                ScalarTail(ref ar, ref bb, ref yr, vn);
             }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="RowGroup"/> rows of y at once, whole vectors of N: each vector of B's row k is loaded once and
+    /// FMA'd into the four rows' sums, two steps of k in flight (eight independent sums, enough to cover the FMA
+    /// latency), the two halves added at the end.
+    /// </summary>
+    private void RowGroupVectors(ref float a, ref float b, ref float y, int vn)
+    {
+        nint kEnd = _k, lda = _k, n = _n; // A's rows are K apart, B's N
+        for (int j = 0; j < vn; j += Vector<float>.Count)
+        {
+            Vector<float> s0 = Vector<float>.Zero, s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+            nint k = 0;
+            for (; k + 2 <= kEnd; k += 2)
+            {
+                ref float bk = ref Unsafe.Add(ref b, k * n + j);
+                Vector<float> b0 = Vector.LoadUnsafe(ref bk), b1 = Vector.LoadUnsafe(ref bk, (nuint)n);
+                s0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, k)), b0, s0);
+                s1 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, lda + k)), b0, s1);
+                s2 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 2 * lda + k)), b0, s2);
+                s3 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 3 * lda + k)), b0, s3);
+                t0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, k + 1)), b1, t0);
+                t1 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, lda + k + 1)), b1, t1);
+                t2 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 2 * lda + k + 1)), b1, t2);
+                t3 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 3 * lda + k + 1)), b1, t3);
+            }
+            if (k < kEnd)
+            {
+                Vector<float> b0 = Vector.LoadUnsafe(ref b, (nuint)(k * n + j));
+                s0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, k)), b0, s0);
+                s1 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, lda + k)), b0, s1);
+                s2 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 2 * lda + k)), b0, s2);
+                s3 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 3 * lda + k)), b0, s3);
+            }
+            (s0 + t0).StoreUnsafe(ref y, (nuint)j);
+            (s1 + t1).StoreUnsafe(ref y, (nuint)(n + j));
+            (s2 + t2).StoreUnsafe(ref y, (nuint)(2 * n + j));
+            (s3 + t3).StoreUnsafe(ref y, (nuint)(3 * n + j));
+        }
+    }
+
+    /// <summary>The columns of one row of y past the whole vectors (N not a multiple of the vector width).</summary>
+    private void ScalarTail(ref float a, ref float b, ref float y, int vn)
+    {
+        for (int j = vn; j < _n; j++)
+        {
+            float acc = 0;
+            for (int k = 0; k < _k; k++)
+            {
+                acc += Unsafe.Add(ref a, k) * Unsafe.Add(ref b, (nint)k * _n + j);
+            }
+            Unsafe.Add(ref y, j) = acc;
         }
     }
 

@@ -52,6 +52,7 @@ public sealed class Conv2dChannelBlockedTests
         yield return new Conv2dShape(1, 520, 9, 9, 130, 3, 3, Conv2dParams.Create(pad: 1));      // 38 channel ranges
         yield return new Conv2dShape(1, 5, 4, 6, 33, 3, 3, Conv2dParams.Create(pad: 4));
         yield return new Conv2dShape(2, 36, 12, 9, 17, 2, 3, new Conv2dParams { StrideH = 1, StrideW = 2, Padding = new Padding2d(1, 0, 0, 2) });
+        yield return new Conv2dShape(1, 1, 28, 27, 32, 5, 5, Conv2dParams.Create(pad: 2));       // one input channel (MNIST's conv1, Q odd)
     }
 
     /// <summary>
@@ -222,6 +223,26 @@ public sealed class Conv2dChannelBlockedTests
             Assert.That(Pick(new Conv2dShape(1, 24, 56, 56, 144, 1, 1, Conv2dParams.Create())), Is.EqualTo("gemm-1x1"));
             Assert.That(Pick(new Conv2dShape(8, 144, 56, 56, 24, 1, 1, Conv2dParams.Create())),
                 Is.EqualTo(backend.Context.Simd >= SimdLevel.Avx512 ? "direct" : "direct-nchwc"));
+        });
+    }
+
+    [Test]
+    public void OneChannelImagesWithManyOutputsTakeTheChannelBlockedPath()
+    {
+        // MNIST's conv1 is "depthwise" with a channel multiplier of 32, but the output channels belong in the lanes;
+        // LeNet's 6 outputs would fill few lanes, and without vectors the depthwise loop stays faster.
+        var mnist = new Conv2dShape(1, 1, 28, 28, 32, 5, 5, Conv2dParams.Create(pad: 2));
+        var lenet = new Conv2dShape(1, 1, 32, 32, 6, 5, 5, Conv2dParams.Create());
+        string Pick(SimdLevel level, Conv2dShape s)
+        {
+            using var backend = new CpuBackend(new CpuBackendOptions { Threads = 1, Simd = level });
+            return backend.PlanConv2d(s, Tensor.Allocate(s.WeightShape), null, ConvEpilogue.None).Algorithm;
+        }
+        Assert.Multiple(() =>
+        {
+            Assert.That(Pick(SimdLevel.Vector128, mnist), Is.EqualTo("direct-nchwc"));
+            Assert.That(Pick(SimdLevel.Scalar, mnist), Is.EqualTo("depthwise"));
+            Assert.That(Pick(SimdLevel.Vector128, lenet), Is.EqualTo("depthwise"));
         });
     }
 }
