@@ -14,7 +14,7 @@ namespace FastConv.Tests.Compilation;
 /// </summary>
 public sealed class PlanSharingTests
 {
-    [TestCase("mnist", 3, TestName = "mnist: conv2 (direct-nchwc), fc1 and fc2")]
+    [TestCase("mnist", 4, TestName = "mnist: conv1 and conv2 (direct-nchwc), fc1 and fc2")]
     [TestCase("resnet18", 21, TestName = "resnet18: 20 convs (Winograd, direct) and the fc")]
     public void ContextsOfOneGraphShareThePackedWeights(string builtin, int packs)
     {
