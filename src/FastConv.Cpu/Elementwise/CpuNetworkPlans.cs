@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using FastConv.Backends;
+using FastConv.Cpu.Kernels;
 using FastConv.Graphs.Ops;
 
 namespace FastConv.Cpu.Elementwise;
@@ -84,6 +85,21 @@ internal sealed class CpuBinaryPlan : IBinaryPlan
         ReadOnlySpan<float> aS = a.Span, bS = b.Span;
         Span<float> ys = y.Span;
         Array.Clear(_index);
+        if (_inner < Vector<float>.Count && _activation.Kind == ActivationKind.None && ys.Length > 0)
+        {
+            // Rows shorter than a vector (a YOLO decode's [..,2] against per-anchor [1,3,1,1,2]): the per-row set-up
+            // of the vector path would cost more than the row, so one plain loop with the op chosen once.
+            ref float ra = ref MemoryMarshal.GetReference(aS), rb = ref MemoryMarshal.GetReference(bS), ry = ref MemoryMarshal.GetReference(ys);
+            switch (_op)
+            {
+                case BinaryOpKind.Add: ShortRows<AddOp>(ref ra, ref rb, ref ry, ys.Length); break;
+                case BinaryOpKind.Sub: ShortRows<SubOp>(ref ra, ref rb, ref ry, ys.Length); break;
+                case BinaryOpKind.Mul: ShortRows<MulOp>(ref ra, ref rb, ref ry, ys.Length); break;
+                case BinaryOpKind.Div: ShortRows<DivOp>(ref ra, ref rb, ref ry, ys.Length); break;
+                default: ShortRows<PowOp>(ref ra, ref rb, ref ry, ys.Length); break;
+            }
+            return;
+        }
         int offA = 0, offB = 0;
         for (int yo = 0; yo < ys.Length; yo += _inner)
         {
@@ -137,6 +153,43 @@ internal sealed class CpuBinaryPlan : IBinaryPlan
             };
         }
     }
+
+    /// <summary>Every row of <see cref="_inner"/> elements in one loop, the operands' offsets kept by the same odometer as <see cref="Execute"/>.</summary>
+    private void ShortRows<TOp>(ref float a, ref float b, ref float y, int length)
+        where TOp : struct, IScalarOp
+    {
+        int inner = _inner, innerA = _innerA, innerB = _innerB, offA = 0, offB = 0;
+        for (int yo = 0; yo < length; yo += inner)
+        {
+            for (int i = 0; i < inner; i++)
+            {
+                Unsafe.Add(ref y, yo + i) = TOp.Apply(Unsafe.Add(ref a, offA + i * innerA), Unsafe.Add(ref b, offB + i * innerB));
+            }
+            for (int d = _dims.Length - 1; d >= 0; d--)
+            {
+                offA += _sa[d];
+                offB += _sb[d];
+                if (++_index[d] < _dims[d])
+                {
+                    break;
+                }
+                offA -= _sa[d] * _dims[d];
+                offB -= _sb[d] * _dims[d];
+                _index[d] = 0;
+            }
+        }
+    }
+
+    private interface IScalarOp
+    {
+        static abstract float Apply(float x, float z);
+    }
+
+    private struct AddOp : IScalarOp { public static float Apply(float x, float z) => x + z; }
+    private struct SubOp : IScalarOp { public static float Apply(float x, float z) => x - z; }
+    private struct MulOp : IScalarOp { public static float Apply(float x, float z) => x * z; }
+    private struct DivOp : IScalarOp { public static float Apply(float x, float z) => x / z; }
+    private struct PowOp : IScalarOp { public static float Apply(float x, float z) => MathF.Pow(x, z); }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Vector<float> Apply(Vector<float> x, Vector<float> z) => _op switch
@@ -196,9 +249,28 @@ internal sealed class CpuConcatPlan : INaryPlan
             Reference.RequireShape(inputs[i], _inputs[i], "input", "Concat", OutputShape);
             ReadOnlySpan<float> xs = inputs[i].Span;
             int block = _blocks[i];
-            for (int o = 0; o < _outer; o++)
+            if (block <= StridedCopy.ShortRow)
             {
-                xs.Slice(o * block, block).CopyTo(ys.Slice(o * _outBlock + offset, block));
+                // Blocks of a few floats (a detection head's [..,2] and [..,4] pieces): a call to copy each would cost more than the copy.
+                if ((long)(_outer - 1) * _outBlock + offset + block > ys.Length || (long)_outer * block > xs.Length)
+                {
+                    throw new InvalidShapeException($"Concat: tensors shorter than their shapes ({OutputShape}).");
+                }
+                ref float rx = ref MemoryMarshal.GetReference(xs), ry = ref MemoryMarshal.GetReference(ys);
+                for (int o = 0; o < _outer; o++)
+                {
+                    for (int j = 0; j < block; j++)
+                    {
+                        Unsafe.Add(ref ry, o * _outBlock + offset + j) = Unsafe.Add(ref rx, o * block + j);
+                    }
+                }
+            }
+            else
+            {
+                for (int o = 0; o < _outer; o++)
+                {
+                    xs.Slice(o * block, block).CopyTo(ys.Slice(o * _outBlock + offset, block));
+                }
             }
             offset += block;
         }

@@ -18,6 +18,9 @@ internal sealed class StridedCopy : IParallelJob
 {
     private const int Tile = 32;
 
+    /// <summary>Rows up to this many floats are copied by a plain loop: a call to a block copy costs more than they do.</summary>
+    public const int ShortRow = 16;
+
     private readonly int[] _dims;      // outer axes (row or tile-plane iterations), outermost first
     private readonly int[] _strides;   // their input strides
     private readonly int[][] _index;   // an odometer per chunk
@@ -168,7 +171,14 @@ internal sealed class StridedCopy : IParallelJob
     private void Row(ref float x, ref float y)
     {
         int n = _inner, s = _innerStride;
-        if (s == 1)
+        if (s == 1 && n <= ShortRow)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                Unsafe.Add(ref y, i) = Unsafe.Add(ref x, i);
+            }
+        }
+        else if (s == 1)
         {
             MemoryMarshal.CreateReadOnlySpan(ref x, n).CopyTo(MemoryMarshal.CreateSpan(ref y, n));
         }

@@ -24,6 +24,7 @@ public sealed class CpuNetworkPlanTests
         ([5, 1], [1, 7]),
         ([2, 3, 1, 33], [2, 3, 9, 33]),
         ([0, 3], [1, 3]),
+        ([1, 3, 16, 16, 2], [1, 3, 1, 1, 2]), // a YOLO decode: rows of 2 against per-anchor pairs
     ];
 
     [Test]
