@@ -14,12 +14,12 @@ namespace FastConv.Cpu;
 /// broadcast is simply read again. Narrow products (N ≤ 32, as attention's probabilities times V with a head
 /// width of 8 to 32) waste most of a packed micro-tile, so they take a row kernel instead — each output row the sum of
 /// B's rows scaled by A's elements, one vector FMA per (k, vector of N), four rows at a time so each load of B serves
-/// four FMAs — split across the pool by (batch, row block).
+/// four multiply-adds (fused where the CPU has FMA: <c>MultiplyAddEstimate</c>, never a software fma) — split across the pool by (batch, row block).
 /// Execute allocates nothing.
 /// </summary>
 internal sealed class CpuMatMulPlan : IBinaryPlan, IParallelJob
 {
-    /// <summary>Widest N the row kernel takes: up to four vectors per row of B, held in registers across K.</summary>
+    /// <summary>Widest N the row kernel takes (wider products fill the packed SGEMM's micro-tiles well enough).</summary>
     private const int RowKernelMaxN = 32;
 
     /// <summary>Output rows per work item of the row kernel.</summary>
@@ -129,20 +129,20 @@ internal sealed class CpuMatMulPlan : IBinaryPlan, IParallelJob
                 // y[m, j] = Σ_k a[m, k]·b[k, j]: whole vectors of N first, then the scalar tail.
                 for (int j = 0; j < vn; j += Vector<float>.Count)
                 {
-                    // Four partial sums over k (k mod 4) so the FMAs do not wait on each other, then combined.
+                    // Four partial sums over k (k mod 4) so the multiply-adds do not wait on each other, then combined.
                     Vector<float> acc0 = Vector<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
                     int k = 0;
                     for (; k + 4 <= _k; k += 4)
                     {
                         ref float bk = ref Unsafe.Add(ref bb, (nint)k * _n + j);
-                        acc0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k)), Vector.LoadUnsafe(ref bk), acc0);
-                        acc1 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k + 1)), Vector.LoadUnsafe(ref bk, (nuint)_n), acc1);
-                        acc2 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k + 2)), Vector.LoadUnsafe(ref bk, (nuint)(2 * _n)), acc2);
-                        acc3 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k + 3)), Vector.LoadUnsafe(ref bk, (nuint)(3 * _n)), acc3);
+                        acc0 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref ar, k)), Vector.LoadUnsafe(ref bk), acc0);
+                        acc1 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref ar, k + 1)), Vector.LoadUnsafe(ref bk, (nuint)_n), acc1);
+                        acc2 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref ar, k + 2)), Vector.LoadUnsafe(ref bk, (nuint)(2 * _n)), acc2);
+                        acc3 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref ar, k + 3)), Vector.LoadUnsafe(ref bk, (nuint)(3 * _n)), acc3);
                     }
                     for (; k < _k; k++)
                     {
-                        acc0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref ar, k)), Vector.LoadUnsafe(ref bb, (nuint)((nint)k * _n + j)), acc0);
+                        acc0 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref ar, k)), Vector.LoadUnsafe(ref bb, (nuint)((nint)k * _n + j)), acc0);
                     }
                     ((acc0 + acc1) + (acc2 + acc3)).StoreUnsafe(ref yr, (nuint)j);
                 }
@@ -153,8 +153,8 @@ internal sealed class CpuMatMulPlan : IBinaryPlan, IParallelJob
 
     /// <summary>
     /// <see cref="RowGroup"/> rows of y at once, whole vectors of N: each vector of B's row k is loaded once and
-    /// FMA'd into the four rows' sums, two steps of k in flight (eight independent sums, enough to cover the FMA
-    /// latency), the two halves added at the end.
+    /// multiply-added into the four rows' sums, two steps of k in flight (eight independent sums, enough to cover the
+    /// FMA latency), the two halves added at the end.
     /// </summary>
     private void RowGroupVectors(ref float a, ref float b, ref float y, int vn)
     {
@@ -167,22 +167,22 @@ internal sealed class CpuMatMulPlan : IBinaryPlan, IParallelJob
             {
                 ref float bk = ref Unsafe.Add(ref b, k * n + j);
                 Vector<float> b0 = Vector.LoadUnsafe(ref bk), b1 = Vector.LoadUnsafe(ref bk, (nuint)n);
-                s0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, k)), b0, s0);
-                s1 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, lda + k)), b0, s1);
-                s2 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 2 * lda + k)), b0, s2);
-                s3 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 3 * lda + k)), b0, s3);
-                t0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, k + 1)), b1, t0);
-                t1 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, lda + k + 1)), b1, t1);
-                t2 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 2 * lda + k + 1)), b1, t2);
-                t3 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 3 * lda + k + 1)), b1, t3);
+                s0 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, k)), b0, s0);
+                s1 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, lda + k)), b0, s1);
+                s2 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, 2 * lda + k)), b0, s2);
+                s3 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, 3 * lda + k)), b0, s3);
+                t0 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, k + 1)), b1, t0);
+                t1 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, lda + k + 1)), b1, t1);
+                t2 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, 2 * lda + k + 1)), b1, t2);
+                t3 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, 3 * lda + k + 1)), b1, t3);
             }
             if (k < kEnd)
             {
                 Vector<float> b0 = Vector.LoadUnsafe(ref b, (nuint)(k * n + j));
-                s0 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, k)), b0, s0);
-                s1 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, lda + k)), b0, s1);
-                s2 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 2 * lda + k)), b0, s2);
-                s3 = Vector.FusedMultiplyAdd(new Vector<float>(Unsafe.Add(ref a, 3 * lda + k)), b0, s3);
+                s0 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, k)), b0, s0);
+                s1 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, lda + k)), b0, s1);
+                s2 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, 2 * lda + k)), b0, s2);
+                s3 = Vector.MultiplyAddEstimate(new Vector<float>(Unsafe.Add(ref a, 3 * lda + k)), b0, s3);
             }
             (s0 + t0).StoreUnsafe(ref y, (nuint)j);
             (s1 + t1).StoreUnsafe(ref y, (nuint)(n + j));

@@ -9,7 +9,8 @@ namespace FastConv.Cpu.Kernels;
 /// <c>cpu</c> backend: <c>y[i] = x[base + Σ_d i_d·stride_d]</c> over a contiguous output, each op only choosing the
 /// input strides (a permutation, a step, 0 for a broadcast axis). At plan time axes of extent 1 are dropped and
 /// neighbours merged wherever stepping the outer one equals stepping over the whole inner one, so most problems
-/// become a few long rows; a row whose input stride is 1 is one block copy, 0 a fill, anything else a gather. When
+/// become a few long rows; a row whose input stride is 1 is one block copy (a plain loop up to <see cref="ShortRow"/>
+/// floats), 0 a fill, anything else a gather. When
 /// the innermost output axis is strided and the next one is contiguous in the input (NCHW ↔ NHWC, swapping the last
 /// two axes) the two are moved as 32×32 tiles instead, so both sides stay in cache lines. Rows (or tile planes) are
 /// split across the pool when the copy is large. Execute allocates nothing; results equal the reference exactly.

@@ -25,7 +25,9 @@ public sealed class PlanSharingTests
         Tensor x = TestData.Floats(new Random(3), g.Inputs[0].Shape);
         using ExecutionPlan first = ExecutionPlan.Create(compiled, backends);
         int shared = compiled.Sharing.Count;
-        Assert.That(shared, Is.EqualTo(packs), "each weight packed once");
+        // Without vectors MNIST's one-channel conv1 stays depthwise, which packs nothing to share.
+        int expected = builtin == "mnist" && cpu.Context.Simd == SimdLevel.Scalar ? packs - 1 : packs;
+        Assert.That(shared, Is.EqualTo(expected), "each weight packed once");
         using ExecutionPlan second = ExecutionPlan.Create(compiled, backends);
         Assert.That(compiled.Sharing.Count, Is.EqualTo(shared), "the second context packed nothing new");
 

@@ -233,6 +233,7 @@ public sealed class Conv2dChannelBlockedTests
         // LeNet's 6 outputs would fill few lanes, and without vectors the depthwise loop stays faster.
         var mnist = new Conv2dShape(1, 1, 28, 28, 32, 5, 5, Conv2dParams.Create(pad: 2));
         var lenet = new Conv2dShape(1, 1, 32, 32, 6, 5, 5, Conv2dParams.Create());
+        var sixteen = new Conv2dShape(1, 1, 20, 20, 16, 3, 3, Conv2dParams.Create(pad: 1)); // the boundary: 16 outputs
         string Pick(SimdLevel level, Conv2dShape s)
         {
             using var backend = new CpuBackend(new CpuBackendOptions { Threads = 1, Simd = level });
@@ -243,6 +244,7 @@ public sealed class Conv2dChannelBlockedTests
             Assert.That(Pick(SimdLevel.Vector128, mnist), Is.EqualTo("direct-nchwc"));
             Assert.That(Pick(SimdLevel.Scalar, mnist), Is.EqualTo("depthwise"));
             Assert.That(Pick(SimdLevel.Vector128, lenet), Is.EqualTo("depthwise"));
+            Assert.That(Pick(SimdLevel.Vector128, sixteen), Is.EqualTo("direct-nchwc"));
         });
     }
 }
