@@ -239,12 +239,14 @@ public sealed class Conv2dChannelBlockedTests
             using var backend = new CpuBackend(new CpuBackendOptions { Threads = 1, Simd = level });
             return backend.PlanConv2d(s, Tensor.Allocate(s.WeightShape), null, ConvEpilogue.None).Algorithm;
         }
+        // FASTCONV_SIMD=scalar caps every backend at the scalar level, where depthwise is kept.
+        string vectorPath = CpuFeatures.Current >= SimdLevel.Vector128 ? "direct-nchwc" : "depthwise";
         Assert.Multiple(() =>
         {
-            Assert.That(Pick(SimdLevel.Vector128, mnist), Is.EqualTo("direct-nchwc"));
+            Assert.That(Pick(SimdLevel.Vector128, mnist), Is.EqualTo(vectorPath));
             Assert.That(Pick(SimdLevel.Scalar, mnist), Is.EqualTo("depthwise"));
             Assert.That(Pick(SimdLevel.Vector128, lenet), Is.EqualTo("depthwise"));
-            Assert.That(Pick(SimdLevel.Vector128, sixteen), Is.EqualTo("direct-nchwc"));
+            Assert.That(Pick(SimdLevel.Vector128, sixteen), Is.EqualTo(vectorPath));
         });
     }
 }
