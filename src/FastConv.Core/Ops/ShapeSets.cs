@@ -11,8 +11,9 @@ public sealed record NamedConv2d(string Set, string Name, int C, int K, int H, i
 }
 
 /// <summary>
-/// The named shape sets of shared/SHAPES.md, in one place, so tests, <c>fastconv check</c> and the
-/// benchmarks all name the same layer the same way.
+/// The named shape sets — the conv layers of VGG-16, ResNet-50 and MobileNet, the pool/ReLU input, and the seeded
+/// <c>edges</c> set of odd shapes — in one place, so tests, <c>fastconv check</c> and the benchmarks all name the same
+/// layer the same way.
 /// </summary>
 public static class ShapeSets
 {
