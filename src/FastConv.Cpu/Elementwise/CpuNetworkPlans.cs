@@ -109,19 +109,25 @@ internal sealed class CpuBinaryPlan : IBinaryPlan
             {
                 Kernels.ActivationKernels.Apply(_activation, row, row, _level);
             }
-            // Odometer over the outer axes, updating the operands' offsets incrementally.
-            for (int d = _dims.Length - 1; d >= 0; d--)
+            Advance(ref offA, ref offB);
+        }
+    }
+
+    /// <summary>Steps the odometer over the outer axes to the next row, updating the operands' offsets incrementally.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Advance(ref int offA, ref int offB)
+    {
+        for (int d = _dims.Length - 1; d >= 0; d--)
+        {
+            offA += _sa[d];
+            offB += _sb[d];
+            if (++_index[d] < _dims[d])
             {
-                offA += _sa[d];
-                offB += _sb[d];
-                if (++_index[d] < _dims[d])
-                {
-                    break;
-                }
-                offA -= _sa[d] * _dims[d];
-                offB -= _sb[d] * _dims[d];
-                _index[d] = 0;
+                return;
             }
+            offA -= _sa[d] * _dims[d];
+            offB -= _sb[d] * _dims[d];
+            _index[d] = 0;
         }
     }
 
@@ -154,7 +160,7 @@ internal sealed class CpuBinaryPlan : IBinaryPlan
         }
     }
 
-    /// <summary>Every row of <see cref="_inner"/> elements in one loop, the operands' offsets kept by the same odometer as <see cref="Execute"/>.</summary>
+    /// <summary>Every row of <see cref="_inner"/> elements in one loop, the operands' offsets kept by the same odometer (<see cref="Advance"/>).</summary>
     private void ShortRows<TOp>(ref float a, ref float b, ref float y, int length)
         where TOp : struct, IScalarOp
     {
@@ -165,18 +171,7 @@ internal sealed class CpuBinaryPlan : IBinaryPlan
             {
                 Unsafe.Add(ref y, yo + i) = TOp.Apply(Unsafe.Add(ref a, offA + i * innerA), Unsafe.Add(ref b, offB + i * innerB));
             }
-            for (int d = _dims.Length - 1; d >= 0; d--)
-            {
-                offA += _sa[d];
-                offB += _sb[d];
-                if (++_index[d] < _dims[d])
-                {
-                    break;
-                }
-                offA -= _sa[d] * _dims[d];
-                offB -= _sb[d] * _dims[d];
-                _index[d] = 0;
-            }
+            Advance(ref offA, ref offB);
         }
     }
 
@@ -249,28 +244,9 @@ internal sealed class CpuConcatPlan : INaryPlan
             Reference.RequireShape(inputs[i], _inputs[i], "input", "Concat", OutputShape);
             ReadOnlySpan<float> xs = inputs[i].Span;
             int block = _blocks[i];
-            if (block <= StridedCopy.ShortRow)
+            for (int o = 0; o < _outer; o++)
             {
-                // Blocks of a few floats (a detection head's [..,2] and [..,4] pieces): a call to copy each would cost more than the copy.
-                if ((long)(_outer - 1) * _outBlock + offset + block > ys.Length || (long)_outer * block > xs.Length)
-                {
-                    throw new InvalidShapeException($"Concat: tensors shorter than their shapes ({OutputShape}).");
-                }
-                ref float rx = ref MemoryMarshal.GetReference(xs), ry = ref MemoryMarshal.GetReference(ys);
-                for (int o = 0; o < _outer; o++)
-                {
-                    for (int j = 0; j < block; j++)
-                    {
-                        Unsafe.Add(ref ry, o * _outBlock + offset + j) = Unsafe.Add(ref rx, o * block + j);
-                    }
-                }
-            }
-            else
-            {
-                for (int o = 0; o < _outer; o++)
-                {
-                    xs.Slice(o * block, block).CopyTo(ys.Slice(o * _outBlock + offset, block));
-                }
+                StridedCopy.CopyRow(xs.Slice(o * block, block), ys.Slice(o * _outBlock + offset, block));
             }
             offset += block;
         }

@@ -20,7 +20,26 @@ internal sealed class StridedCopy : IParallelJob
     private const int Tile = 32;
 
     /// <summary>Rows up to this many floats are copied by a plain loop: a call to a block copy costs more than they do.</summary>
-    public const int ShortRow = 16;
+    private const int ShortRow = 16;
+
+    /// <summary>
+    /// Copies <paramref name="x"/> into the start of <paramref name="y"/>: a plain loop up to <see cref="ShortRow"/>
+    /// floats (a detection head's [..,2] and [..,4] pieces), a block copy beyond. Also Concat's per-block copy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CopyRow(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (x.Length > ShortRow)
+        {
+            x.CopyTo(y);
+            return;
+        }
+        y = y[..x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            y[i] = x[i];
+        }
+    }
 
     private readonly int[] _dims;      // outer axes (row or tile-plane iterations), outermost first
     private readonly int[] _strides;   // their input strides
@@ -172,16 +191,9 @@ internal sealed class StridedCopy : IParallelJob
     private void Row(ref float x, ref float y)
     {
         int n = _inner, s = _innerStride;
-        if (s == 1 && n <= ShortRow)
+        if (s == 1)
         {
-            for (int i = 0; i < n; i++)
-            {
-                Unsafe.Add(ref y, i) = Unsafe.Add(ref x, i);
-            }
-        }
-        else if (s == 1)
-        {
-            MemoryMarshal.CreateReadOnlySpan(ref x, n).CopyTo(MemoryMarshal.CreateSpan(ref y, n));
+            CopyRow(MemoryMarshal.CreateReadOnlySpan(ref x, n), MemoryMarshal.CreateSpan(ref y, n));
         }
         else if (s == 0)
         {
